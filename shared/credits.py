@@ -1,0 +1,72 @@
+"""The credit module: the one Python interface over the database's money functions.
+
+Every function (endpoints, webhook, sweep) goes through `Credits`; the rules themselves live in SQL
+(migrations/), where one transaction holds them. Errors arrive as `shared.errors` exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+from uuid import UUID
+
+from shared.db import Backend
+
+SIGNUP_BONUS = 100
+
+# What refund_credits answers: a refund was written, or why nothing changed.
+REFUND_OUTCOMES = frozenset(
+    {"refunded", "not_found", "not_finished", "succeeded", "not_charged", "already_refunded"}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewGeneration:
+    """Everything the create path charges for and stores, as create_generation takes it."""
+
+    user_id: UUID | str
+    kind: str
+    model: str
+    resolution: str
+    prompt: str
+    cost: int
+    max_active: int
+    negative_prompt: str | None = None
+    seed: int | None = None
+    aspect_ratio: str | None = None
+    image_path: str | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    retry_of: UUID | str | None = None
+
+
+class Credits:
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    def add_credits(self, user_id: UUID | str, amount: int, type: str = "purchase",
+                    description: str | None = None) -> int:
+        """Credit (or, as a signed 'adjustment', debit) a user; returns the new balance."""
+        return self.backend.call("add_credits", p_user_id=user_id, p_amount=amount, p_type=type,
+                                 p_description=description)
+
+    def deduct_credits(self, user_id: UUID | str, amount: int, generation_id: UUID | str) -> int:
+        """Charge an existing, uncharged generation; returns the new balance."""
+        return self.backend.call("deduct_credits", p_user_id=user_id, p_amount=amount,
+                                 p_gen_id=generation_id)
+
+    def refund_credits(self, generation_id: UUID | str) -> str:
+        """Refund a failed or canceled generation once; returns one of REFUND_OUTCOMES."""
+        return self.backend.call("refund_credits", p_gen_id=generation_id)
+
+    def create_generation(self, new: NewGeneration) -> dict[str, Any]:
+        """Check the limit and balance, insert the generation and charge it, in one transaction.
+
+        Returns the generation with `credits_remaining`, and `replayed` when the Idempotency-Key was
+        seen before with the same request (nothing charged then)."""
+        params = {f"p_{name}": value for name, value in asdict(new).items()}
+        return self.backend.call("create_generation", **params)
+
+    def ledger_discrepancies(self) -> list[dict[str, Any]]:
+        """Every broken money rule, as rows; empty when the books are right."""
+        return self.backend.call("ledger_discrepancies")

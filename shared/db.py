@@ -1,0 +1,150 @@
+"""Two ways to call the database's functions, with one error mapping.
+
+- `PostgresBackend`: a direct connection pool (`DATABASE_URL`): the local stack, the tests, and
+  production where a direct URL is configured.
+- `SupabaseBackend`: the Supabase client's RPC over PostgREST with the service-role key.
+
+Both expose `call(function, **params)`, which runs one SQL function in one transaction and returns
+what it returns (a scalar, a JSON object, or a list of rows for set-returning functions), and both
+turn database errors into the same `shared.errors` exceptions via `raise_db_error`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+from shared import errors
+
+log = logging.getLogger(__name__)
+
+# Functions that return a set of rows (called as `select * from f(...)`); all others return one value.
+SET_RETURNING = frozenset({"ledger_discrepancies", "list_generations", "list_transactions",
+                           "claim_stuck_generations"})
+
+
+class Backend(Protocol):
+    def call(self, function: str, **params: Any) -> Any: ...
+
+
+def raise_db_error(sqlstate: str | None, message: str, detail: str | None, hint: str | None) -> None:
+    """Map a database error (by SQLSTATE, as both paths report it) to the API's exceptions."""
+    extra: dict[str, Any] = {}
+    if detail:
+        try:
+            extra = json.loads(detail)
+        except ValueError:
+            extra = {}
+    if sqlstate == "PT402":
+        raise errors.InsufficientCredits(required=int(extra.get("required", 0)),
+                                         balance=int(extra.get("balance", 0)))
+    if sqlstate == "PT404":
+        raise errors.NotFound()
+    if sqlstate == "PT409":
+        if hint == "idempotency_key_reused":
+            raise errors.IdempotencyKeyReused()
+        raise errors.InvalidState(_sentence(message))
+    if sqlstate == "PT429":
+        raise errors.TooManyActiveGenerations(
+            f"You already have {extra.get('active', 'too many')} generations in progress "
+            f"(the limit is {extra.get('limit', '?')}); wait for one to finish."
+        )
+    if sqlstate == "22023":
+        raise errors.InvalidRequest(_sentence(message))
+    log.error("database error %s: %s", sqlstate, message)
+    raise errors.ServiceUnavailable()
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+class PostgresBackend:
+    """Calls functions over a psycopg connection pool; each call is its own transaction."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10):
+        import psycopg_pool
+
+        self.url = url
+        self.pool = psycopg_pool.ConnectionPool(
+            url, min_size=min_size, max_size=max_size, open=True,
+            kwargs={"autocommit": True}, timeout=10,
+            # A broken connection (server restart, network cut) is replaced, not handed out.
+            check=psycopg_pool.ConnectionPool.check_connection,
+        )
+
+    def call(self, function: str, **params: Any) -> Any:
+        import psycopg
+        import psycopg_pool
+        from psycopg.types.json import Jsonb
+
+        args = ", ".join(f"{name} => %({name})s" for name in params)
+        values = {k: Jsonb(v) if isinstance(v, (dict, list)) else v for k, v in params.items()}
+        if function in SET_RETURNING:
+            sql = f"select * from public.{function}({args})"
+        else:
+            sql = f"select public.{function}({args})"
+        try:
+            with self.pool.connection() as conn:
+                cur = conn.execute(sql, values)
+                if function in SET_RETURNING:
+                    names = [c.name for c in cur.description]
+                    return [dict(zip(names, row)) for row in cur.fetchall()]
+                return cur.fetchone()[0]
+        except psycopg.Error as exc:
+            diag = exc.diag
+            raise_db_error(diag.sqlstate, diag.message_primary or str(exc), diag.message_detail,
+                           diag.message_hint)
+        except psycopg_pool.PoolTimeout as exc:
+            log.error("database unreachable: %s", exc)
+            raise errors.ServiceUnavailable() from exc
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+class SupabaseBackend:
+    """Calls functions as PostgREST RPCs through the Supabase client (service-role key)."""
+
+    def __init__(self, client: Any):
+        self.client = client
+
+    @classmethod
+    def connect(cls, url: str, service_key: str) -> "SupabaseBackend":
+        import httpx
+        from supabase import ClientOptions, create_client
+
+        # One HTTP/1.1 client per container: the default sync HTTP/2 client breaks when shared
+        # across the threads that @modal.concurrent runs sync handlers in.
+        http = httpx.Client(http2=False, timeout=httpx.Timeout(15.0, connect=5.0))
+        return cls(create_client(url, service_key, options=ClientOptions(httpx_client=http)))
+
+    def call(self, function: str, **params: Any) -> Any:
+        import httpx
+        from postgrest.exceptions import APIError
+
+        params = {k: str(v) if _is_uuid(v) else v for k, v in params.items()}
+        try:
+            return self.client.rpc(function, params).execute().data
+        except APIError as exc:
+            raise_db_error(exc.code, exc.message or "database error", _as_text(exc.details), exc.hint)
+        except httpx.HTTPError as exc:
+            log.error("Supabase unreachable: %s", exc)
+            raise errors.ServiceUnavailable() from exc
+
+    def close(self) -> None:
+        pass
+
+
+def _is_uuid(value: Any) -> bool:
+    import uuid
+
+    return isinstance(value, uuid.UUID)
+
+
+def _as_text(details: Any) -> str | None:
+    if details is None or isinstance(details, str):
+        return details
+    return json.dumps(details)

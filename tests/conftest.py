@@ -1,0 +1,71 @@
+"""Test fixtures: one embedded Postgres per test session (per xdist worker), a template database
+migrated once exactly as production is, and a fresh database cloned from it for every test.
+
+Every test that touches a database ends with the ledger check: `ledger_discrepancies()` must be empty.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+
+import psycopg
+import pytest
+
+from shared.credits import Credits
+from shared.db import PostgresBackend
+from wan_local.embedded_pg import EmbeddedPostgres
+from wan_local.migrate import apply_bootstrap, migrate
+
+TEMPLATE = "wan_template"
+_db_numbers = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), durable=False).start()
+    with psycopg.connect(server.url(), autocommit=True) as conn:
+        conn.execute(f"create database {TEMPLATE}")
+    apply_bootstrap(server.url(TEMPLATE))
+    migrate(server.url(TEMPLATE))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def db_url(pg_server):
+    """A fresh, fully migrated database for one test; checked for discrepancies at the end."""
+    name = f"t_{os.getpid()}_{next(_db_numbers)}"
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f"create database {name} template {TEMPLATE}")
+    url = pg_server.url(name)
+    yield url
+    assert_books_balance(url)
+    with psycopg.connect(pg_server.url(), autocommit=True) as conn:
+        conn.execute(f"drop database {name} with (force)")
+
+
+def assert_books_balance(url: str) -> None:
+    with psycopg.connect(url) as conn:
+        problems = conn.execute("select * from public.ledger_discrepancies()").fetchall()
+    assert problems == [], f"money rules broken: {problems}"
+
+
+@pytest.fixture
+def db(db_url):
+    """An owner connection (what Supabase Auth and the migrations use), autocommit."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def backend(db_url):
+    backend = PostgresBackend(db_url, max_size=60)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def credits(backend):
+    return Credits(backend)
