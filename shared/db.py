@@ -20,8 +20,7 @@ from shared import errors
 log = logging.getLogger(__name__)
 
 # Functions that return a set of rows (called as `select * from f(...)`); all others return one value.
-SET_RETURNING = frozenset({"ledger_discrepancies", "list_generations", "list_transactions",
-                           "claim_stuck_generations"})
+SET_RETURNING = frozenset({"ledger_discrepancies"})
 
 
 class Backend(Protocol):

@@ -1,37 +1,157 @@
-"""The local stack: embedded Postgres (unless DATABASE_URL), migrations, and (later) the endpoints."""
+"""The local stack (`wan-api dev`): every endpoint on one port, an embedded Postgres unless
+DATABASE_URL is set, the Replicate emulator unless REPLICATE_API_TOKEN is set, local file storage,
+/dev/signup, and the sweeper on a timer. The tests run this same stack.
+"""
 
 from __future__ import annotations
 
+import json
+import secrets
+import threading
+import time
 from pathlib import Path
 
+import uvicorn
+from fastapi import APIRouter, FastAPI
+
+from functions import account, generation_status, image_to_video, replicate_webhook, text_to_video
+from shared.app import create_app
+from shared.replicate_provider import ReplicateProvider
+from shared.services import Services
 from shared.settings import Settings
-from wan_local.embedded_pg import EmbeddedPostgres
+from shared.storage import LocalStorage
+from shared.db import PostgresBackend
+from wan_local import dev_routes
+from wan_local.embedded_pg import EmbeddedPostgres, free_port
 from wan_local.migrate import apply_bootstrap, migrate
+from wan_local.replicate_emulator import ReplicateEmulator
+
+
+class ThreadedServer:
+    """A uvicorn server in a background thread, for the API and the emulator alike."""
+
+    def __init__(self, app: FastAPI, host: str, port: int):
+        self.host, self.port = host, port or free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
+                                                    access_log=False, timeout_graceful_shutdown=5))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> "ThreadedServer":
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server on {self.host}:{self.port} did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def _local_secrets(data_dir: Path) -> dict:
+    """Secrets the local stack makes up once and keeps, so tokens survive a restart."""
+    path = data_dir / "local-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    import base64
+
+    made = {"jwt_secret": secrets.token_urlsafe(32),
+            "webhook_secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
+            "storage_secret": secrets.token_urlsafe(32)}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(made))
+    path.chmod(0o600)
+    return made
 
 
 class DevStack:
-    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000):
-        self.settings = settings
-        self.host, self.port = host, port
+    def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
+                 sweep: bool = True):
+        self.host, self.port = host, port or free_port()
+        self.data_dir = Path(settings.wan_data_dir).resolve()
         self.postgres: EmbeddedPostgres | None = None
-        self.database_url = settings.database_url
+        self.emulator: ReplicateEmulator | None = None
+        self.servers: list[ThreadedServer] = []
         self.applied: list[str] = []
+        self.sweep_enabled = sweep
+        self._stop = threading.Event()
+        self.settings = self._complete(settings)
+        self.services: Services | None = None
 
-    def start(self) -> None:
-        if not self.database_url:
-            self.postgres = EmbeddedPostgres(Path(self.settings.wan_data_dir) / "postgres").start()
-            self.database_url = self.postgres.url()
-            apply_bootstrap(self.database_url)  # a local server only: Supabase has all of this
-        self.applied = migrate(self.database_url)
+    def _complete(self, settings: Settings) -> Settings:
+        """Fill what production would configure with local values (contract section 1 defaults)."""
+        made = self.local_secrets = _local_secrets(self.data_dir)
+        link_host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        base = f"http://{link_host}:{self.port}"
+        return settings.model_copy(update={
+            "supabase_jwt_secret": settings.supabase_jwt_secret or made["jwt_secret"],
+            "replicate_webhook_secret": settings.replicate_webhook_secret or made["webhook_secret"],
+            "webhook_url": settings.webhook_url or f"{base}/webhooks/replicate",
+            "public_base_url": settings.public_base_url or base,
+        })
 
-    def banner(self) -> list[str]:
-        where = "embedded Postgres" if self.postgres else "DATABASE_URL"
+    @property
+    def url(self) -> str:
+        return self.settings.public_base_url
+
+    def start(self) -> "DevStack":
+        settings = self.settings
+        database_url = settings.database_url
+        if not database_url:
+            self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
+            database_url = self.postgres.url()
+            apply_bootstrap(database_url)  # a plain local server only: Supabase has all of this
+        self.applied = migrate(database_url)
+        if not settings.replicate_api_token:
+            self.emulator = ReplicateEmulator(settings.replicate_webhook_secret)
+            server = ThreadedServer(self.emulator.app, "127.0.0.1", 0).start()
+            self.servers.append(server)
+            self.emulator.base_url = f"http://127.0.0.1:{server.port}"
+            settings = settings.model_copy(update={"replicate_api_token": "r8_local_emulator",
+                                                   "replicate_base_url": self.emulator.base_url})
+        self.settings = settings.model_copy(update={"database_url": database_url})
+        storage = LocalStorage(self.data_dir / "storage", self.url, self.local_secrets["storage_secret"].encode())
+        self.services = Services(
+            settings=self.settings,
+            backend=PostgresBackend(database_url),
+            provider=ReplicateProvider(self.settings.replicate_api_token, self.settings.replicate_base_url,
+                                       timeout_seconds=self.settings.replicate_timeout_seconds),
+            storage=storage,
+        )
+        self.app = create_app(*self.routers(), services=self.services)
+        self.servers.append(ThreadedServer(self.app, self.host, self.port).start())
+        return self
+
+    def routers(self) -> list[APIRouter]:
         return [
-            f"database: {where} at {self.database_url}",
-            f"migrations applied now: {', '.join(self.applied) or 'none pending'}",
-            "ready (Ctrl-C to stop)",
+            text_to_video.router(), image_to_video.router(), generation_status.router(),
+            replicate_webhook.router(), account.router(), dev_routes.router(self),
         ]
 
+    def banner(self) -> list[str]:
+        db = "embedded Postgres" if self.postgres else "DATABASE_URL"
+        replicate = f"emulator at {self.emulator.base_url}" if self.emulator else self.settings.replicate_base_url
+        lines = [
+            f"database:   {db} ({self.settings.database_url})",
+            f"migrations: {', '.join(self.applied) or 'none pending'}",
+            f"replicate:  {replicate}",
+            f"webhook:    {self.settings.webhook_url}",
+            "endpoints:",
+        ]
+        for path, operations in self.app.openapi()["paths"].items():
+            for method in operations:
+                lines.append(f"  {method.upper():<5} {self.url}{path}")
+        lines.append(f"docs:       {self.url}/docs")
+        lines.append("ready (Ctrl-C to stop)")
+        return lines
+
     def stop(self) -> None:
+        self._stop.set()
+        for server in reversed(self.servers):
+            server.stop()
+        if self.services:
+            self.services.close()
         if self.postgres:
             self.postgres.stop()

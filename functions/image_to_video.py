@@ -1,0 +1,47 @@
+"""POST /image-to-video (multipart): check the image by its bytes, store it, then as text-to-video."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+
+from shared import generations, images
+from shared.app import CurrentUser, IdempotencyKey, Svc, note
+from shared.schemas import ImageToVideoRequest, parse
+
+PATH = "/image-to-video"
+
+
+def image_to_video(
+    request: Request, svc: Svc, user: CurrentUser,
+    image: Annotated[UploadFile, File(description="PNG, JPEG or WebP, at most 10 MB")],
+    prompt: Annotated[str, Form()],
+    model: Annotated[str, Form()],
+    resolution: Annotated[str, Form()],
+    negative_prompt: Annotated[str | None, Form()] = None,
+    seed: Annotated[str | None, Form()] = None,
+    aspect_ratio: Annotated[str | None, Form()] = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict:
+    """Start an image-to-video generation from an uploaded first frame."""
+    fields = {"prompt": prompt, "model": model, "resolution": resolution,
+              "negative_prompt": negative_prompt, "seed": seed or None, "aspect_ratio": aspect_ratio or None}
+    body = parse(ImageToVideoRequest, {k: v for k, v in fields.items() if v is not None})
+    data = images.read_limited(image.file)
+    extension, content_type = images.check_image(data)
+    digest = hashlib.sha256(data).hexdigest()
+    # Content-addressed: a retried upload lands on the same object instead of a new one.
+    image_path = f"uploads/{user}/{digest[:40]}.{extension}"
+    svc.storage.put(image_path, data, content_type)
+    answer = generations.create(svc, user, body, idempotency_key=idempotency_key,
+                                request_hash=body.fingerprint(data), image_path=image_path)
+    note(request, generation_id=answer["generation_id"])
+    return answer
+
+
+def router(path: str = PATH) -> APIRouter:
+    r = APIRouter()
+    r.add_api_route(path, image_to_video, methods=["POST"], status_code=202)
+    return r

@@ -1,0 +1,52 @@
+"""POST /webhooks/replicate?generation_id=ID: Replicate reports on a prediction.
+
+Verify first (nothing is read before), then record the event in one transaction and answer 200;
+a 5xx only when it could not be recorded, so that Replicate retries. The video copy runs apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from shared import generations, webhooks
+from shared.app import Svc, note
+from shared.errors import InvalidPayload
+from shared.replicate_provider import parse_prediction
+
+PATH = "/webhooks/replicate"
+log = logging.getLogger(__name__)
+
+
+async def replicate_webhook(request: Request, svc: Svc, generation_id: str | None = None) -> dict:
+    """Apply one signed prediction event (duplicates and late events change nothing)."""
+    body = await request.body()
+    event_id = webhooks.verify(body, request.headers, svc.settings.replicate_webhook_secret)
+    try:
+        prediction = parse_prediction(json.loads(body))
+    except ValueError as exc:
+        raise InvalidPayload(f"The webhook body is not a prediction: {exc}.") from None
+    note(request, generation_id=generation_id, prediction_id=prediction.id, event_id=event_id)
+    try:
+        gen_id = str(uuid.UUID(generation_id or ""))
+    except ValueError:
+        return _answer(request, "unknown_generation")
+    result = await run_in_threadpool(generations.apply_prediction, svc, gen_id, prediction, event_id)
+    return _answer(request, result["outcome"])
+
+
+def _answer(request: Request, outcome: str) -> dict:
+    note(request, outcome=outcome)
+    if outcome in ("unknown_generation", "job_mismatch"):
+        log.warning(json.dumps({"event": "webhook_ignored", "outcome": outcome, **request.state.log}))
+    return {"received": True, "outcome": outcome}
+
+
+def router(path: str = PATH) -> APIRouter:
+    r = APIRouter()
+    r.add_api_route(path, replicate_webhook, methods=["POST"])
+    return r

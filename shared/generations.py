@@ -1,0 +1,149 @@
+"""The generation lifecycle: create (charge, start at Replicate, record the job), read, and apply
+what Replicate reports. Handlers call one function here; the money rules live in SQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from typing import Any
+
+from shared import catalog, errors
+from shared.credits import NewGeneration
+from shared.replicate_provider import Prediction, ProviderError
+from shared.schemas import generation_out, iso
+from shared.services import Services
+
+log = logging.getLogger(__name__)
+
+PROVIDER_DOWN = "The video provider is unavailable right now; your credits were refunded."
+SIGNED_URL_SECONDS = 3600
+
+
+def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str | None,
+           request_hash: str, image_path: str | None = None, retry_of: str | None = None) -> dict:
+    """Charge and create (one transaction), start the job at Replicate, record its id.
+
+    Returns the 202 body. A Replicate failure fails and refunds the generation, then raises 503."""
+    created = svc.credits.create_generation(NewGeneration(
+        user_id=user_id, kind=request.KIND, model=request.model, resolution=request.resolution,
+        prompt=request.prompt, cost=request.variant.cost, max_active=svc.settings.max_active_generations,
+        negative_prompt=request.negative_prompt, seed=request.seed, aspect_ratio=request.aspect_ratio,
+        image_path=image_path, idempotency_key=idempotency_key, request_hash=request_hash, retry_of=retry_of,
+    ))
+    if created["replayed"]:
+        return _replay(created)
+    gen_id = created["generation_id"]
+    try:
+        prediction = start_prediction(svc, created)
+    except ProviderError as exc:
+        log.warning("replicate create failed for %s: %s", gen_id, exc)
+        svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=PROVIDER_DOWN,
+                         p_error_code="provider_unavailable")
+        raise errors.ProviderUnavailable(retry_after=exc.retry_after) from None
+    status = "processing"
+    try:
+        status = svc.backend.call("mark_processing", p_gen_id=gen_id, p_replicate_id=prediction.id)["status"]
+    except errors.ApiError:
+        # The job runs and is paid for; its webhook carries our id and records the job instead.
+        log.exception("could not record job %s for generation %s", prediction.id, gen_id)
+    return accepted(gen_id, status, created["cost"], created["credits_remaining"])
+
+
+def start_prediction(svc: Services, gen: dict) -> Prediction:
+    variant = catalog.variant(gen["model"], gen["resolution"])
+    image_url = svc.storage.signed_url(gen["image_path"], SIGNED_URL_SECONDS) if gen["image_path"] else None
+    prediction_input = catalog.replicate_input(
+        variant, prompt=gen["prompt"], negative_prompt=gen["negative_prompt"], seed=gen["seed"],
+        aspect_ratio=gen["aspect_ratio"], image_url=image_url)
+    return svc.provider.create(variant, prediction_input, svc.webhook_url(gen["generation_id"]))
+
+
+def accepted(generation_id: str, status: str, cost: int, credits_remaining: int) -> dict:
+    return {"generation_id": generation_id, "status": status, "cost": cost,
+            "credits_remaining": credits_remaining}
+
+
+def _replay(gen: dict) -> dict:
+    """The first answer again for a repeated Idempotency-Key (nothing was charged this time)."""
+    if gen["error_code"] == "provider_unavailable":
+        raise errors.ProviderUnavailable()
+    return accepted(gen["generation_id"], gen["status"], gen["cost"], gen["credits_remaining"])
+
+
+def apply_prediction(svc: Services, generation_id: str, prediction: Prediction,
+                     event_id: str | None = None) -> dict:
+    """Record what Replicate says in one transaction (webhook, status poll and sweep alike);
+    returns {"outcome", "generation"}. A success starts the copy of its video."""
+    result = svc.backend.call(
+        "record_prediction", p_gen_id=generation_id, p_replicate_id=prediction.id,
+        p_status=prediction.status, p_progress=prediction.progress, p_output_url=prediction.output_url,
+        p_error=prediction.error, p_event_id=event_id)
+    gen = result.get("generation")
+    if result["outcome"] == "applied" and gen["status"] == "succeeded":
+        svc.copy_video_later(generation_id)
+    return result
+
+
+def status(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
+    """One of the user's generations. If Replicate has been quiet about an unfinished one, ask it
+    (the database lets one caller do so per 10 s) and apply the answer: the lost-webhook fallback."""
+    gen = svc.backend.call("get_generation", p_user_id=user_id, p_gen_id=generation_id)
+    if gen.pop("should_poll"):
+        try:
+            prediction = svc.provider.get(gen["replicate_id"])
+        except ProviderError as exc:
+            log.warning("status poll of %s failed: %s", generation_id, exc)
+        else:
+            result = apply_prediction(svc, str(generation_id), prediction)
+            gen = result.get("generation", gen)
+    return view(svc, gen)
+
+
+def view(svc: Services, gen: dict) -> dict:
+    return generation_out(gen, video_url(svc, gen))
+
+
+def video_url(svc: Services, gen: dict) -> str | None:
+    """Our signed copy once it exists; until then Replicate's own URL (valid for an hour)."""
+    if gen["status"] != "succeeded" or gen.get("video_lost"):
+        return None
+    if gen.get("video_path"):
+        return svc.storage.signed_url(gen["video_path"], SIGNED_URL_SECONDS)
+    return gen.get("output_url")
+
+
+def history(svc: Services, user_id: uuid.UUID, limit: int, cursor: str | None) -> dict:
+    before_created_at, before_id = _decode_cursor(cursor) if cursor else (None, None)
+    rows = svc.backend.call("list_generations", p_user_id=user_id, p_limit=limit + 1,
+                            p_before_created_at=before_created_at, p_before_id=before_id)
+    items, more = rows[:limit], len(rows) > limit
+    next_cursor = _encode_cursor(items[-1]) if more else None
+    return {"items": [view(svc, g) for g in items], "next_cursor": next_cursor}
+
+
+def _encode_cursor(gen: dict) -> str:
+    raw = json.dumps([gen["created_at"], gen["generation_id"]]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        created_at, gen_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        uuid.UUID(gen_id)
+        iso(created_at)
+        return created_at, gen_id
+    except (ValueError, TypeError, binascii.Error):
+        raise errors.InvalidRequest(errors=[{"field": "before", "message": "before: is not a cursor "
+                                             "this API returned"}]) from None
+
+
+def credits(svc: Services, user_id: uuid.UUID) -> dict[str, Any]:
+    data = svc.backend.call("get_credits", p_user_id=user_id)
+    for t in data["transactions"]:
+        t["created_at"] = iso(t["created_at"])
+    return {"balance": data["balance"], "low_balance": data["balance"] < 5,
+            "transactions": data["transactions"]}

@@ -1,0 +1,55 @@
+"""Uploaded images, judged by their bytes with Pillow: PNG, JPEG or WebP, at most 10 MB, decodable,
+of sane dimensions, and no decompression bomb."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from shared.errors import ImageTooLarge, InvalidRequest, UnsupportedImageType
+
+MAX_BYTES = 10 * 1024 * 1024
+MIN_SIDE, MAX_SIDE = 64, 4096
+MAX_PIXELS = 4096 * 4096
+FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}
+
+
+def read_limited(stream, limit: int = MAX_BYTES) -> bytes:
+    """Read at most `limit` bytes; a larger upload is refused without reading the rest."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ImageTooLarge(f"The image is larger than {limit // (1024 * 1024)} MB.")
+    return data
+
+
+def check_image(data: bytes) -> tuple[str, str]:
+    """(file extension, content type) of a valid image; the contract's error otherwise."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise InvalidRequest(errors=[{"field": "image", "message": "image: the file is empty"}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
+                fmt, (width, height) = img.format, img.size
+                _check_dimensions(width, height)
+                img.load()  # decode every pixel: a truncated or corrupt file fails here
+        except UnidentifiedImageError:
+            raise UnsupportedImageType("The image must be a PNG, JPEG or WebP file (judged by its content).") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise _invalid("the image has too many pixels to be decoded safely") from None
+        except (OSError, SyntaxError, ValueError):
+            raise _invalid("the image is damaged or truncated and cannot be decoded") from None
+    return FORMATS[fmt]
+
+
+def _check_dimensions(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
+        raise _invalid(f"the image is {width}x{height}; at most {MAX_SIDE} pixels a side")
+    if min(width, height) < MIN_SIDE:
+        raise _invalid(f"the image is {width}x{height}; at least {MIN_SIDE} pixels a side")
+
+
+def _invalid(message: str) -> InvalidRequest:
+    return InvalidRequest(errors=[{"field": "image", "message": f"image: {message}"}])

@@ -1,0 +1,79 @@
+"""The per-container set of clients every function shares: settings, database, credits, Replicate,
+storage, and the way slow work is started in the background.
+
+Built once per container on first use (not at import: cold starts stay short). The local stack and
+the tests build their own `Services` and hand it to the app factory.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
+from shared.credits import Credits
+from shared.db import Backend, PostgresBackend, SupabaseBackend
+from shared.replicate_provider import ReplicateProvider
+from shared.settings import Settings, get_settings
+from shared.storage import Storage, SupabaseStorage
+
+log = logging.getLogger(__name__)
+
+# Starts copying a finished video into our storage without waiting for it: a spawned Modal
+# function in production, a thread locally. Takes the generation id.
+StartVideoCopy = Callable[[str], None]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    backend: Backend
+    provider: ReplicateProvider
+    storage: Storage
+    start_video_copy: StartVideoCopy | None = None
+
+    @cached_property
+    def credits(self) -> Credits:
+        return Credits(self.backend)
+
+    def webhook_url(self, generation_id: str) -> str:
+        if not self.settings.webhook_url:
+            raise RuntimeError("WEBHOOK_URL is not set: Replicate would have nowhere to report back")
+        sep = "&" if "?" in self.settings.webhook_url else "?"
+        return f"{self.settings.webhook_url}{sep}generation_id={generation_id}"
+
+    def copy_video_later(self, generation_id: str) -> None:
+        if self.start_video_copy is not None:
+            self.start_video_copy(generation_id)
+            return
+        from shared.video_copy import copy_video
+
+        threading.Thread(target=copy_video, args=(self, generation_id), daemon=True).start()
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def build_services(settings: Settings) -> Services:
+    """Production wiring: Supabase for storage (and data, unless DATABASE_URL names a direct one)."""
+    if not (settings.supabase_url and settings.supabase_service_role_key):
+        raise RuntimeError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must be set")
+    supabase = SupabaseBackend.connect(settings.supabase_url, settings.supabase_service_role_key)
+    backend = PostgresBackend(settings.database_url) if settings.database_url else supabase
+    provider = ReplicateProvider(settings.replicate_api_token, settings.replicate_base_url,
+                                 timeout_seconds=settings.replicate_timeout_seconds)
+    return Services(settings, backend, provider, SupabaseStorage(supabase.client, settings.storage_bucket))
+
+
+_lock = threading.Lock()
+_services: Services | None = None
+
+
+def get_services() -> Services:
+    global _services
+    with _lock:
+        if _services is None:
+            _services = build_services(get_settings())
+        return _services

@@ -1,0 +1,76 @@
+"""Where uploaded images and finished videos live, and the expiring links the browser and Replicate fetch.
+
+Production: a private Supabase Storage bucket and its signed URLs. Local stack and tests: a directory
+under WAN_DATA_DIR, served by `wan-api dev` at /files/<path> behind HMAC-signed, expiring links.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+
+class Storage(Protocol):
+    def put(self, path: str, data: bytes, content_type: str) -> None: ...
+    def exists(self, path: str) -> bool: ...
+    def signed_url(self, path: str, expires_in: int) -> str: ...
+
+
+class LocalStorage:
+    def __init__(self, root: Path, base_url: str, secret: bytes):
+        self.root = Path(root)
+        self.base_url = base_url.rstrip("/")
+        self.secret = secret
+
+    def _file(self, path: str) -> Path:
+        target = (self.root / path).resolve()
+        if self.root.resolve() not in target.parents:
+            raise ValueError(f"path escapes the storage root: {path}")
+        return target
+
+    def put(self, path: str, data: bytes, content_type: str) -> None:
+        target = self._file(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(target.suffix + ".part")
+        partial.write_bytes(data)
+        partial.replace(target)  # readers never see half a file
+
+    def exists(self, path: str) -> bool:
+        return self._file(path).is_file()
+
+    def _signature(self, path: str, expires: int) -> str:
+        return hmac.new(self.secret, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def signed_url(self, path: str, expires_in: int) -> str:
+        expires = int(time.time()) + expires_in
+        query = urlencode({"expires": expires, "sig": self._signature(path, expires)})
+        return f"{self.base_url}/files/{quote(path)}?{query}"
+
+    def open_signed(self, path: str, expires: int, sig: str) -> Path | None:
+        """The file behind a signed link, or None when the link is forged, expired or dangling."""
+        if expires < time.time() or not hmac.compare_digest(sig, self._signature(path, expires)):
+            return None
+        try:
+            target = self._file(path)
+        except ValueError:
+            return None
+        return target if target.is_file() else None
+
+
+class SupabaseStorage:
+    def __init__(self, client: Any, bucket: str):
+        self.bucket = client.storage.from_(bucket)
+
+    def put(self, path: str, data: bytes, content_type: str) -> None:
+        # upsert: a retried copy overwrites its own earlier attempt instead of failing
+        self.bucket.upload(path, data, {"content-type": content_type, "upsert": "true"})
+
+    def exists(self, path: str) -> bool:
+        return bool(self.bucket.exists(path))
+
+    def signed_url(self, path: str, expires_in: int) -> str:
+        return self.bucket.create_signed_url(path, expires_in)["signedURL"]

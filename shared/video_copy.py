@@ -1,0 +1,45 @@
+"""Copying a finished video from Replicate (deleted there after an hour) into our storage."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from shared.services import Services
+
+log = logging.getLogger(__name__)
+
+# Replicate keeps API outputs for an hour; after that a copy cannot succeed any more.
+REPLICATE_KEEPS_OUTPUTS = timedelta(hours=1)
+
+
+def video_path(gen: dict) -> str:
+    return f"videos/{gen['user_id']}/{gen['generation_id']}.mp4"
+
+
+def copy_video(svc: Services, generation_id: str) -> str:
+    """Copy one succeeded generation's video; returns copied, already_copied, not_succeeded,
+    failed (to be retried) or lost (Replicate's copy is gone). Safe to run twice at once: both
+    write the same object and the first record wins."""
+    gen = svc.backend.call("generation_by_id", p_gen_id=generation_id)
+    if not gen or gen["status"] != "succeeded" or not gen["output_url"]:
+        return "not_succeeded"
+    if gen["video_path"]:
+        return "already_copied"
+    try:
+        data, content_type = svc.provider.download(gen["output_url"])
+        path = video_path(gen)
+        svc.storage.put(path, data, content_type or "video/mp4")
+    except Exception as exc:  # noqa: BLE001 - whatever broke (Replicate, network, storage), record and retry
+        give_up = _past_replicate_retention(gen)
+        log.warning("video copy of %s failed (give up: %s): %s", generation_id, give_up, exc)
+        svc.backend.call("record_video_copy_failure", p_gen_id=generation_id, p_error=str(exc)[:500],
+                         p_give_up=give_up)
+        return "lost" if give_up else "failed"
+    svc.backend.call("record_video_copy", p_gen_id=generation_id, p_video_path=path)
+    return "copied"
+
+
+def _past_replicate_retention(gen: dict) -> bool:
+    completed = datetime.fromisoformat(gen["completed_at"])
+    return datetime.now(timezone.utc) - completed > REPLICATE_KEEPS_OUTPUTS

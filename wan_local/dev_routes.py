@@ -1,0 +1,69 @@
+"""Routes only the local stack serves: /dev/signup (stands in for Supabase Auth) and /files (stands
+in for Supabase Storage's signed URLs). Never deployed."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import TYPE_CHECKING
+
+import jwt
+import psycopg
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel, field_validator
+
+from shared.errors import NotFound
+
+if TYPE_CHECKING:
+    from wan_local.dev import DevStack
+
+TOKEN_SECONDS = 24 * 3600
+
+
+class SignupRequest(BaseModel):
+    email: str
+
+    @field_validator("email")
+    @classmethod
+    def _looks_like_email(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError("is not an email address")
+        return value
+
+
+def access_token(user_id: str, email: str, secret: str, seconds: int = TOKEN_SECONDS) -> str:
+    """A token shaped like Supabase Auth's (HS256, aud 'authenticated', sub = user id)."""
+    now = int(time.time())
+    claims = {"sub": user_id, "aud": "authenticated", "role": "authenticated", "email": email,
+              "iat": now, "exp": now + seconds}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def router(stack: "DevStack") -> APIRouter:
+    r = APIRouter()
+
+    @r.post("/dev/signup", status_code=201)
+    def signup(body: SignupRequest):
+        """Create a user as Supabase Auth would (the signup trigger grants 100 credits) and sign in.
+        An email that already exists just gets a fresh token (200)."""
+        with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
+            row = conn.execute("select id from auth.users where email = %s", (body.email,)).fetchone()
+            created = row is None
+            if created:
+                row = conn.execute("insert into auth.users (email) values (%s) on conflict (email) do update "
+                                   "set email = excluded.email returning id", (body.email,)).fetchone()
+        user_id = str(row[0])
+        answer = {"user_id": user_id, "access_token": access_token(user_id, body.email, stack.settings.supabase_jwt_secret)}
+        return JSONResponse(answer, status_code=201 if created else 200)
+
+    @r.get("/files/{path:path}", include_in_schema=False)
+    def files(path: str, expires: int, sig: str):
+        target = stack.services.storage.open_signed(path, expires, sig)
+        if target is None:
+            raise NotFound("This link is unknown or has expired.")
+        media = {"mp4": "video/mp4", "png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+        return FileResponse(target, media_type=media.get(target.suffix.lstrip("."), "application/octet-stream"))
+
+    return r

@@ -1,0 +1,234 @@
+"""A Replicate emulator: a real HTTP server speaking the part of Replicate's API the service uses.
+
+- POST /v1/models/{owner}/{name}/predictions and POST /v1/predictions (create by model / version)
+- GET /v1/predictions/{id}, POST /v1/predictions/{id}/cancel
+- GET /v1/webhooks/default/secret
+- GET /files/{id}/output.mp4: the output, a small real MP4
+
+Predictions move starting -> processing (logs print percentages) -> succeeded, and the emulator POSTs
+Standard Webhooks-signed `start` and `completed` events to the prediction's webhook, retrying the
+completed one on failure as Replicate does. Tests steer it through `Behaviour` and the methods below.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from standardwebhooks.webhooks import Webhook
+
+SAMPLE_MP4 = resources.files("wan_local").joinpath("assets/sample.mp4").read_bytes()
+
+
+@dataclass
+class Behaviour:
+    """How the emulator behaves; tests change it between requests."""
+
+    step_seconds: float = 1.0            # time between progress steps; the run takes 5 steps
+    auto_run: bool = True                # False: predictions wait in `starting` for finish()
+    outcome: str = "succeeded"           # how automatic runs end: succeeded, failed, canceled, aborted
+    create_status: int | None = None     # answer creates with this HTTP error status (e.g. 503, 429)
+    create_hang_seconds: float = 0.0     # sleep this long before answering a create
+    get_status: int | None = None        # answer GET /v1/predictions/{id} with this error status
+    deliver_webhooks: bool = True        # False: webhooks are "lost"
+    webhook_retries: int = 3             # attempts for the completed event
+    fetch_inputs: bool = True            # fetch an input `image` URL, as Replicate does
+
+
+@dataclass
+class _Prediction:
+    data: dict
+    webhook: str | None
+    events: list[str]
+    cancel_requested: threading.Event = field(default_factory=threading.Event)
+
+
+class ReplicateEmulator:
+    def __init__(self, webhook_secret: str | None = None, base_url: str = "http://127.0.0.1"):
+        self.webhook_secret = webhook_secret or "whsec_" + _b64(secrets.token_bytes(24))
+        self.base_url = base_url
+        self.behaviour = Behaviour()
+        self.predictions: dict[str, _Prediction] = {}
+        self.deliveries: list[dict] = []   # every webhook sent: {"url", "headers", "body", "status"}
+        self.creates: list[dict] = []      # every create request body
+        self._lock = threading.Lock()
+        self.app = self._build_app()
+
+    # --- steering, for tests -------------------------------------------------------------------
+    def finish(self, prediction_id: str, status: str = "succeeded", error: str | None = None) -> dict:
+        """End a prediction now and deliver its completed webhook."""
+        pred = self.predictions[prediction_id]
+        self._set(pred, status=status, error=error,
+                  output=self._output_url(prediction_id) if status == "succeeded" else None,
+                  logs=pred.data["logs"] + ("100%\n" if status == "succeeded" else ""))
+        self._deliver(pred, "completed")
+        return pred.data
+
+    def set_status(self, prediction_id: str, status: str, **changes: Any) -> dict:
+        """Change what GET answers, without sending any webhook (a lost webhook)."""
+        pred = self.predictions[prediction_id]
+        output = self._output_url(prediction_id) if status == "succeeded" else None
+        self._set(pred, status=status, **({"output": output} | changes))
+        return pred.data
+
+    def signed_headers(self, body: str, *, msg_id: str | None = None, timestamp: datetime | None = None) -> dict:
+        msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+        timestamp = timestamp or datetime.now(timezone.utc)
+        return {"webhook-id": msg_id, "webhook-timestamp": str(int(timestamp.timestamp())),
+                "webhook-signature": Webhook(self.webhook_secret).sign(msg_id, timestamp, body),
+                "content-type": "application/json"}
+
+    # --- the API ---------------------------------------------------------------------------------
+    def _build_app(self) -> FastAPI:
+        app = FastAPI(title="Replicate emulator", openapi_url=None)
+
+        @app.middleware("http")
+        async def _auth(request: Request, call_next):
+            if request.url.path.startswith("/v1/") and not request.headers.get("authorization", "").startswith(("Bearer ", "Token ")):
+                return JSONResponse({"title": "Unauthenticated", "detail": "You did not pass an authentication token",
+                                     "status": 401}, status_code=401)
+            return await call_next(request)
+
+        @app.post("/v1/models/{owner}/{name}/predictions")
+        async def create_by_model(owner: str, name: str, request: Request):
+            return await self._create(await request.json(), model=f"{owner}/{name}")
+
+        @app.post("/v1/predictions")
+        async def create_by_version(request: Request):
+            body = await request.json()
+            return await self._create(body, model=None, version=body.get("version"))
+
+        @app.get("/v1/predictions/{prediction_id}")
+        def get(prediction_id: str):
+            if self.behaviour.get_status:
+                return _problem(self.behaviour.get_status)
+            pred = self.predictions.get(prediction_id)
+            return pred.data if pred else _problem(404, "Not found")
+
+        @app.post("/v1/predictions/{prediction_id}/cancel")
+        def cancel(prediction_id: str):
+            pred = self.predictions.get(prediction_id)
+            if not pred:
+                return _problem(404, "Not found")
+            if pred.data["status"] in ("starting", "processing"):
+                pred.cancel_requested.set()
+                self._set(pred, status="canceled")
+                threading.Thread(target=self._deliver, args=(pred, "completed"), daemon=True).start()
+            return pred.data
+
+        @app.get("/v1/webhooks/default/secret")
+        def webhook_secret():
+            return {"key": self.webhook_secret}
+
+        @app.get("/files/{prediction_id}/output.mp4")
+        def output(prediction_id: str):
+            if prediction_id not in self.predictions:
+                return _problem(404, "Not found")
+            return Response(SAMPLE_MP4, media_type="video/mp4")
+
+        return app
+
+    async def _create(self, body: dict, *, model: str | None, version: str | None = None):
+        import asyncio
+
+        behaviour = self.behaviour
+        self.creates.append(body)
+        if behaviour.create_hang_seconds:
+            await asyncio.sleep(behaviour.create_hang_seconds)
+        if behaviour.create_status:
+            return _problem(behaviour.create_status)
+        if not isinstance(body.get("input"), dict):
+            return _problem(422, "input is required")
+        prediction_id = uuid.uuid4().hex[:26]
+        now = _now()
+        data = {
+            "id": prediction_id, "model": model or "emulator/version", "version": version or "emulator",
+            "input": body["input"], "logs": "", "output": None, "data_removed": False, "error": None,
+            "status": "starting", "created_at": now, "started_at": None, "completed_at": None,
+            "urls": {"get": f"{self.base_url}/v1/predictions/{prediction_id}",
+                     "cancel": f"{self.base_url}/v1/predictions/{prediction_id}/cancel"},
+            "metrics": {},
+        }
+        events = body.get("webhook_events_filter") or ["start", "output", "logs", "completed"]
+        pred = _Prediction(data=data, webhook=body.get("webhook"), events=events)
+        self.predictions[prediction_id] = pred
+        threading.Thread(target=self._run, args=(pred,), daemon=True).start()
+        return JSONResponse(data, status_code=201)
+
+    # --- a prediction's life -----------------------------------------------------------------
+    def _run(self, pred: _Prediction) -> None:
+        self._deliver(pred, "start")
+        image = pred.data["input"].get("image")
+        if image and self.behaviour.fetch_inputs and not self._fetchable(image):
+            self._set(pred, status="failed", error=f"could not fetch input image {image}")
+            self._deliver(pred, "completed")
+            return
+        if not self.behaviour.auto_run:
+            return
+        step = self.behaviour.step_seconds
+        for percent in (0, 25, 50, 75):
+            if pred.cancel_requested.wait(step):
+                return
+            self._set(pred, status="processing", logs=pred.data["logs"] + f"{percent}%\n",
+                      started_at=pred.data["started_at"] or _now())
+        if pred.cancel_requested.wait(step) or pred.data["status"] not in ("starting", "processing"):
+            return
+        outcome = self.behaviour.outcome
+        self.finish(pred.data["id"], outcome, None if outcome == "succeeded" else "emulated failure")
+
+    def _fetchable(self, url: str) -> bool:
+        try:
+            return httpx.get(url, timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _set(self, pred: _Prediction, **changes: Any) -> None:
+        with self._lock:
+            pred.data.update(changes)
+            if changes.get("status") in ("succeeded", "failed", "canceled", "aborted"):
+                pred.data["completed_at"] = _now()
+
+    def _output_url(self, prediction_id: str) -> str:
+        return f"{self.base_url}/files/{prediction_id}/output.mp4"
+
+    def _deliver(self, pred: _Prediction, event: str) -> None:
+        if not pred.webhook or event not in pred.events or not self.behaviour.deliver_webhooks:
+            return
+        body = json.dumps(pred.data)
+        headers = self.signed_headers(body)
+        attempts = self.behaviour.webhook_retries if event == "completed" else 1
+        for attempt in range(attempts):
+            try:
+                status = httpx.post(pred.webhook, content=body, headers=headers, timeout=10).status_code
+            except httpx.HTTPError:
+                status = None
+            self.deliveries.append({"url": pred.webhook, "headers": headers, "body": body,
+                                    "event": event, "status": status})
+            if status is not None and status < 300:
+                return
+            time.sleep(0.2 * (attempt + 1))
+
+
+def _problem(status: int, detail: str | None = None) -> JSONResponse:
+    detail = detail or {429: "Request was throttled.", 503: "Service unavailable."}.get(status, "Emulated error")
+    return JSONResponse({"title": detail, "detail": detail, "status": status}, status_code=status)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _b64(raw: bytes) -> str:
+    import base64
+
+    return base64.b64encode(raw).decode()
