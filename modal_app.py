@@ -1,6 +1,9 @@
-"""The Modal app: its image, its secret, and (as issues land) one web function per endpoint and the cron.
+"""The Modal app: image, secret, one web function per endpoint, the cron, and the background copy.
 
-Plain logic lives in functions/ and shared/ with no Modal import; this file only wires it to Modal.
+Wiring only: the handlers live in functions/ and shared/ with no Modal import. Each web function is
+an @modal.asgi_app built by the one app factory (shared/app.py), so every error, validation errors
+included, has the contract's shape; @modal.fastapi_endpoint cannot do that. The app keeps to five
+web endpoints (the Starter plan allows eight).
 """
 
 from __future__ import annotations
@@ -21,5 +24,73 @@ image = (
     .add_local_python_source("shared", "functions")
 )
 
-# required_keys makes a missing key fail the deploy with a clear message instead of a 500 later.
-secrets = [modal.Secret.from_name(SECRET_NAME, required_keys=["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY"])]
+# required_keys makes a missing key fail at deploy with a clear message instead of a 500 later.
+secrets = [modal.Secret.from_name(SECRET_NAME, required_keys=[
+    "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "REPLICATE_API_TOKEN", "REPLICATE_WEBHOOK_SECRET", "WEBHOOK_URL",
+])]
+
+web = dict(image=image, secrets=secrets, timeout=150)
+CONCURRENT_REQUESTS = 32
+
+
+def _web_app(router):
+    """The FastAPI app of one web function; video copies go to the spawned `copy_video`."""
+    from shared.app import create_app
+    from shared.services import use_video_copy_starter
+
+    use_video_copy_starter(lambda generation_id: copy_video.spawn(generation_id))
+    return create_app(router)
+
+
+@app.function(**web)
+@modal.concurrent(max_inputs=CONCURRENT_REQUESTS)
+@modal.asgi_app()
+def text_to_video():
+    from functions import text_to_video as endpoint
+
+    return _web_app(endpoint.router("/"))
+
+
+@app.function(**web)
+@modal.concurrent(max_inputs=CONCURRENT_REQUESTS)
+@modal.asgi_app()
+def image_to_video():
+    from functions import image_to_video as endpoint
+
+    return _web_app(endpoint.router("/"))
+
+
+@app.function(**web)
+@modal.concurrent(max_inputs=CONCURRENT_REQUESTS)
+@modal.asgi_app()
+def generation_status():
+    from functions import generation_status as endpoint
+
+    return _web_app(endpoint.router("/"))
+
+
+@app.function(**web)
+@modal.concurrent(max_inputs=CONCURRENT_REQUESTS)
+@modal.asgi_app()
+def replicate_webhook():
+    from functions import replicate_webhook as endpoint
+
+    return _web_app(endpoint.router("/"))
+
+
+@app.function(**web)
+@modal.concurrent(max_inputs=CONCURRENT_REQUESTS)
+@modal.asgi_app()
+def account():
+    from functions import account as endpoint
+
+    return _web_app(endpoint.router())
+
+
+@app.function(image=image, secrets=secrets, timeout=600, retries=2)
+def copy_video(generation_id: str) -> str:
+    """Copy a succeeded generation's video from Replicate into Supabase Storage."""
+    from shared.services import get_services
+    from shared.video_copy import copy_video as run
+
+    return run(get_services(), generation_id)

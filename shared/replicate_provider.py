@@ -91,6 +91,10 @@ class ReplicateProvider:
             timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
             transport=_BoundedTransport(timeout_seconds),
         )
+        # The client retries GETs on 429/503 up to 10 times with backoff up to 60 s: far longer than a
+        # status request may wait. A few quick tries; the sweeper comes back later anyway.
+        retrying = self.client._client._transport
+        retrying.max_attempts, retrying.max_backoff_wait = 3, 1.0
 
     def create(self, variant: Variant, input: dict, webhook: str) -> Prediction:
         """Start a prediction whose webhook (start and completed events) carries our generation id."""

@@ -69,6 +69,13 @@ def build_services(settings: Settings) -> Services:
 
 _lock = threading.Lock()
 _services: Services | None = None
+_video_copy_starter: StartVideoCopy | None = None
+
+
+def use_video_copy_starter(starter: StartVideoCopy) -> None:
+    """Modal sets how a video copy is started (its spawn) before the container serves anything."""
+    global _video_copy_starter
+    _video_copy_starter = starter
 
 
 def get_services() -> Services:
@@ -76,4 +83,5 @@ def get_services() -> Services:
     with _lock:
         if _services is None:
             _services = build_services(get_settings())
+            _services.start_video_copy = _video_copy_starter
         return _services

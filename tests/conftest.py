@@ -15,6 +15,9 @@ import pytest
 
 from shared.credits import Credits
 from shared.db import PostgresBackend
+from shared.settings import Settings
+from tests.support import Api
+from wan_local.dev import DevStack
 from wan_local.embedded_pg import EmbeddedPostgres
 from wan_local.migrate import apply_bootstrap, migrate
 
@@ -69,3 +72,26 @@ def backend(db_url):
 @pytest.fixture
 def credits(backend):
     return Credits(backend)
+
+
+@pytest.fixture
+def stack(db_url, tmp_path):
+    """The local stack (`wan-api dev`) on the test's database, with the Replicate emulator.
+
+    Predictions wait at the emulator until a test finishes them (`stack.emulator.finish(...)`)."""
+    settings = Settings(
+        _env_file=None, database_url=db_url, wan_data_dir=str(tmp_path / "wan-data"),
+        replicate_api_token=None, replicate_webhook_secret=None, supabase_url=None,
+        supabase_service_role_key=None, supabase_jwt_secret=None, webhook_url=None,
+        public_base_url=None, allowed_origins="https://app.example.com", replicate_timeout_seconds=2.0,
+    )
+    stack = DevStack(settings, port=0, sweep=False).start()
+    stack.emulator.behaviour.auto_run = False
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def api(stack):
+    with Api(stack) as client:
+        yield client

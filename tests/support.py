@@ -24,3 +24,83 @@ def ledger(conn, user_id) -> list[tuple]:
         "select type, amount, balance_after, generation_id from public.credit_transactions "
         "where user_id = %s order by id", (user_id,)
     ).fetchall()
+
+
+class Api:
+    """An HTTP client of the local stack, with the calls a frontend makes."""
+
+    def __init__(self, stack):
+        import httpx
+
+        self.stack = stack
+        self.http = httpx.Client(base_url=stack.url, timeout=30)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.http.close()
+
+    def signup(self, email: str | None = None) -> tuple[str, str]:
+        """A new user (100 credits): (user_id, access token)."""
+        email = email or f"{uuid.uuid4().hex[:12]}@example.com"
+        body = self.http.post("/dev/signup", json={"email": email}).json()
+        return body["user_id"], body["access_token"]
+
+    def token(self, email: str | None = None) -> str:
+        return self.signup(email)[1]
+
+    @staticmethod
+    def auth(token: str, **headers: str) -> dict:
+        return {"Authorization": f"Bearer {token}", **headers}
+
+    def text_to_video(self, token: str, *, key: str | None = None, **body):
+        body = {"prompt": "a red fox running through snow", "model": "t2v-14B", "resolution": "480p"} | body
+        headers = self.auth(token, **({"Idempotency-Key": key} if key else {}))
+        return self.http.post("/text-to-video", json=body, headers=headers)
+
+    def image_to_video(self, token: str, image: bytes, *, filename: str = "frame.png",
+                       content_type: str = "image/png", key: str | None = None, **fields):
+        fields = {"prompt": "the fox turns its head", "model": "i2v-14B", "resolution": "480p"} | fields
+        headers = self.auth(token, **({"Idempotency-Key": key} if key else {}))
+        return self.http.post("/image-to-video", data=fields, files={"image": (filename, image, content_type)},
+                              headers=headers)
+
+    def status(self, token: str, generation_id: str):
+        return self.http.get("/status", params={"generation_id": generation_id}, headers=self.auth(token))
+
+    def credits(self, token: str) -> dict:
+        return self.http.get("/credits", headers=self.auth(token)).json()
+
+    def balance(self, token: str) -> int:
+        return self.credits(token)["balance"]
+
+    def prediction_of(self, generation_id: str) -> str:
+        """The emulator's prediction id for one of our generations (from the webhook URL it got)."""
+        for pid, pred in self.stack.emulator.predictions.items():
+            if pred.webhook and pred.webhook.endswith(f"generation_id={generation_id}"):
+                return pid
+        raise AssertionError(f"no prediction was created for {generation_id}")
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    """The contract's error shape: the status, the code, and a detail a person can read."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == code, body
+    assert isinstance(body["detail"], str) and len(body["detail"]) > 10, body
+    return body
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Poll until predicate() is truthy (for work the service does in the background)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the condition")
+        time.sleep(interval)

@@ -40,6 +40,7 @@ class Behaviour:
     create_status: int | None = None     # answer creates with this HTTP error status (e.g. 503, 429)
     create_hang_seconds: float = 0.0     # sleep this long before answering a create
     get_status: int | None = None        # answer GET /v1/predictions/{id} with this error status
+    cancel_status: int | None = None     # answer cancels with this error status
     deliver_webhooks: bool = True        # False: webhooks are "lost"
     webhook_retries: int = 3             # attempts for the completed event
     fetch_inputs: bool = True            # fetch an input `image` URL, as Replicate does
@@ -61,6 +62,8 @@ class ReplicateEmulator:
         self.predictions: dict[str, _Prediction] = {}
         self.deliveries: list[dict] = []   # every webhook sent: {"url", "headers", "body", "status"}
         self.creates: list[dict] = []      # every create request body
+        self.gets: list[str] = []          # every prediction id GET asked for
+        self.cancels: list[str] = []       # every prediction id a cancel asked for
         self._lock = threading.Lock()
         self.app = self._build_app()
 
@@ -110,6 +113,7 @@ class ReplicateEmulator:
 
         @app.get("/v1/predictions/{prediction_id}")
         def get(prediction_id: str):
+            self.gets.append(prediction_id)
             if self.behaviour.get_status:
                 return _problem(self.behaviour.get_status)
             pred = self.predictions.get(prediction_id)
@@ -117,6 +121,9 @@ class ReplicateEmulator:
 
         @app.post("/v1/predictions/{prediction_id}/cancel")
         def cancel(prediction_id: str):
+            self.cancels.append(prediction_id)
+            if self.behaviour.cancel_status:
+                return _problem(self.behaviour.cancel_status)
             pred = self.predictions.get(prediction_id)
             if not pred:
                 return _problem(404, "Not found")
