@@ -94,3 +94,17 @@ def copy_video(generation_id: str) -> str:
     from shared.video_copy import copy_video as run
 
     return run(get_services(), generation_id)
+
+
+SWEEP_SCHEDULE = "*/5 * * * *"  # every 5 minutes; runs may overlap or repeat, and that is safe
+
+
+@app.function(image=image, secrets=secrets, schedule=modal.Cron(SWEEP_SCHEDULE), timeout=240)
+def sweep_stuck_generations() -> dict:
+    """Settle generations whose webhooks never came, time out the stuck, refund the failed, retry
+    video copies. Its counts are logged as one JSON line ({"event": "sweep", ...})."""
+    from shared.services import get_services, use_video_copy_starter
+    from shared.sweep import sweep
+
+    use_video_copy_starter(lambda generation_id: copy_video.spawn(generation_id))
+    return sweep(get_services())

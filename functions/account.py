@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict
 
 from shared import catalog, generations
-from shared.app import CurrentUser, Svc
+from shared.app import CurrentUser, IdempotencyKey, Svc, note
+
+
+class GenerationRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    generation_id: uuid.UUID
 
 
 def get_credits(svc: Svc, user: CurrentUser) -> dict:
@@ -22,6 +30,20 @@ def list_generations(svc: Svc, user: CurrentUser,
     return generations.history(svc, user, limit, before)
 
 
+def cancel(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser) -> dict:
+    """Stop an unfinished generation and refund it; 409 if it already ended."""
+    note(request, generation_id=body.generation_id)
+    return generations.cancel(svc, user, body.generation_id)
+
+
+def retry(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser,
+          idempotency_key: IdempotencyKey = None) -> dict:
+    """Start a new generation with a failed or canceled one's inputs (charged as new)."""
+    answer = generations.retry(svc, user, body.generation_id, idempotency_key=idempotency_key)
+    note(request, generation_id=answer["generation_id"], retry_of=body.generation_id)
+    return answer
+
+
 def get_pricing() -> dict:
     """Every model with its kind, resolutions and the credits each costs. No sign-in needed."""
     return catalog.pricing()
@@ -31,5 +53,7 @@ def router() -> APIRouter:
     r = APIRouter()
     r.add_api_route("/credits", get_credits, methods=["GET"])
     r.add_api_route("/generations", list_generations, methods=["GET"])
+    r.add_api_route("/cancel", cancel, methods=["POST"])
+    r.add_api_route("/retry", retry, methods=["POST"], status_code=202)
     r.add_api_route("/pricing", get_pricing, methods=["GET"])
     return r

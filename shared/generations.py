@@ -50,7 +50,44 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
     except errors.ApiError:
         # The job runs and is paid for; its webhook carries our id and records the job instead.
         log.exception("could not record job %s for generation %s", prediction.id, gen_id)
+    if status in ("failed", "canceled"):
+        _stop_quietly(svc, prediction.id)  # canceled (or swept) while Replicate was starting it
     return accepted(gen_id, status, created["cost"], created["credits_remaining"])
+
+
+def _stop_quietly(svc: Services, prediction_id: str) -> None:
+    try:
+        svc.provider.cancel(prediction_id)
+    except ProviderError as exc:
+        log.warning("could not cancel prediction %s at Replicate: %s", prediction_id, exc)
+
+
+def cancel(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
+    """The user's cancel: mark it canceled and refund it, once (the database decides against a
+    racing webhook or sweep), then stop the job at Replicate. If Replicate cannot be reached the
+    cancel and refund stand: a late result cannot undo a terminal state."""
+    gen = svc.backend.call("cancel_generation", p_user_id=user_id, p_gen_id=generation_id)
+    if gen["replicate_id"]:
+        _stop_quietly(svc, gen["replicate_id"])
+    return view(svc, gen)
+
+
+def retry(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID, *, idempotency_key: str | None) -> dict:
+    """A new generation with the same inputs as a failed or canceled one, charged as new."""
+    from shared.schemas import ImageToVideoRequest, TextToVideoRequest, parse
+
+    old = svc.backend.call("generation_by_id", p_gen_id=generation_id)
+    if not old or old["user_id"] != str(user_id):
+        raise errors.NotFound()
+    if old["status"] not in ("failed", "canceled"):
+        raise errors.InvalidState(f"Only a failed or canceled generation can be retried; this one is {old['status']}.")
+    request_type = ImageToVideoRequest if old["kind"] == "image-to-video" else TextToVideoRequest
+    fields = {k: old[k] for k in ("prompt", "model", "resolution", "negative_prompt", "seed", "aspect_ratio")}
+    request = parse(request_type, {k: v for k, v in fields.items() if v is not None})
+    answer = create(svc, user_id, request, idempotency_key=idempotency_key,
+                    request_hash=request.fingerprint(f"retry:{generation_id}".encode()),
+                    image_path=old["image_path"], retry_of=str(generation_id))
+    return answer | {"retry_of": str(generation_id)}
 
 
 def start_prediction(svc: Services, gen: dict) -> Prediction:

@@ -75,6 +75,18 @@ class Api:
     def balance(self, token: str) -> int:
         return self.credits(token)["balance"]
 
+    def start_generation(self, token: str | None = None) -> tuple[str, str, str]:
+        """A charged generation whose job runs at the emulator: (token, generation id, prediction id).
+        Waits for the emulator's own `start` delivery, so that it cannot race the test's."""
+        token = token or self.token()
+        gen_id = self.text_to_video(token).json()["generation_id"]
+        pid = self.prediction_of(gen_id)
+        emulator = self.stack.emulator
+        if emulator.behaviour.deliver_webhooks:
+            wait_for(lambda: any(d["event"] == "start" and pid in d["body"] and d["status"] == 200
+                                 for d in list(emulator.deliveries)))
+        return token, gen_id, pid
+
     def prediction_of(self, generation_id: str) -> str:
         """The emulator's prediction id for one of our generations (from the webhook URL it got)."""
         for pid, pred in self.stack.emulator.predictions.items():

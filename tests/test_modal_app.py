@@ -1,13 +1,14 @@
-"""The Modal app, checked offline (no Modal account): the contract's web functions and their routes."""
+"""The Modal app, checked offline (no Modal account): the contract's web functions, their routes,
+the background copy and the cron, read through `Function.info()`."""
 
 from __future__ import annotations
 
-import warnings
-
 import modal
 import pytest
+from fastapi.exceptions import RequestValidationError
 
 import modal_app
+from shared.errors import ApiError
 
 # Each web function and what it serves (contract section 2): the card's four answer at their root.
 CONTRACT = {
@@ -15,36 +16,41 @@ CONTRACT = {
     "image_to_video": {"/": {"post"}},
     "generation_status": {"/": {"get"}},
     "replicate_webhook": {"/": {"post"}},
-    "account": {"/credits": {"get"}, "/generations": {"get"}, "/pricing": {"get"}},
+    "account": {"/credits": {"get"}, "/generations": {"get"}, "/cancel": {"post"}, "/retry": {"post"},
+                "/pricing": {"get"}},
 }
 
 
-def web_endpoints() -> list[str]:
-    with warnings.catch_warnings():  # the only public way to list them offline, deprecated in 1.6
-        warnings.simplefilter("ignore")
-        return list(modal_app.app.registered_web_endpoints)
+def functions() -> dict[str, modal.Function]:
+    return {name: obj for name, obj in vars(modal_app).items() if isinstance(obj, modal.Function)}
+
+
+def web_functions() -> set[str]:
+    return {name for name, f in functions().items() if f.info().web_info is not None}
 
 
 def test_the_app_has_exactly_the_contracts_web_functions():
-    assert sorted(web_endpoints()) == sorted(CONTRACT)
-    assert len(web_endpoints()) <= 6  # the contract's ceiling (Starter plan: 8 per workspace)
+    assert web_functions() == set(CONTRACT)
+    assert len(web_functions()) <= 6  # the contract's ceiling (Starter plan: 8 per workspace)
 
 
 @pytest.mark.parametrize("name", sorted(CONTRACT))
 def test_each_web_function_serves_its_routes_with_the_contract_error_shape(name):
-    function = getattr(modal_app, name)
-    assert isinstance(function, modal.Function)
+    function = functions()[name]
+    assert function.info().concurrency_info.max_inputs > 1
     app = function.local()  # the raw function: builds the FastAPI app, no secrets needed yet
     paths = {path: set(ops) for path, ops in app.openapi()["paths"].items()}
     assert paths == CONTRACT[name]
-    handlers = app.exception_handlers
-    from fastapi.exceptions import RequestValidationError
+    assert ApiError in app.exception_handlers and RequestValidationError in app.exception_handlers
 
-    from shared.errors import ApiError
 
-    assert ApiError in handlers and RequestValidationError in handlers
+def test_the_sweep_is_a_cron_every_five_minutes():
+    info = functions()["sweep_stuck_generations"].info()
+    assert info.web_info is None
+    assert info.schedule == "Cron('*/5 * * * *', UTC)"
 
 
 def test_slow_work_is_a_plain_function_not_an_endpoint():
-    assert isinstance(modal_app.copy_video, modal.Function)
-    assert "copy_video" not in web_endpoints()
+    info = functions()["copy_video"].info()
+    assert info.web_info is None and info.schedule is None
+    assert info.max_retries == 2

@@ -25,17 +25,6 @@ def deliver(api, gen_id, body: dict | str, *, msg_id=None, timestamp=None, heade
     return api.http.post("/webhooks/replicate", params={"generation_id": gen_id}, content=raw, headers=headers)
 
 
-def started(api, token=None):
-    """A charged generation whose Replicate job is running: (token, generation id, prediction id)."""
-    token = token or api.token()
-    gen_id = api.text_to_video(token).json()["generation_id"]
-    pid = api.prediction_of(gen_id)
-    # Let the emulator's own `start` delivery land first, so it cannot race the test's.
-    wait_for(lambda: any(d["event"] == "start" and pid in d["body"] and d["status"] == 200
-                         for d in list(api.stack.emulator.deliveries)))
-    return token, gen_id, pid
-
-
 def snapshot(db, gen_id):
     return (db.execute("select status, progress, replicate_id, error, updated_at from public.generations "
                        "where id = %s", (gen_id,)).fetchone(),
@@ -72,7 +61,7 @@ def _forged(api, raw, kind):
 @pytest.mark.parametrize("kind", ["wrong_secret", "missing_id", "missing_timestamp", "missing_signature",
                                   "ten_minutes_old", "ten_minutes_ahead", "garbage_signature", "not_a_timestamp"])
 def test_a_forged_or_stale_delivery_is_401_and_changes_nothing(api, db, kind):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     raw = json.dumps(prediction(pid, "failed", error="boom"))
     before = snapshot(db, gen_id)
     assert_error(deliver(api, gen_id, raw, headers=_forged(api, raw, kind)), 401, "invalid_signature")
@@ -81,7 +70,7 @@ def test_a_forged_or_stale_delivery_is_401_and_changes_nothing(api, db, kind):
 
 
 def test_a_tampered_body_is_401(api, db):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     signed = json.dumps(prediction(pid, "processing"))
     headers = api.stack.emulator.signed_headers(signed)
     tampered = json.dumps(prediction(pid, "failed", error="boom"))
@@ -91,7 +80,7 @@ def test_a_tampered_body_is_401(api, db):
 
 
 def test_one_bogus_and_one_good_signature_in_the_header_is_accepted(api):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     raw = json.dumps(prediction(pid, "succeeded", output="http://127.0.0.1:9/x.mp4"))
     headers = api.stack.emulator.signed_headers(raw)
     headers["webhook-signature"] = "v1,Ym9ndXNzaWduYXR1cmVib2d1c3NpZ25hdHVyZWJvZ3Vzcw== " + headers["webhook-signature"]
@@ -101,7 +90,7 @@ def test_one_bogus_and_one_good_signature_in_the_header_is_accepted(api):
 
 @pytest.mark.parametrize("raw", ['{"hello": "world"}', "[]", "not json at all", '{"id": "p1", "status": "exploded"}'])
 def test_an_authentic_body_that_is_not_a_prediction_is_400(api, db, raw):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     before = snapshot(db, gen_id)
     assert_error(deliver(api, gen_id, raw), 400, "invalid_payload")
     assert snapshot(db, gen_id) == before
@@ -117,7 +106,7 @@ def test_an_authentic_event_for_no_generation_of_ours_is_200_and_writes_nothing(
 
 
 def test_an_event_for_another_job_of_the_same_generation_is_ignored(api, db):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     before = snapshot(db, gen_id)
     r = deliver(api, gen_id, prediction("a-different-job", "failed"))
     assert r.status_code == 200 and r.json()["outcome"] == "job_mismatch"
@@ -143,7 +132,7 @@ def test_a_webhook_that_beats_the_job_id_write_still_lands(api, credits, db):
 # --- idempotent and order-proof ---------------------------------------------------------------------
 
 def test_the_same_delivery_ten_times_is_one_transition_and_one_refund(api, db):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     raw = json.dumps(prediction(pid, "failed", error="CUDA out of memory"))
     headers = api.stack.emulator.signed_headers(raw)
     outcomes = [deliver(api, gen_id, raw, headers=headers) for _ in range(10)]
@@ -155,7 +144,7 @@ def test_the_same_delivery_ten_times_is_one_transition_and_one_refund(api, db):
 
 
 def test_the_same_event_under_ten_webhook_ids_at_once_is_one_transition_and_one_refund(api):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     raw = json.dumps(prediction(pid, "canceled"))
     barrier = threading.Barrier(10)
     outcomes = []
@@ -175,7 +164,7 @@ def test_the_same_event_under_ten_webhook_ids_at_once_is_one_transition_and_one_
 
 
 def test_processing_after_succeeded_is_ignored(api):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     deliver(api, gen_id, prediction(pid, "succeeded", output=api.stack.emulator._output_url(pid)))
     r = deliver(api, gen_id, prediction(pid, "processing", logs="10%"))
     assert r.json()["outcome"] == "unchanged"
@@ -183,7 +172,7 @@ def test_processing_after_succeeded_is_ignored(api):
 
 
 def test_failed_after_succeeded_never_refunds(api):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     deliver(api, gen_id, prediction(pid, "succeeded", output=api.stack.emulator._output_url(pid)))
     deliver(api, gen_id, prediction(pid, "failed"))
     assert api.status(token, gen_id).json()["status"] == "succeeded"
@@ -193,7 +182,7 @@ def test_failed_after_succeeded_never_refunds(api):
 @pytest.mark.parametrize("status,error_code", [("failed", "provider_failed"), ("canceled", "canceled"),
                                                ("aborted", "provider_aborted")])
 def test_failed_canceled_and_aborted_each_refund_once(api, db, status, error_code):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     deliver(api, gen_id, prediction(pid, status, error="it broke" if status != "canceled" else None))
     deliver(api, gen_id, prediction(pid, status))
     body = api.status(token, gen_id).json()
@@ -204,7 +193,7 @@ def test_failed_canceled_and_aborted_each_refund_once(api, db, status, error_cod
 
 
 def test_progress_comes_from_the_models_logs_and_never_goes_back(api):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     deliver(api, gen_id, prediction(pid, "processing", logs="step 1\n 37%|███ \n"))
     assert api.status(token, gen_id).json()["progress"] == 37
     deliver(api, gen_id, prediction(pid, "processing", logs="12%"))
@@ -214,7 +203,7 @@ def test_progress_comes_from_the_models_logs_and_never_goes_back(api):
 # --- keeping the video ------------------------------------------------------------------------------
 
 def test_succeeded_copies_the_video_into_our_storage_and_status_serves_it(api, db):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     api.stack.emulator.finish(pid, "succeeded")  # the emulator's own signed delivery, over HTTP
     assert api.stack.emulator.deliveries[-1]["status"] == 200
     path = wait_for(lambda: db.execute("select video_path from public.generations where id = %s",
@@ -228,7 +217,7 @@ def test_succeeded_copies_the_video_into_our_storage_and_status_serves_it(api, d
 def test_a_failed_copy_keeps_replicates_url_until_a_retry_succeeds(api, db):
     from shared.video_copy import copy_video
 
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     api.stack.emulator.predictions.pop(pid)  # Replicate's file is (for now) not there: the copy fails
     deliver(api, gen_id, prediction(pid, "succeeded", output=api.stack.emulator._output_url(pid)))
     wait_for(lambda: db.execute("select video_copy_attempts from public.generations where id = %s",
@@ -243,7 +232,7 @@ def test_a_failed_copy_keeps_replicates_url_until_a_retry_succeeds(api, db):
 # --- the database going away -------------------------------------------------------------------------
 
 def test_the_database_going_away_mid_request_is_5xx_and_the_retry_applies_once(api, db, db_url):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     raw = json.dumps(prediction(pid, "failed", error="boom"))
     headers = api.stack.emulator.signed_headers(raw)
     before = snapshot(db, gen_id)
@@ -266,7 +255,7 @@ def test_the_database_going_away_mid_request_is_5xx_and_the_retry_applies_once(a
 
 
 def test_an_unreachable_database_is_503_so_replicate_retries(api, stack):
-    token, gen_id, pid = started(api)
+    token, gen_id, pid = api.start_generation()
     real = stack.services.backend
     stack.services.backend = PostgresBackend("postgresql://postgres@127.0.0.1:9/none", min_size=0)
     stack.services.backend.pool.timeout = 1

@@ -23,6 +23,23 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """One sweep now; its counts as JSON on the last line."""
+    from shared.sweep import sweep
+    from wan_local.dev import operator_services
+
+    settings = get_settings()
+    if not settings.database_url or not settings.replicate_api_token:
+        print("wan-api sweep: set DATABASE_URL and REPLICATE_API_TOKEN (the sweep asks Replicate)", file=sys.stderr)
+        return 2
+    services = operator_services(settings)
+    try:
+        print(json.dumps(sweep(services)))
+    finally:
+        services.close()
+    return 0
+
+
 def cmd_dev(args: argparse.Namespace) -> int:
     from wan_local.dev import DevStack
 
@@ -49,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--port", type=int, default=8000)
     dev.set_defaults(run=cmd_dev)
     commands.add_parser("migrate", help="apply pending migrations to DATABASE_URL").set_defaults(run=cmd_migrate)
+    commands.add_parser("sweep", help="run one sweep of stuck generations now").set_defaults(run=cmd_sweep)
     args = parser.parse_args(argv)
     return args.run(args)
 

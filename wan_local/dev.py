@@ -6,6 +6,7 @@ DATABASE_URL is set, the Replicate emulator unless REPLICATE_API_TOKEN is set, l
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 import time
@@ -66,6 +67,26 @@ def _local_secrets(data_dir: Path) -> dict:
     return made
 
 
+def operator_services(settings: Settings) -> Services:
+    """Services for a one-off command (`wan-api sweep`): Supabase storage when configured, else the
+    local directory; video copies run inline, since the process ends when the command does."""
+    from shared.services import build_services
+    from shared.video_copy import copy_video
+
+    if settings.supabase_url and settings.supabase_service_role_key:
+        services = build_services(settings)
+    else:
+        base = settings.public_base_url or "http://127.0.0.1:8000"
+        secret = _local_secrets(Path(settings.wan_data_dir).resolve())["storage_secret"].encode()
+        services = Services(
+            settings=settings, backend=PostgresBackend(settings.database_url),
+            provider=ReplicateProvider(settings.replicate_api_token, settings.replicate_base_url,
+                                       timeout_seconds=settings.replicate_timeout_seconds),
+            storage=LocalStorage(Path(settings.wan_data_dir) / "storage", base, secret))
+    services.start_video_copy = lambda generation_id: copy_video(services, generation_id)
+    return services
+
+
 class DevStack:
     def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
                  sweep: bool = True):
@@ -122,7 +143,19 @@ class DevStack:
         )
         self.app = create_app(*self.routers(), services=self.services)
         self.servers.append(ThreadedServer(self.app, self.host, self.port).start())
+        if self.sweep_enabled:
+            threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True).start()
         return self
+
+    def _sweep_forever(self) -> None:
+        """The local stand-in for the Modal cron: one sweep every SWEEP_INTERVAL_SECONDS."""
+        from shared.sweep import sweep
+
+        while not self._stop.wait(self.settings.sweep_interval_seconds):
+            try:
+                sweep(self.services)
+            except Exception:  # noqa: BLE001 - a failed sweep is logged; the next one tries again
+                logging.getLogger(__name__).exception("sweep failed")
 
     def routers(self) -> list[APIRouter]:
         return [
@@ -138,6 +171,7 @@ class DevStack:
             f"migrations: {', '.join(self.applied) or 'none pending'}",
             f"replicate:  {replicate}",
             f"webhook:    {self.settings.webhook_url}",
+            f"sweeper:    every {self.settings.sweep_interval_seconds} s" if self.sweep_enabled else "sweeper:    off",
             "endpoints:",
         ]
         for path, operations in self.app.openapi()["paths"].items():

@@ -1,0 +1,93 @@
+"""The sweep: settles generations that Replicate's webhooks never settled, and refunds them.
+
+Run by the Modal cron, by `wan-api sweep`, and by `wan-api dev` on a timer. Safe to run twice at once:
+each rule claims a leased batch (SKIP LOCKED), and every change goes through the same idempotent
+state machine as the webhook. One broken generation is counted and skipped, not fatal; Replicate
+being unreachable changes nothing, and the next sweep tries again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+
+from shared import generations
+from shared.replicate_provider import ProviderError
+from shared.services import Services
+from shared.video_copy import copy_video
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+# A succeeded generation's copy is first tried by the spawned function; the sweep steps in after this.
+COPY_GRACE_SECONDS = 120
+TIMED_OUT = "The generation took too long and was stopped; your credits were refunded."
+NEVER_STARTED = "The video provider never started this generation; your credits were refunded."
+
+
+def sweep(svc: Services, *, batch: int = BATCH) -> dict[str, int]:
+    started = time.perf_counter()
+    counts: Counter[str] = Counter()
+    s = svc.settings
+    for gen in _claim(svc, "deadline", s.deadline_seconds, batch):
+        _each(counts, gen, lambda g: _time_out(svc, g, counts))
+    for gen in _claim(svc, "queued_timeout", s.queued_timeout_seconds, batch):
+        _each(counts, gen, lambda g: _fail(svc, g, NEVER_STARTED, "queued_timeout", counts, "queued_failed"))
+    for gen in _claim(svc, "stuck", s.stuck_after_seconds, batch):
+        _each(counts, gen, lambda g: _settle(svc, g, counts))
+    for gen in _claim(svc, "video_copy", COPY_GRACE_SECONDS, batch):
+        _each(counts, gen, lambda g: counts.update([f"video_{copy_video(svc, g['generation_id'])}"]))
+    result = {"examined": counts.pop("examined", 0), **dict(sorted(counts.items())),
+              "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+    log.info(json.dumps({"event": "sweep", **result}))
+    return result
+
+
+def _claim(svc: Services, rule: str, age_seconds: int, batch: int) -> list[dict]:
+    return svc.backend.call("claim_for_sweep", p_rule=rule, p_age_seconds=age_seconds, p_batch=batch)
+
+
+def _each(counts: Counter, gen: dict, action) -> None:
+    counts["examined"] += 1
+    try:
+        action(gen)
+    except Exception:  # noqa: BLE001 - one broken generation must not stop the others
+        counts["errors"] += 1
+        log.exception("sweep failed on generation %s", gen["generation_id"])
+
+
+def _fail(svc: Services, gen: dict, message: str, code: str, counts: Counter, counter: str) -> None:
+    ended = svc.backend.call("fail_generation", p_gen_id=gen["generation_id"], p_error=message, p_error_code=code)
+    if ended["status"] == "failed" and ended["error_code"] == code:
+        counts[counter] += 1
+        counts["refunded"] += int(ended["refunded"])
+
+
+def _time_out(svc: Services, gen: dict, counts: Counter) -> None:
+    """Past the deadline: cancel at Replicate, then fail and refund. If the cancel cannot reach
+    Replicate the refund still happens (Replicate stops runs after 30 minutes on its own, and a late
+    success cannot undo a terminal state)."""
+    if gen["replicate_id"]:
+        try:
+            svc.provider.cancel(gen["replicate_id"])
+        except ProviderError as exc:
+            counts["cancel_failed"] += 1
+            log.warning("deadline cancel of %s failed: %s", gen["generation_id"], exc)
+    _fail(svc, gen, TIMED_OUT, "timed_out", counts, "timed_out")
+
+
+def _settle(svc: Services, gen: dict, counts: Counter) -> None:
+    """No news for a while: ask Replicate, and apply its answer as the webhook would have."""
+    try:
+        prediction = svc.provider.get(gen["replicate_id"])
+    except ProviderError as exc:
+        counts["replicate_unreachable"] += 1
+        log.warning("sweep could not ask Replicate about %s: %s", gen["generation_id"], exc)
+        return
+    result = generations.apply_prediction(svc, gen["generation_id"], prediction)
+    counts["checked"] += 1
+    if result["outcome"] == "applied" and prediction.finished:
+        counts[f"settled_{result['generation']['status']}"] += 1
+        counts["refunded"] += int(result["generation"]["refunded"])
