@@ -41,7 +41,7 @@ def db_url(pg_server):
     """A fresh, fully migrated database for one test; checked for discrepancies at the end."""
     name = f"t_{os.getpid()}_{next(_db_numbers)}"
     with psycopg.connect(pg_server.url(), autocommit=True) as conn:
-        conn.execute(f"create database {name} template {TEMPLATE}")
+        conn.execute(f"create database {name} template {TEMPLATE} strategy file_copy")
     url = pg_server.url(name)
     yield url
     assert_books_balance(url)

@@ -46,9 +46,12 @@ class ThreadedServer:
             time.sleep(0.02)
         return self
 
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+    @staticmethod
+    def stop_all(servers: list["ThreadedServer"]) -> None:
+        for server in servers:  # ask all first: each takes a tick of its loop to notice
+            server.server.should_exit = True
+        for server in servers:
+            server.thread.join(timeout=10)
 
 
 def _local_secrets(data_dir: Path) -> dict:
@@ -183,8 +186,7 @@ class DevStack:
 
     def stop(self) -> None:
         self._stop.set()
-        for server in reversed(self.servers):
-            server.stop()
+        ThreadedServer.stop_all(self.servers)
         if self.services:
             self.services.close()
         if self.postgres:
