@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import uuid
 
 import psycopg
 import pytest

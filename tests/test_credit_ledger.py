@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import uuid
 
 import psycopg
@@ -12,7 +11,7 @@ import pytest
 from shared import errors
 from shared.credits import Credits, NewGeneration
 from shared.db import PostgresBackend
-from tests.support import balance, ledger, make_user
+from tests.support import balance, ledger, make_user, run_at_once
 
 
 def new_generation(user_id, *, cost=10, max_active=1000, **extra) -> NewGeneration:
@@ -146,26 +145,6 @@ def test_deduct_credits_charges_a_generation_only_once(db, credits):
 
 
 # --- concurrency -----------------------------------------------------------------------------------
-
-def run_at_once(n: int, action) -> list:
-    """Run action(i) in n threads released together; return each result or raised exception."""
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i):
-        barrier.wait()
-        try:
-            results[i] = action(i)
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each call raised
-            results[i] = exc
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
 
 @contextlib.contextmanager
 def fifty_connections(db_url):

@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import io
-import threading
 import time
 import uuid
 
 import httpx
 import jwt
-import psycopg
 import pytest
 from PIL import Image
 
-from tests.support import assert_error, wait_for
+from tests.support import assert_error, run_at_once, wait_for
 
 
 def png(width: int = 320, height: int = 240) -> bytes:
@@ -180,7 +178,7 @@ def test_idempotency_keys_belong_to_one_user(api):
 
 def test_ten_concurrent_retries_with_one_key_create_one_generation(api):
     token = api.token()
-    answers = _at_once(10, lambda i: api.text_to_video(token, key="same"))
+    answers = run_at_once(10, lambda i: api.text_to_video(token, key="same"))
     assert {r.status_code for r in answers} == {202}
     assert len({r.json()["generation_id"] for r in answers}) == 1
     assert api.balance(token) == 90
@@ -189,7 +187,7 @@ def test_ten_concurrent_retries_with_one_key_create_one_generation(api):
 def test_twenty_parallel_requests_from_one_user_let_at_most_three_in(api, db):
     user_id, token = api.signup()
     db.execute("select public.add_credits(%s, 1000, 'purchase', 'test')", (user_id,))
-    answers = _at_once(20, lambda i: api.text_to_video(token, prompt=f"fox {i}"))
+    answers = run_at_once(20, lambda i: api.text_to_video(token, prompt=f"fox {i}"))
     accepted = [r for r in answers if r.status_code == 202]
     refused = [r for r in answers if r.status_code == 429]
     assert (len(accepted), len(refused)) == (3, 17)
@@ -270,7 +268,7 @@ def test_status_asks_replicate_when_the_webhook_was_lost_at_most_once_per_10s(ap
     assert emulator.gets == []
     db.execute("update public.generations set created_at = created_at - interval '1 minute', "
                "last_event_at = null where id = %s", (gen_id,))
-    answers = _at_once(5, lambda i: api.status(token, gen_id).json()["status"])
+    answers = run_at_once(5, lambda i: api.status(token, gen_id).json()["status"])
     assert "succeeded" in answers
     assert emulator.gets == [prediction_id]  # five callers, one question to Replicate
     assert api.status(token, gen_id).json()["status"] == "succeeded"
@@ -385,19 +383,3 @@ def test_cors_allows_the_configured_origin_only(api):
     other = api.http.options("/text-to-video", headers={
         "Origin": "https://evil.example.com", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in other.headers
-
-
-def _at_once(n, action):
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def run(i):
-        barrier.wait()
-        results[i] = action(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results

@@ -10,7 +10,7 @@ import json
 import psycopg
 import pytest
 
-from shared.credits import Credits, NewGeneration
+from shared.credits import NewGeneration
 from tests.support import balance, make_user
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
 
 from shared.db import PostgresBackend
-from tests.support import assert_error, wait_for
+from tests.support import assert_error, run_at_once, wait_for
 
 
 def prediction(pid: str, status: str, **extra) -> dict:
@@ -146,18 +145,7 @@ def test_the_same_delivery_ten_times_is_one_transition_and_one_refund(api, db):
 def test_the_same_event_under_ten_webhook_ids_at_once_is_one_transition_and_one_refund(api):
     token, gen_id, pid = api.start_generation()
     raw = json.dumps(prediction(pid, "canceled"))
-    barrier = threading.Barrier(10)
-    outcomes = []
-
-    def send():
-        barrier.wait()
-        outcomes.append(deliver(api, gen_id, raw).json()["outcome"])
-
-    threads = [threading.Thread(target=send) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    outcomes = [r.json()["outcome"] for r in run_at_once(10, lambda i: deliver(api, gen_id, raw))]
     assert sorted(outcomes) == ["applied"] + ["unchanged"] * 9
     assert api.balance(token) == 100
     assert api.credits(token)["transactions"][0]["type"] == "refund"

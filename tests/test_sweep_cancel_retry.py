@@ -9,16 +9,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 
-import psycopg
 import pytest
 
 from shared.credits import NewGeneration
 from shared.db import PostgresBackend
 from shared.services import Services
 from shared.sweep import sweep
-from tests.support import assert_error, wait_for
+from tests.support import assert_error, run_at_once, wait_for
 
 
 def age(db, gen_id, minutes: int, *, column: str = "created_at") -> None:
@@ -150,20 +148,14 @@ def test_four_sweeps_at_once_refund_each_generation_once(api, stack, db, credits
     for gen_id in ids:
         age(db, gen_id, 11)
     assert api.balance(token) == 0  # 200 - 20 * 10
-    results = []
-    barrier = threading.Barrier(4)
-
-    def run():
+    def run(i):
         services = Services(stack.settings, PostgresBackend(db_url), stack.services.provider, stack.services.storage)
-        barrier.wait()
-        results.append(sweep(services, batch=7))
-        services.close()
+        try:
+            return sweep(services, batch=7)
+        finally:
+            services.close()
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = run_at_once(4, run)
     total = sum(r.get("queued_failed", 0) for r in results)
     while (more := sweep(stack.services)).get("queued_failed"):
         total += more["queued_failed"]
@@ -288,22 +280,12 @@ def test_cancel_racing_a_webhook_and_a_sweep_ends_in_one_state_and_at_most_one_r
     token, gen_id, pid = api.start_generation()
     age(db, gen_id, 46)  # the sweep will time it out
     outcome = "succeeded" if round_ % 2 else "failed"
-    barrier = threading.Barrier(3)
     actions = [
         lambda: api.http.post("/cancel", json={"generation_id": gen_id}, headers=api.auth(token)),
         lambda: deliver(api, gen_id, prediction(pid, outcome, output=stack.emulator._output_url(pid))),
         lambda: sweep(stack.services),
     ]
-
-    def run(action):
-        barrier.wait()
-        action()
-
-    threads = [threading.Thread(target=run, args=(a,)) for a in actions]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_at_once(3, lambda i: actions[i]())
     final = row(db, gen_id)
     refunds = db.execute("select count(*) from public.credit_transactions where generation_id = %s and type = 'refund'",
                          (gen_id,)).fetchone()[0]
