@@ -208,32 +208,7 @@ def test_a_finished_generation_frees_its_slot(api):
 
 # --- Replicate failing --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("behaviour", [
-    pytest.param({"create_status": 503}, id="replicate_503"),
-    pytest.param({"create_status": 500}, id="replicate_500"),
-    pytest.param({"create_status": 429}, id="replicate_rate_limited"),
-    pytest.param({"create_status": 422}, id="replicate_refuses_input"),
-    pytest.param({"create_hang_seconds": 5}, id="replicate_hangs_past_the_timeout"),
-])
-def test_replicate_failing_on_create_refunds_and_answers_503(api, behaviour):
-    for name, value in behaviour.items():
-        setattr(api.stack.emulator.behaviour, name, value)
-    token = api.token()
-    r = api.text_to_video(token)
-    assert_error(r, 503, "provider_unavailable")
-    assert int(r.headers["Retry-After"]) > 0
-    assert api.balance(token) == 100
-    history = api.http.get("/generations", headers=api.auth(token)).json()["items"]
-    assert [(g["status"], g["refunded"]) for g in history] == [("failed", True)]
-
-
-def test_replicate_unreachable_refunds_and_answers_503(stack, api):
-    stack.services.provider.client._base_url = "http://127.0.0.1:9"  # nothing listens there
-    stack.services.provider.client._Client__client = None
-    token = api.token()
-    assert_error(api.text_to_video(token), 503, "provider_unavailable")
-    assert api.balance(token) == 100
-
+# (Every way Replicate can fail on create, get and cancel: tests/test_faults.py.)
 
 def test_a_retried_key_after_a_provider_failure_answers_503_again_without_charging(api):
     api.stack.emulator.behaviour.create_status = 503

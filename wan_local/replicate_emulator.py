@@ -39,6 +39,9 @@ class Behaviour:
     outcome: str = "succeeded"           # how automatic runs end: succeeded, failed, canceled, aborted
     create_status: int | None = None     # answer creates with this HTTP error status (e.g. 503, 429)
     create_hang_seconds: float = 0.0     # sleep this long before answering a create
+    create_answer_delay_seconds: float = 0.0  # create the prediction (it runs, webhooks fire), then wait
+    get_hang_seconds: float = 0.0        # sleep this long before answering a GET
+    cancel_hang_seconds: float = 0.0     # sleep this long before answering a cancel
     get_status: int | None = None        # answer GET /v1/predictions/{id} with this error status
     cancel_status: int | None = None     # answer cancels with this error status
     deliver_webhooks: bool = True        # False: webhooks are "lost"
@@ -114,6 +117,7 @@ class ReplicateEmulator:
         @app.get("/v1/predictions/{prediction_id}")
         def get(prediction_id: str):
             self.gets.append(prediction_id)
+            time.sleep(self.behaviour.get_hang_seconds)
             if self.behaviour.get_status:
                 return _problem(self.behaviour.get_status)
             pred = self.predictions.get(prediction_id)
@@ -122,6 +126,7 @@ class ReplicateEmulator:
         @app.post("/v1/predictions/{prediction_id}/cancel")
         def cancel(prediction_id: str):
             self.cancels.append(prediction_id)
+            time.sleep(self.behaviour.cancel_hang_seconds)
             if self.behaviour.cancel_status:
                 return _problem(self.behaviour.cancel_status)
             pred = self.predictions.get(prediction_id)
@@ -169,8 +174,11 @@ class ReplicateEmulator:
         events = body.get("webhook_events_filter") or ["start", "output", "logs", "completed"]
         pred = _Prediction(data=data, webhook=body.get("webhook"), events=events)
         self.predictions[prediction_id] = pred
+        answer = JSONResponse(data, status_code=201)  # the prediction as it was when created
         threading.Thread(target=self._run, args=(pred,), daemon=True).start()
-        return JSONResponse(data, status_code=201)
+        if behaviour.create_answer_delay_seconds:
+            await asyncio.sleep(behaviour.create_answer_delay_seconds)
+        return answer
 
     # --- a prediction's life -----------------------------------------------------------------
     def _run(self, pred: _Prediction) -> None:
