@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -130,6 +131,8 @@ class DevStack:
         self.applied = migrate(database_url)
         if not settings.replicate_api_token:
             self.emulator = ReplicateEmulator(settings.replicate_webhook_secret)
+            # How long each of the emulator's five progress steps takes (0 for benchmarks).
+            self.emulator.behaviour.step_seconds = float(os.environ.get("WAN_EMULATOR_STEP_SECONDS", "1.0"))
             server = ThreadedServer(self.emulator.app, "127.0.0.1", 0).start()
             self.servers.append(server)
             self.emulator.base_url = f"http://127.0.0.1:{server.port}"
