@@ -247,3 +247,25 @@ def _b64(raw: bytes) -> str:
     import base64
 
     return base64.b64encode(raw).decode()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the emulator on its own (`python -m wan_local.replicate_emulator`), e.g. for benchmarks."""
+    import argparse
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Replicate API emulator")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--secret", required=True, help="whsec_… webhook signing secret")
+    parser.add_argument("--step-seconds", type=float, default=1.0)
+    parser.add_argument("--hold", action="store_true", help="answer at once but never advance predictions")
+    args = parser.parse_args(argv)
+    emulator = ReplicateEmulator(args.secret, base_url=f"http://127.0.0.1:{args.port}")
+    emulator.behaviour.step_seconds, emulator.behaviour.auto_run = args.step_seconds, not args.hold
+    emulator.behaviour.deliver_webhooks = not args.hold
+    uvicorn.run(emulator.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

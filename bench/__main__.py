@@ -1,0 +1,340 @@
+"""`python -m bench` (or scripts/bench): speed targets as ratios to floors measured in the same run.
+
+1. charge-and-create throughput (create_generation) vs a bare UPDATE (one hot row) and UPDATE+INSERT
+   (many rows) on the same Postgres, from the same number of connections — target >= 0.5x
+2. database round trips per request: create, status, webhook — target 2, 1, 1
+3. p50/p99 latency of create, status and webhook under concurrent load on the local stack (its own
+   process, zero-delay emulator) vs GET /pricing on the same server — target p50 <= 3x, p99 <= 5x
+4. sweep time for the same 100 stuck generations among 10,000 and among 1,000,000 rows — target <= 2x
+5. cold import time of each web function's module vs `import fastapi` — target <= 2.5x
+
+Everything runs on loopback against an embedded Postgres (fsync off, the same for floor and subject).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from wan_local.embedded_pg import EmbeddedPostgres, free_port
+from wan_local.migrate import apply_bootstrap, migrate
+
+ROWS: list[dict] = []
+
+
+def report(metric: str, value: float, floor: float | None, unit: str, target: str, ok: bool, ratio=None):
+    ROWS.append({"metric": metric, "value": round(value, 3), "floor": None if floor is None else round(floor, 3),
+                 "ratio": None if ratio is None else round(ratio, 2), "unit": unit, "target": target,
+                 "met": ok})
+    r = "" if ratio is None else f"{ratio:6.2f}x"
+    f = "" if floor is None else f"{floor:12.1f}"
+    print(f"  {metric:<44} {value:12.1f} {f:>12} {unit:<8} {r:>8}  target {target:<8} {'ok' if ok else 'MISSED'}",
+          flush=True)
+
+
+def new_database(pg: EmbeddedPostgres, name: str) -> str:
+    with psycopg.connect(pg.url(), autocommit=True) as conn:
+        conn.execute(f"drop database if exists {name} with (force)")
+        conn.execute(f"create database {name}")
+    url = pg.url(name)
+    apply_bootstrap(url)
+    migrate(url)
+    return url
+
+
+def make_user(conn, credits: int) -> str:
+    (user_id,) = conn.execute("insert into auth.users (email) values (%s) returning id",
+                              (f"{uuid.uuid4().hex}@bench.example",)).fetchone()
+    conn.execute("select public.add_credits(%s, %s, 'purchase', 'bench')", (user_id, credits))
+    return str(user_id)
+
+
+# --- 1. throughput --------------------------------------------------------------------------------
+
+def _rate(url: str, seconds: float, threads: int, statement: str, args_for) -> float:
+    """Operations per second of `statement` from `threads` connections over `seconds`."""
+    done = [0] * threads
+    start = threading.Barrier(threads + 1)
+    stop = threading.Event()
+
+    def work(i: int):
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("select 1")
+            start.wait()
+            while not stop.is_set():
+                conn.execute(statement, args_for())
+                done[i] += 1
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    start.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for w in workers:
+        w.join()
+    return sum(done) / (time.perf_counter() - began)
+
+
+def throughput(pg: EmbeddedPostgres, seconds: float, threads: int) -> None:
+    url = new_database(pg, "bench_throughput")
+    with psycopg.connect(url, autocommit=True) as conn:
+        hot = make_user(conn, 2_000_000_000)
+        many = [make_user(conn, 1_000_000) for _ in range(1000)]
+        conn.execute("create table bench_account (id int primary key, n bigint not null)")
+        conn.execute("insert into bench_account select i, 1000000000 from generate_series(0, 1000) i")
+        conn.execute("create table bench_log (id bigserial primary key, account int, amount int, at timestamptz default now())")
+    create = ("select public.create_generation(%s, 'text-to-video', 't2v-14B', '480p', 'a fox', 10, 1000000000)")
+    floor_hot = _rate(url, seconds, threads, "update bench_account set n = n - 10 where id = 0", lambda: ())
+    ours_hot = _rate(url, seconds, threads, create, lambda: (hot,))
+    report("charge+create, one hot user (ops/s)", ours_hot, floor_hot, "ops/s", ">= 0.5x", ours_hot / floor_hot >= 0.5,
+           ours_hot / floor_hot)
+    floor_many = _rate(url, seconds, threads,
+                       "with u as (update bench_account set n = n - 10 where id = %s returning id) "
+                       "insert into bench_log (account, amount) select id, -10 from u",
+                       lambda: (random.randint(1, 1000),))
+    ours_many = _rate(url, seconds, threads, create, lambda: (random.choice(many),))
+    report("charge+create, 1000 users (ops/s)", ours_many, floor_many, "ops/s", ">= 0.5x",
+           ours_many / floor_many >= 0.5, ours_many / floor_many)
+
+
+# --- 2. round trips -------------------------------------------------------------------------------
+
+def round_trips(pg: EmbeddedPostgres) -> None:
+    from shared.settings import Settings
+    from wan_local.dev import DevStack
+
+    url = new_database(pg, "bench_round_trips")
+    with tempfile.TemporaryDirectory() as data:
+        stack = DevStack(Settings(_env_file=None, database_url=url, wan_data_dir=data, replicate_api_token=None,
+                                  supabase_url=None, supabase_jwt_secret=None, webhook_url=None,
+                                  replicate_webhook_secret=None, public_base_url=None), port=0, sweep=False).start()
+        stack.emulator.behaviour.auto_run = False
+        stack.emulator.behaviour.deliver_webhooks = False
+        calls: list[str] = []
+        real_call = stack.services.backend.call
+        stack.services.backend.call = lambda function, **p: (calls.append(function), real_call(function, **p))[1]
+        try:
+            with httpx.Client(base_url=stack.url) as http:
+                token = http.post("/dev/signup", json={"email": "rt@bench.example"}).json()["access_token"]
+                auth = {"Authorization": f"Bearer {token}"}
+                calls.clear()
+                gen = http.post("/text-to-video", headers=auth,
+                                json={"prompt": "a fox", "model": "t2v-14B", "resolution": "480p"}).json()
+                counted = {"create": len(calls)}
+                calls.clear()
+                http.get("/status", params={"generation_id": gen["generation_id"]}, headers=auth)
+                counted["status"] = len(calls)
+                pid = next(iter(stack.emulator.predictions))
+                raw = json.dumps({"id": pid, "status": "processing", "logs": "50%"})
+                calls.clear()
+                http.post("/webhooks/replicate", params={"generation_id": gen["generation_id"]}, content=raw,
+                          headers=stack.emulator.signed_headers(raw))
+                counted["webhook"] = len(calls)
+        finally:
+            stack.stop()
+    for name, target in (("create", 2), ("status", 1), ("webhook", 1)):
+        report(f"database round trips per {name}", counted[name], None, "trips", f"{target}", counted[name] <= target)
+
+
+# --- 3. latency under load --------------------------------------------------------------------------
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return ordered[len(ordered) // 2] * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
+def _load(base: str, concurrency: int, requests: int, make_request) -> list[float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def worker(i: int):
+        with httpx.Client(base_url=base, timeout=30) as http:
+            mine = []
+            for n in range(requests // concurrency):
+                began = time.perf_counter()
+                r = make_request(http, i, n)
+                mine.append(time.perf_counter() - began)
+                assert r.status_code < 300, r.text
+            with lock:
+                latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies
+
+
+def latency(pg: EmbeddedPostgres, concurrency: int, requests: int) -> None:
+    """The local stack in its own process, and the emulator in another (Replicate is remote in
+    production: its work must not share the server's interpreter). The emulator answers at once and
+    holds every prediction, so each endpoint's own latency is measured, not the pipeline behind it."""
+    url = new_database(pg, "bench_latency")
+    port, emulator_port = free_port(), free_port()
+    data = tempfile.mkdtemp()
+    secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    env = {**os.environ, "DATABASE_URL": url, "WAN_DATA_DIR": data, "MAX_ACTIVE_GENERATIONS": "1000000",
+           "SWEEP_INTERVAL_SECONDS": "3600", "REPLICATE_API_TOKEN": "r8_bench",
+           "REPLICATE_BASE_URL": f"http://127.0.0.1:{emulator_port}", "REPLICATE_WEBHOOK_SECRET": secret,
+           "SUPABASE_URL": "", "SUPABASE_JWT_SECRET": "", "WEBHOOK_URL": ""}
+    emulator = subprocess.Popen([sys.executable, "-m", "wan_local.replicate_emulator", "--port", str(emulator_port),
+                                 "--secret", secret, "--hold"])
+    server = subprocess.Popen([sys.executable, "-m", "wan_local.cli", "dev", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for line in server.stdout:
+            if "ready" in line:
+                break
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()  # drain its logs
+        users = []
+        with httpx.Client(base_url=base) as http, psycopg.connect(url, autocommit=True) as conn:
+            for i in range(concurrency):
+                body = http.post("/dev/signup", json={"email": f"load{i}@bench.example"}).json()
+                conn.execute("select public.add_credits(%s, 1000000, 'purchase', 'bench')", (body["user_id"],))
+                users.append({"Authorization": f"Bearer {body['access_token']}"})
+        created: list[list[str]] = [[] for _ in range(concurrency)]
+
+        def create(http, i, n):
+            r = http.post("/text-to-video", headers=users[i],
+                          json={"prompt": f"a fox {n}", "model": "t2v-14B", "resolution": "480p"})
+            created[i].append(r.json()["generation_id"])
+            return r
+
+        def status(http, i, n):
+            return http.get("/status", params={"generation_id": created[i][n % len(created[i])]}, headers=users[i])
+
+        from standardwebhooks.webhooks import Webhook
+
+        signer = Webhook(secret)
+
+        def webhook(http, i, n):
+            raw = json.dumps({"id": f"bench-{i}-{n}", "status": "processing", "logs": f"{n % 100}%"})
+            msg_id, now = f"msg_{uuid.uuid4().hex}", datetime.now(timezone.utc)
+            headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(now.timestamp())),
+                       "webhook-signature": signer.sign(msg_id, now, raw), "content-type": "application/json"}
+            return http.post("/webhooks/replicate", params={"generation_id": str(uuid.uuid4())}, content=raw,
+                             headers=headers)
+
+        def trivial(http, i, n):
+            return http.get("/pricing")
+
+        _load(base, concurrency, concurrency * 10, trivial)  # warm up
+        floor50, floor99 = _percentiles(_load(base, concurrency, requests, trivial))
+        for name, request in (("create", create), ("status", status), ("webhook", webhook)):
+            p50, p99 = _percentiles(_load(base, concurrency, requests, request))
+            report(f"{name} p50 latency, {concurrency} concurrent (ms)", p50, floor50, "ms", "<= 3x",
+                   p50 / floor50 <= 3, p50 / floor50)
+            report(f"{name} p99 latency, {concurrency} concurrent (ms)", p99, floor99, "ms", "<= 5x",
+                   p99 / floor99 <= 5, p99 / floor99)
+    finally:
+        for process in (server, emulator):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+# --- 4. sweep scaling -------------------------------------------------------------------------------
+
+def sweep_scaling(pg: EmbeddedPostgres, sizes: tuple[int, int], stuck: int = 100) -> None:
+    from shared.db import PostgresBackend
+    from shared.replicate_provider import ReplicateProvider
+    from shared.services import Services
+    from shared.settings import Settings
+    from shared.storage import LocalStorage
+    from shared.sweep import sweep
+
+    timings = {}
+    for rows in sizes:
+        url = new_database(pg, f"bench_sweep_{rows}")
+        with psycopg.connect(url, autocommit=True) as conn:
+            user = make_user(conn, 1_000_000)
+            conn.execute("""insert into public.generations (user_id, kind, model, resolution, prompt, cost, status,
+                                                            completed_at, video_path, replicate_id)
+                            select %s, 'text-to-video', 't2v-14B', '480p', 'p', 10, 'succeeded',
+                                   now() - interval '1 day', 'videos/x.mp4', 'done-' || i
+                            from generate_series(1, %s) i""", (user, rows - stuck))
+            conn.execute("vacuum analyze public.generations")
+        settings = Settings(_env_file=None, database_url=url, replicate_api_token="unused")
+        services = Services(settings, PostgresBackend(url),
+                            ReplicateProvider("unused", "http://127.0.0.1:9", timeout_seconds=1),
+                            LocalStorage(Path(tempfile.mkdtemp()), "http://127.0.0.1:9", b"x"))
+        runs = []
+        for _ in range(3):
+            with psycopg.connect(url, autocommit=True) as conn:
+                for _ in range(stuck):
+                    conn.execute("select public.create_generation(%s, 'text-to-video', 't2v-14B', '480p', 'p', 10, 1000000)",
+                                 (user,))
+                conn.execute("update public.generations set created_at = now() - interval '11 minutes' "
+                             "where status = 'queued'")
+            began = time.perf_counter()
+            counts = sweep(services)
+            runs.append(time.perf_counter() - began)
+            assert counts["queued_failed"] == stuck, counts
+        services.close()
+        timings[rows] = statistics.median(runs) * 1000
+    small, large = sizes
+    report(f"sweep of {stuck} stuck among {large:,} rows (ms)", timings[large], timings[small], "ms", "<= 2x",
+           timings[large] / timings[small] <= 2, timings[large] / timings[small])
+
+
+# --- 5. cold imports --------------------------------------------------------------------------------
+
+def _import_seconds(module: str, repeats: int = 7) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+            for _ in range(repeats)]
+    return statistics.median(runs) * 1000
+
+
+def imports() -> None:
+    floor = _import_seconds("fastapi")
+    for name in ("text_to_video", "image_to_video", "generation_status", "replicate_webhook", "account"):
+        ms = _import_seconds(f"functions.{name}")
+        report(f"cold import functions.{name} (ms)", ms, floor, "ms", "<= 2.5x", ms / floor <= 2.5, ms / floor)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter runs (a smoke run)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    seconds, requests, sizes = (1.0, 200, (1_000, 20_000)) if args.quick else (4.0, 2000, (10_000, 1_000_000))
+    print(f"Wan Video API benchmarks — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
+          f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(f"  {'metric':<44} {'value':>12} {'floor':>12} {'unit':<8} {'ratio':>8}")
+    with tempfile.TemporaryDirectory() as data, EmbeddedPostgres(Path(data), durable=False) as pg:
+        with psycopg.connect(pg.url()) as conn:
+            print(f"  Postgres {conn.execute('show server_version').fetchone()[0]} (embedded, fsync off)")
+        throughput(pg, seconds, threads=4)
+        round_trips(pg)
+        latency(pg, concurrency=8, requests=requests)
+        sweep_scaling(pg, sizes)
+    imports()
+    missed = [r["metric"] for r in ROWS if not r["met"]]
+    print(f"{len(ROWS) - len(missed)} of {len(ROWS)} targets met" + (f"; missed: {', '.join(missed)}" if missed else ""))
+    if args.json:
+        args.json.write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(), "rows": ROWS}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
