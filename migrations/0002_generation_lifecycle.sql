@@ -2,10 +2,6 @@
 -- (queued -> processing -> succeeded | failed | canceled); a terminal generation never changes again;
 -- a generation that ends failed or canceled is refunded in the same transaction that ends it.
 
-alter table public.generations
-  add column last_event_at timestamptz,   -- when Replicate last told us something (webhook or poll)
-  add column polled_at timestamptz;       -- when we last asked Replicate ourselves
-
 -- Webhook deliveries already applied, by their `webhook-id`: a repeated delivery changes nothing.
 create table public.webhook_events (
   id text primary key,
@@ -186,19 +182,23 @@ $$;
 create function public.list_generations(
   p_user_id uuid, p_limit integer, p_before_created_at timestamptz default null, p_before_id uuid default null
 ) returns jsonb
-language sql stable security definer set search_path = '' as $$
-  select coalesce(jsonb_agg(public._generation_json(g) order by g.created_at desc, g.id desc), '[]'::jsonb)
-  from (select * from public.generations
-        where user_id = p_user_id
-          and (p_before_created_at is null or (created_at, id) < (p_before_created_at, p_before_id))
-        order by created_at desc, id desc
-        limit p_limit) g
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return (
+    select coalesce(jsonb_agg(public._generation_json(g) order by g.created_at desc, g.id desc), '[]'::jsonb)
+    from (select * from public.generations
+          where user_id = p_user_id
+            and (p_before_created_at is null or (created_at, id) < (p_before_created_at, p_before_id))
+          order by created_at desc, id desc
+          limit p_limit) g);
+end
 $$;
 
 -- get_credits: the user's balance and newest ledger rows.
 create function public.get_credits(p_user_id uuid, p_limit integer default 100) returns jsonb
-language sql stable security definer set search_path = '' as $$
-  select jsonb_build_object(
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return jsonb_build_object(
     'balance', coalesce((select credits from public.profiles where id = p_user_id), 0),
     'transactions', coalesce((
       select jsonb_agg(jsonb_build_object(
@@ -206,7 +206,8 @@ language sql stable security definer set search_path = '' as $$
                'description', t.description, 'balance_after', t.balance_after,
                'created_at', t.created_at) order by t.id desc)
       from (select * from public.credit_transactions where user_id = p_user_id
-            order by id desc limit p_limit) t), '[]'::jsonb))
+            order by id desc limit p_limit) t), '[]'::jsonb));
+end
 $$;
 
 revoke execute on function

@@ -3,10 +3,8 @@
 -- different generations; whatever they then do goes through the same state machine and refund,
 -- which are idempotent, so even a lease that ran out cannot refund twice.
 
-alter table public.generations add column sweep_claimed_at timestamptz;
-
--- Each rule reads only its own partial index: the cost follows the number of candidates, not the table.
-create index generations_queued_since on public.generations (created_at) where status = 'queued';
+-- Each rule reads a partial index (the queued rule shares the unfinished one): the cost follows the
+-- number of candidates, not the size of the table.
 create index generations_unfinished_since on public.generations (created_at)
   where status in ('queued', 'processing');
 create index generations_processing_quiet on public.generations ((coalesce(last_event_at, created_at)))
