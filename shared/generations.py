@@ -14,12 +14,13 @@ from typing import Any
 from shared import catalog, errors
 from shared.credits import NewGeneration
 from shared.replicate_provider import Prediction, ProviderError
-from shared.schemas import generation_out, iso
+from shared.schemas import ImageToVideoRequest, TextToVideoRequest, generation_out, iso, parse
 from shared.services import Services
 
 log = logging.getLogger(__name__)
 
 PROVIDER_DOWN = "The video provider is unavailable right now; your credits were refunded."
+NOT_STARTED = "The generation could not be started; your credits were refunded."
 SIGNED_URL_SECONDS = 3600
 
 
@@ -44,6 +45,11 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
         svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=PROVIDER_DOWN,
                          p_error_code="provider_unavailable")
         raise errors.ProviderUnavailable(retry_after=exc.retry_after) from None
+    except Exception:
+        # Nothing was started (a bug or a misconfiguration): give the credits back before failing.
+        log.exception("could not start generation %s", gen_id)
+        svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=NOT_STARTED, p_error_code="internal_error")
+        raise errors.ApiError(NOT_STARTED) from None
     status = "processing"
     try:
         status = svc.backend.call("mark_processing", p_gen_id=gen_id, p_replicate_id=prediction.id)["status"]
@@ -74,8 +80,6 @@ def cancel(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
 
 def retry(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID, *, idempotency_key: str | None) -> dict:
     """A new generation with the same inputs as a failed or canceled one, charged as new."""
-    from shared.schemas import ImageToVideoRequest, TextToVideoRequest, parse
-
     old = svc.backend.call("generation_by_id", p_gen_id=generation_id)
     if not old or old["user_id"] != str(user_id):
         raise errors.NotFound()
@@ -108,6 +112,8 @@ def _replay(gen: dict) -> dict:
     """The first answer again for a repeated Idempotency-Key (nothing was charged this time)."""
     if gen["error_code"] == "provider_unavailable":
         raise errors.ProviderUnavailable()
+    if gen["error_code"] == "internal_error":
+        raise errors.ApiError(NOT_STARTED)
     return accepted(gen["generation_id"], gen["status"], gen["cost"], gen["credits_remaining"])
 
 
@@ -141,16 +147,21 @@ def status(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
 
 
 def view(svc: Services, gen: dict) -> dict:
-    return generation_out(gen, video_url(svc, gen))
+    return views(svc, [gen])[0]
 
 
-def video_url(svc: Services, gen: dict) -> str | None:
-    """Our signed copy once it exists; until then Replicate's own URL (valid for an hour)."""
-    if gen["status"] != "succeeded" or gen.get("video_lost"):
-        return None
-    if gen.get("video_path"):
-        return svc.storage.signed_url(gen["video_path"], SIGNED_URL_SECONDS)
-    return gen.get("output_url")
+def views(svc: Services, gens: list[dict]) -> list[dict]:
+    """Generations as the API answers them. A succeeded one's video_url is our signed copy once it
+    exists (all signed in one storage call), until then Replicate's own URL (valid for an hour)."""
+    copied = [g["video_path"] for g in gens if g["status"] == "succeeded" and g.get("video_path")]
+    signed = dict(zip(copied, svc.storage.signed_urls(copied, SIGNED_URL_SECONDS))) if copied else {}
+
+    def video_url(gen: dict) -> str | None:
+        if gen["status"] != "succeeded" or gen.get("video_lost"):
+            return None
+        return signed.get(gen.get("video_path")) or gen.get("output_url")
+
+    return [generation_out(g, video_url(g)) for g in gens]
 
 
 def history(svc: Services, user_id: uuid.UUID, limit: int, cursor: str | None) -> dict:
@@ -159,7 +170,7 @@ def history(svc: Services, user_id: uuid.UUID, limit: int, cursor: str | None) -
                             p_before_created_at=before_created_at, p_before_id=before_id)
     items, more = rows[:limit], len(rows) > limit
     next_cursor = _encode_cursor(items[-1]) if more else None
-    return {"items": [view(svc, g) for g in items], "next_cursor": next_cursor}
+    return {"items": views(svc, items), "next_cursor": next_cursor}
 
 
 def _encode_cursor(gen: dict) -> str:

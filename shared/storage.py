@@ -18,6 +18,7 @@ class Storage(Protocol):
     def put(self, path: str, data: bytes, content_type: str) -> None: ...
     def exists(self, path: str) -> bool: ...
     def signed_url(self, path: str, expires_in: int) -> str: ...
+    def signed_urls(self, paths: list[str], expires_in: int) -> list[str]: ...
 
 
 class LocalStorage:
@@ -50,6 +51,9 @@ class LocalStorage:
         query = urlencode({"expires": expires, "sig": self._signature(path, expires)})
         return f"{self.base_url}/files/{quote(path)}?{query}"
 
+    def signed_urls(self, paths: list[str], expires_in: int) -> list[str]:
+        return [self.signed_url(path, expires_in) for path in paths]
+
     def open_signed(self, path: str, expires: int, sig: str) -> Path | None:
         """The file behind a signed link, or None when the link is forged, expired or dangling."""
         if expires < time.time() or not hmac.compare_digest(sig, self._signature(path, expires)):
@@ -74,3 +78,8 @@ class SupabaseStorage:
 
     def signed_url(self, path: str, expires_in: int) -> str:
         return self.bucket.create_signed_url(path, expires_in)["signedURL"]
+
+    def signed_urls(self, paths: list[str], expires_in: int) -> list[str]:
+        """One request for a page of history instead of one per video."""
+        by_path = {item["path"]: item["signedURL"] for item in self.bucket.create_signed_urls(paths, expires_in)}
+        return [by_path[path] for path in paths]
