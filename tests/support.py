@@ -137,3 +137,48 @@ def run_at_once(n: int, action) -> list:
     for t in threads:
         t.join()
     return results
+
+
+class RecordedHttp:
+    """A loopback HTTP server that answers (method, path) with recorded (status, JSON body) pairs and
+    records every request: stands in for Supabase's REST and Storage APIs, which do not run here."""
+
+    def __init__(self):
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict] = []
+        self.answers: dict[tuple[str, str], tuple[int, object]] = {}
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                path = self.path.split("?")[0]
+                recorder.requests.append({"method": self.command, "path": path,
+                                          "headers": {k.lower(): v for k, v in self.headers.items()},
+                                          "body": body})
+                status, answer = recorder.answers[(self.command, path)]
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_POST = do_PUT = do_GET = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def json(self, index: int):
+        import json
+
+        return json.loads(self.requests[index]["body"] or b"null")
+
+    def close(self) -> None:
+        self.server.shutdown()

@@ -8,58 +8,28 @@ path must raise the same exceptions with the same bodies.
 
 from __future__ import annotations
 
-import json
-import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from shared import errors
 from shared.credits import Credits, NewGeneration
 from shared.db import SupabaseBackend
-from tests.support import make_user
+from tests.support import RecordedHttp, make_user
 
 SERVICE_KEY = "sb_secret_test_key_0123456789"
 
 
-class RecordedPostgrest:
-    """Answers /rest/v1/rpc/<function> with the queued (status, body) and records every request."""
-
-    def __init__(self):
-        self.requests: list[dict] = []
-        self.answers: dict[str, tuple[int, object]] = {}
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                recorder.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
-                                          "json": json.loads(body or b"null")})
-                status, answer = recorder.answers[self.path.split("?")[0]]
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
+class RecordedPostgrest(RecordedHttp):
     def answer(self, function: str, status: int, body: object) -> None:
-        self.answers[f"/rest/v1/rpc/{function}"] = (status, body)
+        self.answers[("POST", f"/rest/v1/rpc/{function}")] = (status, body)
 
 
 @pytest.fixture
 def postgrest():
     fake = RecordedPostgrest()
     yield fake
-    fake.server.shutdown()
+    fake.close()
 
 
 @pytest.fixture
@@ -79,6 +49,7 @@ def test_rpc_requests_name_the_function_and_its_arguments_with_the_service_key(p
     assert remote.add_credits(user, 50, "purchase", "starter pack") == 150
     assert remote.refund_credits(gen) == "already_refunded"
     add, refund = postgrest.requests
+    add["json"], refund["json"] = postgrest.json(0), postgrest.json(1)
     assert add["path"] == "/rest/v1/rpc/add_credits"
     assert add["json"] == {"p_user_id": str(user), "p_amount": 50, "p_type": "purchase",
                            "p_description": "starter pack"}
@@ -93,7 +64,7 @@ def test_create_generation_sends_every_argument(postgrest, remote):
     remote.create_generation(NewGeneration(user_id=user, kind="text-to-video", model="t2v-14B",
                                            resolution="480p", prompt="p", cost=10, max_active=3,
                                            idempotency_key="k1", request_hash="h1"))
-    assert postgrest.requests[0]["json"] == {
+    assert postgrest.json(0) == {
         "p_user_id": str(user), "p_kind": "text-to-video", "p_model": "t2v-14B", "p_resolution": "480p",
         "p_prompt": "p", "p_cost": 10, "p_max_active": 3, "p_negative_prompt": None, "p_seed": None,
         "p_aspect_ratio": None, "p_image_path": None, "p_idempotency_key": "k1", "p_request_hash": "h1",

@@ -1,0 +1,51 @@
+"""Supabase Storage, the production home of images and videos: the client's requests over real HTTP
+against recorded Storage API answers on loopback (no Storage server runs here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.storage import SupabaseStorage
+from tests.support import RecordedHttp
+
+KEY = "sb_secret_storage_test_0123456789"
+
+
+@pytest.fixture
+def storage_api():
+    fake = RecordedHttp()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def storage(storage_api):
+    from shared.db import SupabaseBackend
+
+    return SupabaseStorage(SupabaseBackend.connect(storage_api.url, KEY).client, "wan-media")
+
+
+def test_put_uploads_with_upsert_so_a_retried_copy_overwrites_itself(storage_api, storage):
+    storage_api.answers[("POST", "/storage/v1/object/wan-media/videos/u1/g1.mp4")] = (
+        200, {"Key": "wan-media/videos/u1/g1.mp4", "Id": "x"})
+    storage.put("videos/u1/g1.mp4", b"\x00\x00\x00\x18ftypmp42", "video/mp4")
+    upload = storage_api.requests[0]
+    assert upload["headers"]["x-upsert"] == "true"
+    assert upload["headers"]["authorization"] == f"Bearer {KEY}"
+    assert b"ftypmp42" in upload["body"]
+
+
+def test_signed_urls_point_at_the_storage_api_and_expire(storage_api, storage):
+    storage_api.answers[("POST", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (
+        200, {"signedURL": "/object/sign/wan-media/videos/u1/g1.mp4?token=t1"})
+    storage_api.answers[("POST", "/storage/v1/object/sign/wan-media")] = (200, [
+        {"path": "videos/u1/g2.mp4", "signedURL": "/object/sign/wan-media/videos/u1/g2.mp4?token=t2", "error": None},
+        {"path": "videos/u1/g1.mp4", "signedURL": "/object/sign/wan-media/videos/u1/g1.mp4?token=t1", "error": None},
+    ])
+    one = storage.signed_url("videos/u1/g1.mp4", 3600)
+    assert one == f"{storage_api.url}/storage/v1/object/sign/wan-media/videos/u1/g1.mp4?token=t1"
+    assert storage_api.json(0) == {"expiresIn": "3600"}
+    many = storage.signed_urls(["videos/u1/g1.mp4", "videos/u1/g2.mp4"], 3600)
+    assert many == [f"{storage_api.url}/storage/v1/object/sign/wan-media/videos/u1/g{n}.mp4?token=t{n}" for n in (1, 2)]
+    assert storage_api.json(1)["paths"] == ["videos/u1/g1.mp4", "videos/u1/g2.mp4"]
+    assert len(storage_api.requests) == 2  # one request for the whole page
