@@ -71,6 +71,14 @@ def _local_secrets(data_dir: Path) -> dict:
     return made
 
 
+def _replicate_secret(settings: Settings) -> str:
+    """The account's webhook signing secret (GET /v1/webhooks/default/secret)."""
+    import replicate
+
+    client = replicate.Client(api_token=settings.replicate_api_token, base_url=settings.replicate_base_url)
+    return client.webhooks.default.secret().key
+
+
 def operator_services(settings: Settings) -> Services:
     """Services for a one-off command (`wan-api sweep`): Supabase storage when configured, else the
     local directory; video copies run inline, since the process ends when the command does."""
@@ -110,9 +118,13 @@ class DevStack:
         made = self.local_secrets = _local_secrets(self.data_dir)
         link_host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         base = f"http://{link_host}:{self.port}"
+        # Against the real Replicate the signing secret is the account's (fetched in start());
+        # the emulator signs with one made up here.
+        webhook_secret = settings.replicate_webhook_secret or (
+            None if settings.replicate_api_token else made["webhook_secret"])
         return settings.model_copy(update={
             "supabase_jwt_secret": settings.supabase_jwt_secret or made["jwt_secret"],
-            "replicate_webhook_secret": settings.replicate_webhook_secret or made["webhook_secret"],
+            "replicate_webhook_secret": webhook_secret,
             "webhook_url": settings.webhook_url or f"{base}/webhooks/replicate",
             "public_base_url": settings.public_base_url or base,
         })
@@ -138,6 +150,8 @@ class DevStack:
             self.emulator.base_url = f"http://127.0.0.1:{server.port}"
             settings = settings.model_copy(update={"replicate_api_token": "r8_local_emulator",
                                                    "replicate_base_url": self.emulator.base_url})
+        elif not settings.replicate_webhook_secret:
+            settings = settings.model_copy(update={"replicate_webhook_secret": _replicate_secret(settings)})
         self.settings = settings.model_copy(update={"database_url": database_url})
         storage = LocalStorage(self.data_dir / "storage", self.url, self.local_secrets["storage_secret"].encode())
         self.services = Services(
