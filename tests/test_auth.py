@@ -1,0 +1,86 @@
+"""Access tokens: HS256 with the project's JWT secret, or ES256/RS256 against the project's JWKS
+(served here on loopback, as Supabase Auth serves it); signature, expiry and audience always checked."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from shared.auth import _jwks_client, user_id_from_header, verify_token
+from shared.errors import Unauthorized
+from shared.settings import Settings
+from tests.support import RecordedHttp
+
+
+def claims(**extra) -> dict:
+    now = int(time.time())
+    return {"sub": str(uuid.uuid4()), "aud": "authenticated", "role": "authenticated", "iat": now,
+            "exp": now + 300} | extra
+
+
+@pytest.fixture
+def supabase_auth():
+    """A project's JWKS endpoint with one EC and one RSA signing key."""
+    fake = RecordedHttp()
+    keys = {"ec-key": ec.generate_private_key(ec.SECP256R1()), "rsa-key": rsa.generate_private_key(65537, 2048)}
+    jwks = []
+    for kid, key in keys.items():
+        public = json.loads(jwt.algorithms.get_default_algorithms()["ES256" if kid == "ec-key" else "RS256"]
+                            .to_jwk(key.public_key()))
+        jwks.append(public | {"kid": kid, "use": "sig"})
+    fake.answers[("GET", "/auth/v1/.well-known/jwks.json")] = (200, {"keys": jwks})
+    _jwks_client.cache_clear()
+    yield fake, keys
+    fake.close()
+
+
+def test_jwks_tokens_are_verified_with_the_projects_keys(supabase_auth):
+    fake, keys = supabase_auth
+    settings = Settings(_env_file=None, supabase_url=fake.url, supabase_jwt_secret=None)
+    for kid, alg in (("ec-key", "ES256"), ("rsa-key", "RS256")):
+        body = claims()
+        token = jwt.encode(body, keys[kid], algorithm=alg, headers={"kid": kid})
+        assert verify_token(token, settings) == uuid.UUID(body["sub"])
+
+
+@pytest.mark.parametrize("case", ["foreign_key", "unknown_kid", "expired", "anon_audience", "hs256_downgrade"])
+def test_jwks_tokens_that_must_be_refused(supabase_auth, case):
+    fake, keys = supabase_auth
+    settings = Settings(_env_file=None, supabase_url=fake.url, supabase_jwt_secret=None)
+    other = ec.generate_private_key(ec.SECP256R1())
+    token = {
+        "foreign_key": lambda: jwt.encode(claims(), other, algorithm="ES256", headers={"kid": "ec-key"}),
+        "unknown_kid": lambda: jwt.encode(claims(), other, algorithm="ES256", headers={"kid": "nope"}),
+        "expired": lambda: jwt.encode(claims(exp=int(time.time()) - 5), keys["ec-key"], algorithm="ES256",
+                                      headers={"kid": "ec-key"}),
+        "anon_audience": lambda: jwt.encode(claims(aud="anon"), keys["ec-key"], algorithm="ES256",
+                                            headers={"kid": "ec-key"}),
+        "hs256_downgrade": lambda: jwt.encode(claims(), "guessable-secret-but-long-enough-0123456789",
+                                              algorithm="HS256", headers={"kid": "ec-key"}),
+    }[case]()
+    with pytest.raises(Unauthorized) as refused:
+        verify_token(token, settings)
+    assert refused.value.body()["code"] == "unauthorized" and refused.value.detail
+
+
+def test_hs256_needs_the_secret_and_a_bearer_header():
+    settings = Settings(_env_file=None, supabase_jwt_secret="s" * 40, supabase_url=None)
+    body = claims()
+    token = jwt.encode(body, "s" * 40, algorithm="HS256")
+    assert user_id_from_header(f"Bearer {token}", settings) == uuid.UUID(body["sub"])
+    for header in (None, "", token, f"Token {token}"):
+        with pytest.raises(Unauthorized):
+            user_id_from_header(header, settings)
+    with pytest.raises(Unauthorized):  # a token without exp is refused too
+        verify_token(jwt.encode({k: v for k, v in body.items() if k != "exp"}, "s" * 40, algorithm="HS256"), settings)
+
+
+def test_no_secret_and_no_supabase_url_refuses_every_token():
+    with pytest.raises(Unauthorized):
+        verify_token(jwt.encode(claims(), "x" * 40, algorithm="HS256"),
+                     Settings(_env_file=None, supabase_jwt_secret=None, supabase_url=None))
