@@ -47,8 +47,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopped.set())
-    stack.start()
     try:
+        stack.start()
         for line in stack.banner():
             print(line, flush=True)
         stopped.wait()

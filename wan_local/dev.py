@@ -43,7 +43,7 @@ class ThreadedServer:
         deadline = time.monotonic() + 15
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the server on {self.host}:{self.port} did not start")
+                raise RuntimeError(f"the server on {self.host}:{self.port} did not start (is the port in use?)")
             time.sleep(0.02)
         return self
 
