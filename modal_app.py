@@ -103,8 +103,10 @@ SWEEP_SCHEDULE = "*/5 * * * *"  # every 5 minutes; runs may overlap or repeat, a
 def sweep_stuck_generations() -> dict:
     """Settle generations whose webhooks never came, time out the stuck, refund the failed, retry
     video copies. Its counts are logged as one JSON line ({"event": "sweep", ...})."""
+    from shared.logs import configure_logging
     from shared.services import get_services, use_video_copy_starter
     from shared.sweep import sweep
 
+    configure_logging()
     use_video_copy_starter(lambda generation_id: copy_video.spawn(generation_id))
     return sweep(get_services())

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import auth, errors
+from shared.logs import configure_logging
 from shared.schemas import validation_errors
 from shared.services import Services, get_services
 from shared.settings import get_settings
@@ -27,9 +28,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 
 
 def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API") -> FastAPI:
-    if not logging.getLogger().handlers:  # on Modal: plain lines on stdout, searchable in its logs
-        logging.basicConfig(level=logging.INFO, format="%(message)s")
-        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is ours to write
+    configure_logging()
     app = FastAPI(title=title, version="1")
     app.state.services = services
     for router in routers:
