@@ -71,7 +71,9 @@ class PostgresBackend:
             url, min_size=min_size, max_size=max_size, open=True,
             # No check on checkout: it would cost a round trip per call. A connection that broke
             # (server restart, network cut) fails its one request with a 503 and is then discarded.
-            kwargs={"autocommit": True}, timeout=10,
+            # No server-side prepared statements: transaction poolers (Supabase's port 6543) do not
+            # keep them, and `select f(...)` gains nothing from them (plpgsql caches its own plans).
+            kwargs={"autocommit": True, "prepare_threshold": None}, timeout=10,
         )
 
     def call(self, function: str, **params: Any) -> Any:
