@@ -39,7 +39,7 @@ class Behaviour:
     outcome: str = "succeeded"           # how automatic runs end: succeeded, failed, canceled, aborted
     create_status: int | None = None     # answer creates with this HTTP error status (e.g. 503, 429)
     create_hang_seconds: float = 0.0     # sleep this long before answering a create
-    create_answer_delay_seconds: float = 0.0  # create the prediction (it runs, webhooks fire), then wait
+    answer_create_after_run: bool = False  # run the prediction to its end (webhooks sent) before answering
     get_hang_seconds: float = 0.0        # sleep this long before answering a GET
     cancel_hang_seconds: float = 0.0     # sleep this long before answering a cancel
     get_status: int | None = None        # answer GET /v1/predictions/{id} with this error status
@@ -175,9 +175,10 @@ class ReplicateEmulator:
         pred = _Prediction(data=data, webhook=body.get("webhook"), events=events)
         self.predictions[prediction_id] = pred
         answer = JSONResponse(data, status_code=201)  # the prediction as it was when created
-        threading.Thread(target=self._run, args=(pred,), daemon=True).start()
-        if behaviour.create_answer_delay_seconds:
-            await asyncio.sleep(behaviour.create_answer_delay_seconds)
+        if behaviour.answer_create_after_run:
+            await asyncio.to_thread(self._run, pred)  # its webhooks land before the create's answer
+        else:
+            threading.Thread(target=self._run, args=(pred,), daemon=True).start()
         return answer
 
     # --- a prediction's life -----------------------------------------------------------------
