@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import auth, errors
@@ -95,16 +96,21 @@ def note(request: Request, **fields) -> None:
     _fields(request).update({k: str(v) for k, v in fields.items() if v is not None})
 
 
-def _services(request: Request) -> Services:
+# The dependencies are async so that FastAPI does not hop to a worker thread for each of them (a
+# sync dependency costs a thread hop per request); only the handler itself, which does I/O, does.
+async def _services(request: Request) -> Services:
     return request.app.state.services or get_services()
 
 
 Svc = Annotated[Services, Depends(_services)]
 
 
-def _current_user(request: Request, svc: Svc,
-                  authorization: Annotated[str | None, Header()] = None) -> uuid.UUID:
-    user_id = auth.user_id_from_header(authorization, svc.settings)
+async def _current_user(request: Request, svc: Svc,
+                        authorization: Annotated[str | None, Header()] = None) -> uuid.UUID:
+    if svc.settings.supabase_jwt_secret:  # HS256: pure computation, fine on the event loop
+        user_id = auth.user_id_from_header(authorization, svc.settings)
+    else:  # JWKS: may fetch the project's keys over the network
+        user_id = await run_in_threadpool(auth.user_id_from_header, authorization, svc.settings)
     note(request, user_id=user_id)
     return user_id
 
