@@ -22,10 +22,14 @@ def copy_video(svc: Services, generation_id: str) -> str:
     failed (to be retried) or lost (Replicate's copy is gone). Safe to run twice at once: both
     write the same object and the first record wins."""
     gen = svc.backend.call("generation_by_id", p_gen_id=generation_id)
-    if not gen or gen["status"] != "succeeded" or not gen["output_url"]:
+    if not gen or gen["status"] != "succeeded":
         return "not_succeeded"
     if gen["video_path"]:
         return "already_copied"
+    if not gen["output_url"]:  # a success with nothing to copy: say so once, never retry
+        svc.backend.call("record_video_copy_failure", p_gen_id=generation_id,
+                         p_error="Replicate reported success without an output", p_give_up=True)
+        return "lost"
     try:
         data, content_type = svc.provider.download(gen["output_url"])
         path = video_path(gen)

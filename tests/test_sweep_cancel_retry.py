@@ -139,6 +139,18 @@ def test_a_video_gone_from_replicate_is_marked_lost_so_nobody_waits_forever(api,
     assert sweep(stack.services)["examined"] == 0  # never looked at again
 
 
+def test_a_success_without_an_output_is_marked_lost_at_once(api, stack, db):
+    from tests.test_replicate_webhook import deliver, prediction
+
+    token, gen_id, pid = api.start_generation()
+    deliver(api, gen_id, prediction(pid, "succeeded", output=None))
+    wait_for(lambda: row(db, gen_id)["video_lost"])
+    body = api.status(token, gen_id).json()
+    assert (body["status"], body["video_url"], body["refunded"]) == ("succeeded", None, False)
+    age(db, gen_id, 3, column="completed_at")
+    assert sweep(stack.services)["examined"] == 0
+
+
 # --- safe under overlap and failure -------------------------------------------------------------
 
 def test_four_sweeps_at_once_refund_each_generation_once(api, stack, db, credits, db_url):
