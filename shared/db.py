@@ -39,7 +39,7 @@ def raise_db_error(sqlstate: str | None, message: str, detail: str | None, hint:
         raise errors.InsufficientCredits(required=int(extra.get("required", 0)),
                                          balance=int(extra.get("balance", 0)))
     if sqlstate == "PT404":
-        raise errors.NotFound()
+        raise errors.NotFound(_sentence(message))
     if sqlstate == "PT409":
         if hint == "idempotency_key_reused":
             raise errors.IdempotencyKeyReused()
