@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 PROVIDER_DOWN = "The video provider is unavailable right now; your credits were refunded."
 NOT_STARTED = "The generation could not be started; your credits were refunded."
 SIGNED_URL_SECONDS = 3600
+STATUS_PROGRESS = {"starting": 0, "processing": 10}  # when the logs print no percentage
 
 
 def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str | None,
@@ -121,9 +122,11 @@ def apply_prediction(svc: Services, generation_id: str, prediction: Prediction,
                      event_id: str | None = None) -> dict:
     """Record what Replicate says in one transaction (webhook, status poll and sweep alike);
     returns {"outcome", "generation"}. A success starts the copy of its video."""
+    # Progress: the model's last printed percentage, else a sign of life from the status.
+    progress = prediction.progress if prediction.progress is not None else STATUS_PROGRESS.get(prediction.status, 0)
     result = svc.backend.call(
         "record_prediction", p_gen_id=generation_id, p_replicate_id=prediction.id,
-        p_status=prediction.status, p_progress=prediction.progress, p_output_url=prediction.output_url,
+        p_status=prediction.status, p_progress=progress, p_output_url=prediction.output_url,
         p_error=prediction.error, p_event_id=event_id)
     gen = result.get("generation")
     if result["outcome"] == "applied" and gen["status"] == "succeeded":

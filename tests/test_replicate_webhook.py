@@ -182,6 +182,8 @@ def test_failed_canceled_and_aborted_each_refund_once(api, db, status, error_cod
 
 def test_progress_comes_from_the_models_logs_and_never_goes_back(api):
     token, gen_id, pid = api.start_generation()
+    deliver(api, gen_id, prediction(pid, "processing", logs="loading weights\n"))
+    assert api.status(token, gen_id).json()["progress"] == 10  # no percentage yet: from the status
     deliver(api, gen_id, prediction(pid, "processing", logs="step 1\n 37%|███ \n"))
     assert api.status(token, gen_id).json()["progress"] == 37
     deliver(api, gen_id, prediction(pid, "processing", logs="12%"))
