@@ -12,14 +12,6 @@ from uuid import UUID
 
 from shared.db import Backend
 
-SIGNUP_BONUS = 100
-
-# What refund_credits answers: a refund was written, or why nothing changed.
-REFUND_OUTCOMES = frozenset(
-    {"refunded", "not_found", "not_finished", "succeeded", "not_charged", "already_refunded"}
-)
-
-
 @dataclass(frozen=True, kw_only=True)
 class NewGeneration:
     """Everything the create path charges for and stores, as create_generation takes it."""
@@ -56,7 +48,8 @@ class Credits:
                                  p_gen_id=generation_id)
 
     def refund_credits(self, generation_id: UUID | str) -> str:
-        """Refund a failed or canceled generation once; returns one of REFUND_OUTCOMES."""
+        """Refund a failed or canceled generation once. Answers 'refunded', or why nothing changed:
+        not_found, not_finished, succeeded, not_charged, already_refunded."""
         return self.backend.call("refund_credits", p_gen_id=generation_id)
 
     def create_generation(self, new: NewGeneration) -> dict[str, Any]:

@@ -66,7 +66,6 @@ class PostgresBackend:
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10):
         import psycopg_pool
 
-        self.url = url
         self.pool = psycopg_pool.ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=True,
             # No check on checkout: it would cost a round trip per call. A connection that broke
