@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from typing import Any, Protocol
 
 from shared import errors
@@ -125,7 +126,7 @@ class SupabaseBackend:
         import httpx
         from postgrest.exceptions import APIError
 
-        params = {k: str(v) if _is_uuid(v) else v for k, v in params.items()}
+        params = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in params.items()}
         try:
             return self.client.rpc(function, params).execute().data
         except APIError as exc:
@@ -136,12 +137,6 @@ class SupabaseBackend:
 
     def close(self) -> None:
         pass
-
-
-def _is_uuid(value: Any) -> bool:
-    import uuid
-
-    return isinstance(value, uuid.UUID)
 
 
 def _as_text(details: Any) -> str | None:

@@ -103,7 +103,7 @@ class ReplicateProvider:
                 model=variant.replicate_model, input=input, webhook=webhook,
                 webhook_events_filter=["start", "completed"],
             )
-            return parse_prediction(prediction.dict() if hasattr(prediction, "dict") else vars(prediction))
+            return parse_prediction(prediction.dict())
 
     def get(self, prediction_id: str) -> Prediction:
         # Read raw: the client's Prediction model rejects Replicate's `aborted` status.

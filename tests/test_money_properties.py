@@ -18,7 +18,8 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule
+from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule,
+                                 run_state_machine_as_test)
 
 from shared.replicate_provider import ReplicateProvider
 from shared.sweep import sweep
@@ -224,10 +225,8 @@ def test_random_histories_keep_the_money_rules(api, db):
     stack.services.provider = ReplicateProvider(stack.settings.replicate_api_token, stack.settings.replicate_base_url,
                                                 timeout_seconds=0.5)
     MoneyMachine.api, MoneyMachine.db = api, db
-    MoneyMachine.TestCase.settings = settings(
+    history_settings = settings(
         max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, derandomize=not os.environ.get("WAN_PROPERTY_EXAMPLES"),
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
     )
-    from hypothesis.stateful import run_state_machine_as_test
-
-    run_state_machine_as_test(MoneyMachine, settings=MoneyMachine.TestCase.settings)
+    run_state_machine_as_test(MoneyMachine, settings=history_settings)

@@ -5,6 +5,7 @@ DATABASE_URL is set, the Replicate emulator unless REPLICATE_API_TOKEN is set, l
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -60,8 +61,6 @@ def _local_secrets(data_dir: Path) -> dict:
     path = data_dir / "local-secrets.json"
     if path.exists():
         return json.loads(path.read_text())
-    import base64
-
     made = {"jwt_secret": secrets.token_urlsafe(32),
             "webhook_secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
             "storage_secret": secrets.token_urlsafe(32)}
