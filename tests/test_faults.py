@@ -156,3 +156,18 @@ def test_the_database_dropping_during_a_status_poll_writes_nothing(api, db, db_u
     assert_error(r, 503, "service_unavailable")
     assert db.execute("select polled_at from public.generations where id = %s", (gen_id,)).fetchone()[0] is None
     assert api.status(token, gen_id).status_code == 200
+
+
+def test_a_cancel_while_the_create_waits_on_replicate_refunds_once_and_stops_the_job(api, stack, db):
+    stack.emulator.behaviour.create_hang_seconds = 1.0  # below the 2 s timeout: the job does start
+    token = api.token()
+    answer = {}
+    creator = threading.Thread(target=lambda: answer.setdefault("r", api.text_to_video(token)))
+    creator.start()
+    gen_id = str(wait_for(lambda: db.execute("select id from public.generations").fetchone())[0])
+    canceled = api.http.post("/cancel", json={"generation_id": gen_id}, headers=api.auth(token))
+    creator.join()
+    assert (canceled.json()["status"], canceled.json()["refunded"]) == ("canceled", True)
+    assert answer["r"].status_code == 202 and answer["r"].json()["status"] == "canceled"
+    assert stack.emulator.cancels == [api.prediction_of(gen_id)]  # the job that started late is stopped
+    assert api.balance(token) == 100
