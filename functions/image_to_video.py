@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from shared import generations, images
+from shared import catalog, generations, images
 from shared.app import CurrentUser, IdempotencyKey, Svc, note
 from shared.schemas import ImageToVideoRequest, parse
 
@@ -30,7 +30,9 @@ def image_to_video(
               "negative_prompt": negative_prompt, "seed": seed or None, "aspect_ratio": aspect_ratio or None}
     body = parse(ImageToVideoRequest, {k: v for k, v in fields.items() if v is not None})
     data = images.read_limited(image.file)
-    extension, content_type = images.check_image(data)
+    extension, content_type, width, height = images.inspect(data)
+    if body.aspect_ratio is None:  # the video follows the image: portrait -> 9:16, else 16:9
+        body = body.model_copy(update={"aspect_ratio": catalog.default_aspect_ratio(body.variant, width, height)})
     digest = hashlib.sha256(data).hexdigest()
     # Content-addressed: a retried upload lands on the same object instead of a new one.
     image_path = f"uploads/{user}/{digest[:40]}.{extension}"

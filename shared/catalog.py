@@ -1,34 +1,117 @@
-"""What we sell: our model names, their resolutions and prices, and the Replicate model behind each.
+"""What we sell, and what the Replicate model behind each sale accepts: the one table.
 
-The one table mapping our names to Replicate's (DESIGN.md: keep it in one place).
+Request validation (shared/schemas.py), GET /pricing and the prediction input sent to Replicate are
+all derived from the data below, and the local Replicate emulator validates every create against it,
+so a value we accept is one the model takes (a refusal after the charge cannot happen).
+
+Where the input data comes from: each Replicate model publishes its input schema at
+`GET https://api.replicate.com/v1/models/{owner}/{name}` ->
+`latest_version.openapi_schema.components.schemas.Input` (also the API tab of the model's page).
+Only the inputs we send are listed; every other input of the model (frames, steps, guidance, LoRAs...)
+is left at the model's default. README "Keeping the catalog true" says how to refresh this table.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-COST_BY_RESOLUTION = {"480p": 10, "720p": 20}  # credits, whatever the model
+COST_BY_RESOLUTION = {"480p": 10, "720p": 20}  # credits (contract: whatever the model)
+CHECKED = "2026-11-24"  # when the inputs below were last compared with the published schemas
+
+PORTRAIT, LANDSCAPE = "9:16", "16:9"
+_RATIOS = (LANDSCAPE, PORTRAIT)  # every Wan model on Replicate: enum ["16:9", "9:16"]; 1:1 is a 422 there
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input of a Replicate model, as its published schema declares it."""
+
+    type: str                          # "string" | "integer" | "uri"
+    choices: tuple[str, ...] | None = None   # the schema's enum, when it has one
+    minimum: int | None = None
+    maximum: int | None = None
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class ReplicateModel:
+    name: str                          # "owner/name" for POST /v1/models/{owner}/{name}/predictions
+    title: str                         # what it really is, for people
+    inputs: dict[str, Input]
+    source: str                        # where `inputs` was read, and when
+
+    def accepts(self, name: str) -> bool:
+        return name in self.inputs
+
+
+_PROMPT = Input("string", required=True)
+_SEED = Input("integer", minimum=0)    # our floor; the models take any integer
+_RATIO = Input("string", choices=_RATIOS)
+
+
+def _schema(owner_name: str) -> str:
+    return (f"GET /v1/models/{owner_name} -> latest_version.openapi_schema.components.schemas.Input "
+            f"(replicate.com/{owner_name}/api), checked {CHECKED}")
+
+
+REPLICATE_MODELS: dict[str, ReplicateModel] = {m.name: m for m in (
+    ReplicateModel("wavespeedai/wan-2.1-t2v-480p", "Wan 2.1 14B text-to-video, 480p",
+                   {"prompt": _PROMPT, "negative_prompt": Input("string"), "aspect_ratio": _RATIO, "seed": _SEED},
+                   _schema("wavespeedai/wan-2.1-t2v-480p")),
+    ReplicateModel("wavespeedai/wan-2.1-t2v-720p", "Wan 2.1 14B text-to-video, 720p",
+                   {"prompt": _PROMPT, "negative_prompt": Input("string"), "aspect_ratio": _RATIO, "seed": _SEED},
+                   _schema("wavespeedai/wan-2.1-t2v-720p")),
+    ReplicateModel("wavespeedai/wan-2.1-i2v-480p", "Wan 2.1 14B image-to-video, 480p",
+                   {"image": Input("uri", required=True), "prompt": _PROMPT, "negative_prompt": Input("string"),
+                    "aspect_ratio": _RATIO, "seed": _SEED},
+                   _schema("wavespeedai/wan-2.1-i2v-480p")),
+    ReplicateModel("wavespeedai/wan-2.1-i2v-720p", "Wan 2.1 14B image-to-video, 720p",
+                   {"image": Input("uri", required=True), "prompt": _PROMPT, "negative_prompt": Input("string"),
+                    "aspect_ratio": _RATIO, "seed": _SEED},
+                   _schema("wavespeedai/wan-2.1-i2v-720p")),
+    # The real 1.3B model: 480p only, and no negative prompt.
+    ReplicateModel("wan-video/wan-2.1-1.3b", "Wan 2.1 1.3B text-to-video",
+                   {"prompt": _PROMPT, "aspect_ratio": _RATIO, "resolution": Input("string", choices=("480p",)),
+                    "seed": _SEED},
+                   _schema("wan-video/wan-2.1-1.3b")),
+    # Wan 2.2 A14B pruned for speed (not a 1.3B model); it has no negative_prompt (Replicate drops it).
+    ReplicateModel("wan-video/wan-2.2-t2v-fast", "Wan 2.2 A14B text-to-video, fast",
+                   {"prompt": _PROMPT, "aspect_ratio": _RATIO, "resolution": Input("string", choices=("480p", "720p")),
+                    "seed": _SEED},
+                   _schema("wan-video/wan-2.2-t2v-fast")),
+)}
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One (model, resolution) we sell, and how Replicate runs it."""
+    """One (model, resolution) we sell, and the Replicate model that runs it."""
 
     model: str
     kind: str              # "text-to-video" | "image-to-video"
     resolution: str
-    replicate_model: str   # "owner/name" for POST /v1/models/{owner}/{name}/predictions
+    replicate_model: str   # a key of REPLICATE_MODELS
     fixed_input: tuple[tuple[str, object], ...] = ()
+    cost: int = field(default=0)
+
+    def __post_init__(self):
+        if not self.cost:
+            object.__setattr__(self, "cost", COST_BY_RESOLUTION[self.resolution])
 
     @property
-    def cost(self) -> int:
-        return COST_BY_RESOLUTION[self.resolution]
+    def replicate(self) -> ReplicateModel:
+        return REPLICATE_MODELS[self.replicate_model]
+
+    @property
+    def aspect_ratios(self) -> tuple[str, ...]:
+        return self.replicate.inputs["aspect_ratio"].choices if self.replicate.accepts("aspect_ratio") else ()
 
 
 VARIANTS: tuple[Variant, ...] = (
     Variant("t2v-14B", "text-to-video", "480p", "wavespeedai/wan-2.1-t2v-480p"),
     Variant("t2v-14B", "text-to-video", "720p", "wavespeedai/wan-2.1-t2v-720p"),
-    Variant("t2v-1.3B", "text-to-video", "480p", "wan-video/wan-2.2-t2v-fast", (("resolution", "480p"),)),
+    Variant("t2v-1.3B", "text-to-video", "480p", "wan-video/wan-2.1-1.3b", (("resolution", "480p"),)),
+    Variant("t2v-2.2-fast", "text-to-video", "480p", "wan-video/wan-2.2-t2v-fast", (("resolution", "480p"),)),
+    Variant("t2v-2.2-fast", "text-to-video", "720p", "wan-video/wan-2.2-t2v-fast", (("resolution", "720p"),)),
     Variant("i2v-14B", "image-to-video", "480p", "wavespeedai/wan-2.1-i2v-480p"),
     Variant("i2v-14B", "image-to-video", "720p", "wavespeedai/wan-2.1-i2v-720p"),
 )
@@ -48,11 +131,40 @@ def variant(model: str, resolution: str) -> Variant | None:
     return _BY_KEY.get((model, resolution))
 
 
+def aspect_ratios_of(model: str) -> list[str]:
+    """The ratios every resolution of `model` takes (what /pricing lists)."""
+    ratios = [set(v.aspect_ratios) for v in VARIANTS if v.model == model]
+    common = set.intersection(*ratios) if ratios else set()
+    return [r for r in _RATIOS if r in common]
+
+
+def default_aspect_ratio(v: Variant, width: int, height: int) -> str | None:
+    """Image-to-video without aspect_ratio: portrait images make 9:16 videos, the others 16:9 (the
+    wavespeed i2v models no longer follow the image's shape by themselves)."""
+    wanted = PORTRAIT if height > width else LANDSCAPE
+    return wanted if wanted in v.aspect_ratios else None
+
+
+def problems(v: Variant, values: dict[str, object]) -> dict[str, str]:
+    """{input name: why the Replicate model cannot take it} for our optional inputs (None = not sent)."""
+    found = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        spec = v.replicate.inputs.get(name)
+        if spec is None:
+            found[name] = f"{v.model} ({v.replicate.title}) does not take a {name}; leave it out"
+        elif spec.choices is not None and value not in spec.choices:
+            found[name] = f"{v.model} takes {' or '.join(spec.choices)}"
+    return found
+
+
 def pricing() -> dict:
-    """GET /pricing: every model with its kind, allowed resolutions and the cost of each."""
+    """GET /pricing: every model with its kind, resolutions, the cost of each, and its aspect ratios."""
     models = {}
     for v in VARIANTS:
-        entry = models.setdefault(v.model, {"model": v.model, "kind": v.kind, "resolutions": [], "costs": {}})
+        entry = models.setdefault(v.model, {"model": v.model, "kind": v.kind, "resolutions": [], "costs": {},
+                                            "aspect_ratios": aspect_ratios_of(v.model)})
         entry["resolutions"].append(v.resolution)
         entry["costs"][v.resolution] = v.cost
     return {"currency": "credits", "models": list(models.values())}
@@ -60,8 +172,36 @@ def pricing() -> dict:
 
 def replicate_input(v: Variant, *, prompt: str, negative_prompt: str | None, seed: int | None,
                     aspect_ratio: str | None, image_url: str | None) -> dict:
-    """The prediction input Replicate's model takes for one request."""
-    data: dict[str, object] = {"prompt": prompt, **dict(v.fixed_input)}
+    """The prediction input Replicate's model takes for one request; refuses what the model lacks."""
     optional = {"negative_prompt": negative_prompt, "seed": seed, "aspect_ratio": aspect_ratio, "image": image_url}
+    wrong = problems(v, optional)
+    if wrong:  # validation stops these before the charge; this guards stored rows (retries) too
+        raise ValueError("; ".join(wrong.values()))
+    data: dict[str, object] = {"prompt": prompt, **dict(v.fixed_input)}
     data.update({k: val for k, val in optional.items() if val is not None})
     return data
+
+
+def check_input(model_name: str, data: dict) -> list[dict]:
+    """Replicate's own validation of a create's input against the model's schema (for the emulator):
+    [{"type", "field", "description"}] like the `invalid_fields` of Replicate's 422."""
+    model = REPLICATE_MODELS[model_name]
+    errors = []
+    for name, spec in model.inputs.items():
+        if name not in data:
+            if spec.required:
+                errors.append({"type": "required", "field": "input", "description": f"{name} is required"})
+            continue
+        value, where = data[name], f"input.{name}"
+        if spec.type == "integer" and (not isinstance(value, int) or isinstance(value, bool)):
+            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: integer"})
+        elif spec.type in ("string", "uri") and not isinstance(value, str):
+            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: string"})
+        elif spec.choices is not None and value not in spec.choices:
+            allowed = ", ".join(f'"{c}"' for c in spec.choices)
+            errors.append({"type": "enum", "field": where,
+                           "description": f"{name} must be one of the following: {allowed}"})
+        elif spec.minimum is not None and value < spec.minimum:
+            errors.append({"type": "number_gte", "field": where,
+                           "description": f"Must be greater than or equal to {spec.minimum}"})
+    return errors

@@ -101,7 +101,9 @@ def start_prediction(svc: Services, gen: dict) -> Prediction:
     prediction_input = catalog.replicate_input(
         variant, prompt=gen["prompt"], negative_prompt=gen["negative_prompt"], seed=gen["seed"],
         aspect_ratio=gen["aspect_ratio"], image_url=image_url)
-    return svc.provider.create(variant, prediction_input, svc.webhook_url(gen["generation_id"]))
+    # Created a moment ago: Replicate stops the job itself at our deadline (we also sweep it then).
+    return svc.provider.create(variant, prediction_input, svc.webhook_url(gen["generation_id"]),
+                               cancel_after_seconds=svc.settings.deadline_seconds)
 
 
 def accepted(generation_id: str, status: str, cost: int, credits_remaining: int) -> dict:

@@ -24,6 +24,11 @@ def read_limited(stream, limit: int = MAX_BYTES) -> bytes:
 
 def check_image(data: bytes) -> tuple[str, str]:
     """(file extension, content type) of a valid image; the contract's error otherwise."""
+    return inspect(data)[:2]
+
+
+def inspect(data: bytes) -> tuple[str, str, int, int]:
+    """(file extension, content type, width, height) of a valid image; the contract's error otherwise."""
     from PIL import Image, UnidentifiedImageError
 
     if not data:
@@ -41,7 +46,7 @@ def check_image(data: bytes) -> tuple[str, str]:
             raise _invalid("the image has too many pixels to be decoded safely") from None
         except (OSError, SyntaxError, ValueError):
             raise _invalid("the image is damaged or truncated and cannot be decoded") from None
-    return FORMATS[fmt]
+    return (*FORMATS[fmt], width, height)
 
 
 def _check_dimensions(width: int, height: int) -> None:

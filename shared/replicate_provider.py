@@ -96,14 +96,20 @@ class ReplicateProvider:
         retrying = self.client._client._transport
         retrying.max_attempts, retrying.max_backoff_wait = 3, 1.0
 
-    def create(self, variant: Variant, input: dict, webhook: str) -> Prediction:
-        """Start a prediction whose webhook (start and completed events) carries our generation id."""
+    def create(self, variant: Variant, input: dict, webhook: str, *, cancel_after_seconds: int | None = None) -> Prediction:
+        """Start a prediction whose webhook (start and completed events) carries our generation id.
+
+        `Cancel-After` (Replicate, since 2025-10) makes Replicate itself abort a prediction not done by
+        then; one never started ends `aborted` and is not billed. The 1.0.7 client's
+        `models.predictions.create` takes no headers (it builds them from `wait` alone), so this is the
+        same request made through the client's own `_request` (auth, User-Agent, transport) with the
+        header added; the answer is read raw, as in get(), because the client's model rejects `aborted`."""
+        body = {"input": input, "webhook": webhook, "webhook_events_filter": ["start", "completed"]}
+        headers = {"Cancel-After": f"{cancel_after_seconds}s"} if cancel_after_seconds else {}
         with _provider_errors("create"):
-            prediction = self.client.models.predictions.create(
-                model=variant.replicate_model, input=input, webhook=webhook,
-                webhook_events_filter=["start", "completed"],
-            )
-            return parse_prediction(prediction.dict())
+            response = self.client._request("POST", f"/v1/models/{variant.replicate_model}/predictions",
+                                            json=body, headers=headers)
+            return parse_prediction(response.json())
 
     def get(self, prediction_id: str) -> Prediction:
         # Read raw: the client's Prediction model rejects Replicate's `aborted` status.

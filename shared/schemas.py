@@ -7,40 +7,55 @@ import json
 from datetime import datetime, timezone
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from shared import catalog
 from shared.errors import InvalidRequest
 
 Resolution = Literal["480p", "720p"]
-AspectRatio = Literal["16:9", "9:16", "1:1"]
 
 
 class _GenerationRequest(BaseModel):
+    """Each check below is a field validator, so an error names its field (model, resolution...).
+    Fields are validated in this order; later ones see the earlier ones in `info.data`."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     prompt: str = Field(min_length=1, max_length=2000)
     model: str
     resolution: Resolution
+    aspect_ratio: str | None = None
     negative_prompt: str | None = Field(None, max_length=2000)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    aspect_ratio: AspectRatio | None = None
 
     KIND: ClassVar[str] = ""
 
-    @field_validator("negative_prompt")
+    @field_validator("model")
     @classmethod
-    def _empty_is_none(cls, value: str | None) -> str | None:
-        return value or None
+    def _known_model(cls, value: str) -> str:
+        allowed = catalog.models_of_kind(cls.KIND)
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)} for {cls.KIND}")
+        return value
 
-    @model_validator(mode="after")
-    def _known_variant(self):
-        allowed = catalog.models_of_kind(self.KIND)
-        if self.model not in allowed:
-            raise ValueError(f"model must be one of {', '.join(allowed)}")
-        if catalog.variant(self.model, self.resolution) is None:
-            raise ValueError(f"{self.model} is only available in {', '.join(catalog.resolutions_of(self.model))}")
-        return self
+    @field_validator("resolution")
+    @classmethod
+    def _sold_resolution(cls, value: str, info: ValidationInfo) -> str:
+        model = info.data.get("model")
+        if model and catalog.variant(model, value) is None:
+            raise ValueError(f"{model} is only available in {', '.join(catalog.resolutions_of(model))}")
+        return value
+
+    @field_validator("aspect_ratio", "negative_prompt", "seed")
+    @classmethod
+    def _model_takes_it(cls, value, info: ValidationInfo):
+        if isinstance(value, str) and not value:
+            return None  # an empty form field is the field left out
+        v = catalog.variant(info.data.get("model", ""), info.data.get("resolution", ""))
+        problem = catalog.problems(v, {info.field_name: value}).get(info.field_name) if v else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def variant(self) -> catalog.Variant:

@@ -5,6 +5,13 @@
 - GET /v1/webhooks/default/secret
 - GET /files/{id}/output.mp4: the output, a small real MP4
 
+It validates every create as Replicate does, against the models' input data in shared/catalog.py
+(a 422 with Replicate's `invalid_fields` body for a value the model cannot take, a 404 for a model
+that does not exist; inputs a model does not have are dropped, as Replicate drops them), answers with
+the whole prediction object (urls, metrics, webhook, source, data_removed after the retention),
+honours `Cancel-After` (an unstarted prediction past it ends `aborted`), and can answer 429 with
+`Retry-After`.
+
 Predictions move starting -> processing (logs print percentages) -> succeeded, and the emulator POSTs
 Standard Webhooks-signed `start` and `completed` events to the prediction's webhook, retrying the
 completed one on failure as Replicate does. Tests steer it through `Behaviour` and the methods below.
@@ -27,6 +34,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from standardwebhooks.webhooks import Webhook
 
+from shared import catalog
+
 SAMPLE_MP4 = resources.files("wan_local").joinpath("assets/sample.mp4").read_bytes()
 
 
@@ -47,13 +56,18 @@ class Behaviour:
     deliver_webhooks: bool = True        # False: webhooks are "lost"
     webhook_retries: int = 3             # attempts for the completed event
     fetch_inputs: bool = True            # fetch an input `image` URL, as Replicate does
+    retry_after: int = 1                 # the Retry-After of a 429 answer
+    retention_seconds: float = 3600.0    # API predictions' inputs, outputs and logs go after an hour
 
 
 @dataclass
 class _Prediction:
+    """One prediction: `data` is exactly what the API answers for it; the rest is the emulator's own."""
+
     data: dict
     webhook: str | None
     events: list[str]
+    cancel_after: float | None = None    # time.time() after which Replicate stops it (Cancel-After)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
 
 
@@ -74,6 +88,8 @@ class ReplicateEmulator:
     def finish(self, prediction_id: str, status: str = "succeeded", error: str | None = None) -> dict:
         """End a prediction now and deliver its completed webhook."""
         pred = self.predictions[prediction_id]
+        if status in ("succeeded", "failed") and not pred.data["started_at"]:
+            self._set(pred, started_at=_now())  # it ran, however briefly
         self._set(pred, status=status, error=error,
                   output=self._output_url(prediction_id) if status == "succeeded" else None,
                   logs=pred.data["logs"] + ("100%\n" if status == "succeeded" else ""))
@@ -107,12 +123,14 @@ class ReplicateEmulator:
 
         @app.post("/v1/models/{owner}/{name}/predictions")
         async def create_by_model(owner: str, name: str, request: Request):
-            return await self._create(await request.json(), model=f"{owner}/{name}")
+            return await self._create(await request.json(), model=f"{owner}/{name}",
+                                      cancel_after=request.headers.get("cancel-after"))
 
         @app.post("/v1/predictions")
         async def create_by_version(request: Request):
             body = await request.json()
-            return await self._create(body, model=None, version=body.get("version"))
+            return await self._create(body, model=None, version=body.get("version"),
+                                      cancel_after=request.headers.get("cancel-after"))
 
         @app.get("/v1/predictions/{prediction_id}")
         def get(prediction_id: str):
@@ -121,7 +139,7 @@ class ReplicateEmulator:
             if self.behaviour.get_status:
                 return _problem(self.behaviour.get_status)
             pred = self.predictions.get(prediction_id)
-            return pred.data if pred else _problem(404, "Not found")
+            return self._refresh(pred).data if pred else _problem(404, "Not found")
 
         @app.post("/v1/predictions/{prediction_id}/cancel")
         def cancel(prediction_id: str):
@@ -150,7 +168,8 @@ class ReplicateEmulator:
 
         return app
 
-    async def _create(self, body: dict, *, model: str | None, version: str | None = None):
+    async def _create(self, body: dict, *, model: str | None, version: str | None = None,
+                      cancel_after: str | None = None):
         import asyncio
 
         behaviour = self.behaviour
@@ -158,21 +177,35 @@ class ReplicateEmulator:
         if behaviour.create_hang_seconds:
             await asyncio.sleep(behaviour.create_hang_seconds)
         if behaviour.create_status:
-            return _problem(behaviour.create_status)
+            return _problem(behaviour.create_status, retry_after=behaviour.retry_after)
+        if model is not None and model not in catalog.REPLICATE_MODELS:
+            return _problem(404, "The requested resource could not be found.", title="Not found")
         if not isinstance(body.get("input"), dict):
-            return _problem(422, "input is required")
+            return _invalid([{"type": "required", "field": "(root)", "description": "input is required"}])
+        model_input = body["input"]
+        if model is not None:
+            invalid = catalog.check_input(model, model_input)
+            if invalid:
+                return _invalid(invalid)
+            # Replicate drops inputs the model does not have, without a word.
+            model_input = {k: v for k, v in model_input.items() if k in catalog.REPLICATE_MODELS[model].inputs}
+        seconds = _duration_seconds(cancel_after) if cancel_after else None
+        if cancel_after and seconds is None:
+            return _problem(400, f"Invalid Cancel-After header: {cancel_after!r}", title="Bad request")
         prediction_id = uuid.uuid4().hex[:26]
-        now = _now()
+        events = body.get("webhook_events_filter") or ["start", "output", "logs", "completed"]
+        api = f"{self.base_url}/v1/predictions/{prediction_id}"
         data = {
             "id": prediction_id, "model": model or "emulator/version", "version": version or "emulator",
-            "input": body["input"], "logs": "", "output": None, "data_removed": False, "error": None,
-            "status": "starting", "created_at": now, "started_at": None, "completed_at": None,
-            "urls": {"get": f"{self.base_url}/v1/predictions/{prediction_id}",
-                     "cancel": f"{self.base_url}/v1/predictions/{prediction_id}/cancel"},
-            "metrics": {},
+            "input": model_input, "logs": "", "output": None, "data_removed": False, "error": None,
+            "source": "api", "status": "starting", "created_at": _now(), "started_at": None,
+            "completed_at": None,
+            "urls": {"get": api, "cancel": f"{api}/cancel", "stream": f"{self.base_url}/v1/streams/{prediction_id}",
+                     "web": f"https://replicate.com/p/{prediction_id}"},
+            "metrics": {}, "webhook": body.get("webhook"), "webhook_events_filter": events,
         }
-        events = body.get("webhook_events_filter") or ["start", "output", "logs", "completed"]
-        pred = _Prediction(data=data, webhook=body.get("webhook"), events=events)
+        pred = _Prediction(data=data, webhook=body.get("webhook"), events=events,
+                           cancel_after=time.time() + seconds if seconds else None)
         self.predictions[prediction_id] = pred
         answer = JSONResponse(data, status_code=201)  # the prediction as it was when created
         if behaviour.answer_create_after_run:
@@ -180,6 +213,20 @@ class ReplicateEmulator:
         else:
             threading.Thread(target=self._run, args=(pred,), daemon=True).start()
         return answer
+
+    def _refresh(self, pred: _Prediction) -> _Prediction:
+        """What time changes by itself: Cancel-After passing, and the data removed after the retention."""
+        if pred.cancel_after and time.time() > pred.cancel_after and pred.data["status"] in ("starting", "processing"):
+            # Unstarted: aborted (and not billed). Running: canceled.
+            status = "aborted" if pred.data["status"] == "starting" else "canceled"
+            pred.cancel_requested.set()
+            self._set(pred, status=status)
+            threading.Thread(target=self._deliver, args=(pred, "completed"), daemon=True).start()
+        done = pred.data["completed_at"]
+        if done and not pred.data["data_removed"] and (
+                time.time() - _parse_time(done) > self.behaviour.retention_seconds):
+            self._set(pred, data_removed=True, input={}, output=None, logs="")
+        return pred
 
     # --- a prediction's life -----------------------------------------------------------------
     def _run(self, pred: _Prediction) -> None:
@@ -193,7 +240,7 @@ class ReplicateEmulator:
             return
         step = self.behaviour.step_seconds
         for percent in (0, 25, 50, 75):
-            if pred.cancel_requested.wait(step):
+            if pred.cancel_requested.wait(step) or self._refresh(pred).data["status"] not in ("starting", "processing"):
                 return
             self._set(pred, status="processing", logs=pred.data["logs"] + f"{percent}%\n",
                       started_at=pred.data["started_at"] or _now())
@@ -212,7 +259,13 @@ class ReplicateEmulator:
         with self._lock:
             pred.data.update(changes)
             if changes.get("status") in ("succeeded", "failed", "canceled", "aborted"):
-                pred.data["completed_at"] = _now()
+                data = pred.data
+                data["completed_at"] = _now()
+                end = _parse_time(data["completed_at"])
+                started = _parse_time(data["started_at"]) if data["started_at"] else end
+                data["metrics"] = {"total_time": round(end - _parse_time(data["created_at"]), 3)}
+                if data["started_at"]:  # only a started prediction ran (and is billed)
+                    data["metrics"]["predict_time"] = round(end - started, 3)
 
     def _output_url(self, prediction_id: str) -> str:
         return f"{self.base_url}/files/{prediction_id}/output.mp4"
@@ -235,9 +288,36 @@ class ReplicateEmulator:
             time.sleep(0.2 * (attempt + 1))
 
 
-def _problem(status: int, detail: str | None = None) -> JSONResponse:
-    detail = detail or {429: "Request was throttled.", 503: "Service unavailable."}.get(status, "Emulated error")
-    return JSONResponse({"title": detail, "detail": detail, "status": status}, status_code=status)
+def _problem(status: int, detail: str | None = None, *, title: str | None = None,
+             retry_after: int = 1) -> JSONResponse:
+    """Replicate's error body (RFC 7807 problem details: title, detail, status)."""
+    detail = detail or {429: f"Request was throttled. Expected available in {retry_after} second.",
+                        503: "Service unavailable."}.get(status, "Emulated error")
+    title = title or {429: "Request was throttled.", 503: "Service unavailable"}.get(status, detail)
+    headers = {"Retry-After": str(retry_after)} if status == 429 else None
+    return JSONResponse({"title": title, "detail": detail, "status": status}, status_code=status, headers=headers)
+
+
+def _invalid(fields: list[dict]) -> JSONResponse:
+    """Replicate's 422 for an input the model's schema refuses."""
+    detail = "".join(f"- {f['field']}: {f['description']}\n" for f in fields)
+    return JSONResponse({"title": "Input validation failed", "detail": detail, "status": 422,
+                         "invalid_fields": fields}, status_code=422)
+
+
+def _duration_seconds(text: str) -> float | None:
+    """A Go-style duration as Replicate's Cancel-After takes it ("90s", "45m", "1h30m"); None if not one."""
+    import re
+
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text.strip())
+    if not parts or "".join(n + u for n, u in parts) != text.strip():
+        return None
+    unit = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    return sum(float(n) * unit[u] for n, u in parts) or None
+
+
+def _parse_time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
 def _now() -> str:
