@@ -106,9 +106,15 @@ def test_every_user_endpoint_refuses_a_bad_token(api, make_header, call):
 @pytest.mark.parametrize("changes,field", [
     pytest.param({"prompt": "   "}, "prompt", id="blank_prompt"),
     pytest.param({"prompt": "x" * 2001}, "prompt", id="prompt_too_long"),
-    pytest.param({"model": "sora"}, None, id="unknown_model"),
-    pytest.param({"model": "i2v-14B"}, None, id="image_model_on_text_endpoint"),
-    pytest.param({"model": "t2v-1.3B", "resolution": "720p"}, None, id="small_model_at_720p"),
+    pytest.param({"model": "sora"}, "model", id="unknown_model"),
+    pytest.param({"model": "i2v-14B"}, "model", id="image_model_on_text_endpoint"),
+    pytest.param({"model": "t2v-1.3B", "resolution": "720p"}, "resolution", id="small_model_at_720p"),
+    pytest.param({"aspect_ratio": "1:1"}, "aspect_ratio", id="square_no_wan_model_takes"),
+    pytest.param({"model": "t2v-1.3B", "aspect_ratio": "1:1"}, "aspect_ratio", id="square_on_the_small_model"),
+    pytest.param({"model": "t2v-2.2-fast", "negative_prompt": "blur"}, "negative_prompt",
+                 id="negative_prompt_on_a_model_without_one"),
+    pytest.param({"model": "t2v-1.3B", "negative_prompt": "blur"}, "negative_prompt",
+                 id="negative_prompt_on_the_small_model"),
     pytest.param({"resolution": "1080p"}, "resolution", id="unknown_resolution"),
     pytest.param({"seed": -1}, "seed", id="negative_seed"),
     pytest.param({"seed": "soon"}, "seed", id="seed_not_a_number"),
@@ -120,8 +126,7 @@ def test_invalid_text_requests_are_422_and_charge_nothing(api, changes, field):
     token = api.token()
     body = assert_error(api.text_to_video(token, **changes), 422, "invalid_request")
     assert body["errors"] and body["detail"] == body["errors"][0]["message"]
-    if field:
-        assert body["errors"][0]["field"] == field
+    assert body["errors"][0]["field"] == field
     assert api.balance(token) == 100
     assert api.stack.emulator.creates == []
 
@@ -349,6 +354,45 @@ def test_pricing_needs_no_sign_in_and_lists_every_model(api):
     assert by_model["t2v-14B"]["costs"] == {"480p": 10, "720p": 20}
     assert by_model["t2v-1.3B"]["resolutions"] == ["480p"]
     assert by_model["i2v-14B"]["kind"] == "image-to-video"
+    assert {m["model"]: m["aspect_ratios"] for m in body["models"]} == {
+        m: ["16:9", "9:16"] for m in ("t2v-14B", "t2v-1.3B", "t2v-2.2-fast", "i2v-14B")}
+    assert by_model["t2v-2.2-fast"]["costs"] == {"480p": 10, "720p": 20}
+
+
+@pytest.mark.parametrize("model,resolution,replicate_model,extra", [
+    ("t2v-1.3B", "480p", "wan-video/wan-2.1-1.3b", {"resolution": "480p"}),
+    ("t2v-2.2-fast", "720p", "wan-video/wan-2.2-t2v-fast", {"resolution": "720p"}),
+])
+def test_each_model_name_runs_the_model_it_names(api, model, resolution, replicate_model, extra):
+    token = api.token()
+    r = api.text_to_video(token, model=model, resolution=resolution, aspect_ratio="9:16")
+    assert r.status_code == 202, r.text
+    pred = api.stack.emulator.predictions[api.prediction_of(r.json()["generation_id"])]
+    assert pred.data["model"] == replicate_model
+    assert pred.data["input"] == {"prompt": "a red fox running through snow", "aspect_ratio": "9:16"} | extra
+
+
+def test_the_create_carries_cancel_after_the_deadline(api):
+    before = time.time()
+    gen_id = api.text_to_video(api.token()).json()["generation_id"]
+    pred = api.stack.emulator.predictions[api.prediction_of(gen_id)]
+    deadline = api.stack.settings.deadline_seconds
+    assert before + deadline <= pred.cancel_after <= time.time() + deadline
+
+
+@pytest.mark.parametrize("size,ratio", [((300, 500), "9:16"), ((500, 300), "16:9"), ((400, 400), "16:9")])
+def test_image_to_video_without_aspect_ratio_follows_the_image(api, size, ratio):
+    token = api.token()
+    r = api.image_to_video(token, png(*size))
+    assert r.status_code == 202, r.text
+    assert api.stack.emulator.creates[-1]["input"]["aspect_ratio"] == ratio
+    assert api.status(token, r.json()["generation_id"]).status_code == 200
+
+
+def test_image_to_video_keeps_an_explicit_aspect_ratio(api):
+    r = api.image_to_video(api.token(), png(300, 500), aspect_ratio="16:9")
+    assert r.status_code == 202, r.text
+    assert api.stack.emulator.creates[-1]["input"]["aspect_ratio"] == "16:9"
 
 
 def test_cors_allows_the_configured_origin_only(api):
