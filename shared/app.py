@@ -107,10 +107,11 @@ Svc = Annotated[Services, Depends(_services)]
 
 async def _current_user(request: Request, svc: Svc,
                         authorization: Annotated[str | None, Header()] = None) -> uuid.UUID:
-    if svc.settings.supabase_jwt_secret:  # HS256: pure computation, fine on the event loop
-        user_id = auth.user_id_from_header(authorization, svc.settings)
-    else:  # JWKS: may fetch the project's keys over the network
-        user_id = await run_in_threadpool(auth.user_id_from_header, authorization, svc.settings)
+    token = auth.bearer_token(authorization)
+    if auth.needs_network(token, svc.settings):  # ES256/RS256: may fetch the project's JWKS
+        user_id = await run_in_threadpool(auth.verify_token, token, svc.settings)
+    else:  # HS256: pure computation, fine on the event loop
+        user_id = auth.verify_token(token, svc.settings)
     note(request, user_id=user_id)
     return user_id
 
