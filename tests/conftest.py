@@ -63,7 +63,8 @@ def db(db_url):
 
 @pytest.fixture
 def backend(db_url):
-    backend = PostgresBackend(db_url, max_size=60)
+    # As service_role, like the production Supabase path: a grant a migration forgot fails here.
+    backend = PostgresBackend(db_url, max_size=60, role="service_role")
     yield backend
     backend.close()
 
@@ -84,7 +85,7 @@ def stack(db_url, tmp_path):
         supabase_service_role_key=None, supabase_jwt_secret=None, webhook_url=None,
         public_base_url=None, allowed_origins="https://app.example.com", replicate_timeout_seconds=2.0,
     )
-    stack = DevStack(settings, port=0, sweep=False).start()
+    stack = DevStack(settings, port=0, sweep=False, db_role="service_role").start()
     stack.emulator.behaviour.auto_run = False
     yield stack
     stack.stop()

@@ -100,7 +100,8 @@ def operator_services(settings: Settings) -> Services:
 
 class DevStack:
     def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
-                 sweep: bool = True):
+                 sweep: bool = True, db_role: str | None = None):
+        self.db_role = db_role  # tests: act as service_role, so the migrations' grants are exercised
         self.host, self.port = host, port or free_port()
         self.data_dir = Path(settings.wan_data_dir).resolve()
         self.postgres: EmbeddedPostgres | None = None
@@ -155,7 +156,7 @@ class DevStack:
         storage = LocalStorage(self.data_dir / "storage", self.url, self.local_secrets["storage_secret"].encode())
         self.services = Services(
             settings=self.settings,
-            backend=PostgresBackend(database_url),
+            backend=PostgresBackend(database_url, role=self.db_role),
             provider=ReplicateProvider(self.settings.replicate_api_token, self.settings.replicate_base_url,
                                        timeout_seconds=self.settings.replicate_timeout_seconds),
             storage=storage,

@@ -55,12 +55,14 @@ language sql stable as $$
   )::jsonb
 $$;
 
--- Supabase grants everything in public to its API roles by default; the migrations must revoke what
--- they do not want exposed, so the local database starts from the same generous defaults.
+-- Supabase's default since 2026-10-30: new tables, functions and sequences in public are NOT granted
+-- to the API roles automatically, so every grant a migration needs must be written in it. The local
+-- database starts from the same default (revoking what an older stand-in granted), so a forgotten
+-- grant fails in the tests as it would in production.
 grant usage on schema public to anon, authenticated, service_role;
-alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
-alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+alter default privileges in schema public revoke all on tables from anon, authenticated, service_role;
+alter default privileges in schema public revoke all on functions from anon, authenticated, service_role;
+alter default privileges in schema public revoke all on sequences from anon, authenticated, service_role;
 
 -- Supabase Storage keeps its buckets in storage.buckets; a minimal stand-in so that the migration
 -- creating our bucket runs here too (the local stack stores files in a directory instead).
