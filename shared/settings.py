@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "your-secret", "xxx", "todo"}
@@ -47,6 +48,41 @@ class Settings(BaseSettings):
         return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
 
 
+class SettingsError(ValueError):
+    """A bad setting, as one line naming the variable, its value and what is allowed."""
+
+
+_SECRET_WORDS = ("SECRET", "KEY", "TOKEN", "PASSWORD")
+_ALLOWED = {
+    "int_parsing": lambda ctx: "a whole number",
+    "float_parsing": lambda ctx: "a number",
+    "greater_than_equal": lambda ctx: f"a number of at least {ctx.get('ge')}",
+    "greater_than": lambda ctx: f"a number above {ctx.get('gt')}",
+    "less_than_equal": lambda ctx: f"a number of at most {ctx.get('le')}",
+    "bool_parsing": lambda ctx: "true or false",
+}
+
+
+def describe(exc: ValidationError) -> str:
+    """`DEADLINE_SECONDS=5 is not allowed: use a number of at least 60` (several joined by '; ')."""
+    parts = []
+    for err in exc.errors():
+        name = str(err["loc"][0]).upper() if err.get("loc") else "a setting"
+        value = "(hidden)" if any(w in name for w in _SECRET_WORDS) else repr(err.get("input"))
+        allowed = _ALLOWED.get(err["type"])
+        why = f"use {allowed(err.get('ctx') or {})}" if allowed else str(err["msg"]).removeprefix("Value error, ")
+        parts.append(f"{name}={value} is not allowed: {why}")
+    return "; ".join(parts)
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings; a bad value raises SettingsError with one line (also logged where logging is
+    configured, as in every Modal container: shared.app.create_app configures it first)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = SettingsError(describe(exc))
+        if logging.getLogger().handlers:  # the service's logs (Modal); the CLI prints it itself
+            logging.getLogger("shared.settings").error("bad setting: %s", error)
+        raise error from None

@@ -8,16 +8,18 @@ import signal
 import sys
 import threading
 
-from shared.settings import get_settings
+from shared.settings import SettingsError, get_settings
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from wan_local.migrate import migrate
+    from wan_local.migrate import BOOTSTRAP_NOTE, bootstrap_if_plain, migrate
 
     url = get_settings().database_url
     if not url:
         print("wan-api migrate: set DATABASE_URL to the database to migrate", file=sys.stderr)
         return 2
+    if bootstrap_if_plain(url):
+        print(f"wan-api migrate: {BOOTSTRAP_NOTE}", file=sys.stderr)
     applied = migrate(url)
     print(json.dumps({"applied": applied}))
     return 0
@@ -68,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply pending migrations to DATABASE_URL").set_defaults(run=cmd_migrate)
     commands.add_parser("sweep", help="run one sweep of stuck generations now").set_defaults(run=cmd_sweep)
     args = parser.parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except SettingsError as exc:  # one line, no traceback (contract section 1)
+        print(f"wan-api {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

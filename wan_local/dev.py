@@ -26,7 +26,7 @@ from shared.storage import LocalStorage
 from shared.db import PostgresBackend
 from wan_local import dev_routes
 from wan_local.embedded_pg import EmbeddedPostgres, free_port
-from wan_local.migrate import apply_bootstrap, migrate
+from wan_local.migrate import BOOTSTRAP_NOTE, bootstrap_if_plain, migrate
 from wan_local.replicate_emulator import ReplicateEmulator
 
 
@@ -108,6 +108,7 @@ class DevStack:
         self.emulator: ReplicateEmulator | None = None
         self.servers: list[ThreadedServer] = []
         self.applied: list[str] = []
+        self.bootstrapped = False
         self.sweep_enabled = sweep
         self._stop = threading.Event()
         self.settings = self._complete(settings)
@@ -139,7 +140,7 @@ class DevStack:
         if not database_url:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
             database_url = self.postgres.url()
-            apply_bootstrap(database_url)  # a plain local server only: Supabase has all of this
+        self.bootstrapped = bootstrap_if_plain(database_url)  # a plain Postgres only: Supabase has all of this
         self.applied = migrate(database_url)
         if not settings.replicate_api_token:
             self.emulator = ReplicateEmulator(settings.replicate_webhook_secret)
@@ -188,6 +189,7 @@ class DevStack:
         replicate = f"emulator at {self.emulator.base_url}" if self.emulator else self.settings.replicate_base_url
         lines = [
             f"database:   {db} ({self.settings.database_url})",
+            *([f"bootstrap:  {BOOTSTRAP_NOTE}"] if self.bootstrapped else []),
             f"migrations: {', '.join(self.applied) or 'none pending'}",
             f"replicate:  {replicate}",
             f"webhook:    {self.settings.webhook_url}",

@@ -35,6 +35,21 @@ def apply_bootstrap(url: str) -> None:
         conn.execute(bootstrap_sql())
 
 
+def bootstrap_if_plain(url: str) -> bool:
+    """On a plain Postgres (no `auth.users`: not Supabase), apply the local Supabase stand-in first, so
+    the production migrations run unchanged. A Supabase database always has auth.users and is never
+    touched. True when the stand-in was applied now."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        if conn.execute("select to_regclass('auth.users') is not null").fetchone()[0]:
+            return False
+    apply_bootstrap(url)
+    return True
+
+
+BOOTSTRAP_NOTE = ("no auth.users in this database (not Supabase): applied the local Supabase stand-in "
+                  "(wan_local/sql/supabase_bootstrap.sql) first")
+
+
 def migration_files(directory: Path = MIGRATIONS_DIR) -> list[Path]:
     return sorted(directory.glob("*.sql"))
 
