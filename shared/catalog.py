@@ -45,7 +45,7 @@ class ReplicateModel:
 
 
 _PROMPT = Input("string", required=True)
-_SEED = Input("integer", minimum=0)    # our floor; the models take any integer
+_SEED = Input("integer")             # any integer there; our API takes 0 to 2**32-1
 _RATIO = Input("string", choices=_RATIOS)
 
 
