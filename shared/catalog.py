@@ -49,15 +49,19 @@ _SEED = Input("integer")             # any integer there; our API takes 0 to 2**
 _RATIO = Input("string", choices=_RATIOS)
 
 
-def _schema(owner_name: str) -> str:
-    return (f"GET /v1/models/{owner_name} -> latest_version.openapi_schema.components.schemas.Input "
-            f"(replicate.com/{owner_name}/api), checked {CHECKED}")
+def _schema(owner_name: str, seen: str | None = None) -> str:
+    """Where a model's inputs were read. `seen`: the published page actually read; otherwise the facts
+    in ../shared/DESIGN.md ("Platform facts"), to be re-read from the API (README says how)."""
+    where = seen or "../shared/DESIGN.md platform facts (16:9 and 9:16 only; inputs per model)"
+    return (f"GET /v1/models/{owner_name} -> latest_version.openapi_schema.components.schemas.Input; "
+            f"read: {where}; checked {CHECKED}")
 
 
 REPLICATE_MODELS: dict[str, ReplicateModel] = {m.name: m for m in (
     ReplicateModel("wavespeedai/wan-2.1-t2v-480p", "Wan 2.1 14B text-to-video, 480p",
                    {"prompt": _PROMPT, "negative_prompt": Input("string"), "aspect_ratio": _RATIO, "seed": _SEED},
-                   _schema("wavespeedai/wan-2.1-t2v-480p")),
+                   _schema("wavespeedai/wan-2.1-t2v-480p", "replicate.com/wavespeedai/wan-2.1-t2v-480p/versions/"
+                           "87b007d6f1a81f175c6bb6419abc9140cfac26c9df72385be1a6bc6dff2197c1/api")),
     ReplicateModel("wavespeedai/wan-2.1-t2v-720p", "Wan 2.1 14B text-to-video, 720p",
                    {"prompt": _PROMPT, "negative_prompt": Input("string"), "aspect_ratio": _RATIO, "seed": _SEED},
                    _schema("wavespeedai/wan-2.1-t2v-720p")),
