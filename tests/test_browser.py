@@ -207,8 +207,13 @@ def test_a_text_to_video_from_sign_up_to_the_video_playing(running, page):
     expect(page.locator(".card").first).to_have_attribute("data-status", "succeeded")
 
 
-def test_an_image_to_video_with_the_servers_limits_checked_before_sending(running, page):
+def test_an_image_to_video_with_the_servers_limits_checked_before_sending(running, page, tmp_path):
     from playwright.sync_api import expect
+
+    huge = tmp_path / "huge.png"  # a PNG followed by zeros to 10 MB + 1 byte (sparse: costs nothing)
+    huge.write_bytes(png(64, 64))
+    with huge.open("r+b") as f:
+        f.truncate(10 * 1024 * 1024 + 1)
 
     open_client(page, f"{running.url}/")
     sign_up(page)
@@ -220,7 +225,7 @@ def test_an_image_to_video_with_the_servers_limits_checked_before_sending(runnin
 
     refused = [
         ({"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image at all"}, "must be a PNG, JPEG or WebP"),
-        ({"name": "huge.png", "mimeType": "image/png", "buffer": png(64, 64) + bytes(10 * 1024 * 1024)}, "the limit is 10 MB"),
+        (huge, "the limit is 10 MB"),
         ({"name": "tiny.png", "mimeType": "image/png", "buffer": png(32, 32)}, "64 to 4096 pixels"),
     ]
     for file, message in refused:
@@ -350,6 +355,29 @@ def test_from_another_origin_with_the_api_setting(running, static_host, page):
     open_client(page, f"{static_host}/index.html")
     expect(page.locator(".card")).to_have_count(1)
     assert any(url.startswith(f"{running.url}/generations") for url in api_calls)
+
+
+def test_the_form_offers_whatever_pricing_lists(stack, page):
+    """GET /pricing grows (aspect ratios, models, packs: issues 9 and 10): the client shows what is
+    listed. The answer is replaced in the browser with a later catalog of the contract's shape."""
+    from playwright.sync_api import expect
+
+    later = httpx.get(f"{stack.url}/pricing").json()
+    later["models"] = [dict(m, aspect_ratios=["16:9", "9:16"]) for m in later["models"]] + [
+        {"model": "t2v-next", "kind": "text-to-video", "resolutions": ["480p", "1080p"],
+         "costs": {"480p": 10, "1080p": 40}, "aspect_ratios": {"480p": ["16:9"], "1080p": ["16:9", "1:1"]}}]
+    later["packs"] = [{"pack_id": "pack_500", "credits": 500, "amount": 500, "currency": "usd"}]
+    page.route(f"{stack.url}/pricing", lambda route: route.fulfill(json=later))
+    open_client(page, f"{stack.url}/")
+    sign_up(page)
+    page.select_option("select[name=model]", "t2v-next")
+    page.select_option("select[name=resolution]", "1080p")
+    expect(page.locator("#cost")).to_contain_text("Costs 40 credits")
+    expect(page.locator("select[name=aspect_ratio] option")).to_have_text(["Automatic", "16:9", "1:1"])
+    page.select_option("select[name=resolution]", "480p")
+    expect(page.locator("select[name=aspect_ratio] option")).to_have_text(["Automatic", "16:9"])
+    expect(page.locator("#buy")).to_be_visible()
+    expect(page.locator("#packs .pack[data-pack=pack_500]")).to_have_text(re.compile(r"500 credits\s*\$5\.00"))
 
 
 def test_buying_a_pack_through_checkout(stack, page):
