@@ -75,16 +75,22 @@ def credits(backend):
 
 
 @pytest.fixture
-def stack(db_url, tmp_path):
+def stack_settings() -> dict:
+    """Settings a test module changes for its stack: override this fixture in the module."""
+    return {}
+
+
+@pytest.fixture
+def stack(db_url, tmp_path, stack_settings):
     """The local stack (`wan-api dev`) on the test's database, with the Replicate emulator.
 
     Predictions wait at the emulator until a test finishes them (`stack.emulator.finish(...)`)."""
-    settings = Settings(
-        _env_file=None, database_url=db_url, wan_data_dir=str(tmp_path / "wan-data"),
+    settings = Settings(_env_file=None, **dict(
+        database_url=db_url, wan_data_dir=str(tmp_path / "wan-data"),
         replicate_api_token=None, replicate_webhook_secret=None, supabase_url=None,
         supabase_service_role_key=None, supabase_jwt_secret=None, webhook_url=None,
         public_base_url=None, allowed_origins="https://app.example.com", replicate_timeout_seconds=2.0,
-    )
+    ) | stack_settings)
     stack = DevStack(settings, port=0, sweep=False, db_role="service_role").start()
     stack.emulator.behaviour.auto_run = False
     yield stack

@@ -1,19 +1,24 @@
-"""Routes only the local stack serves: /dev/signup (stands in for Supabase Auth) and /files (stands
-in for Supabase Storage's signed URLs). Never deployed."""
+"""Routes only the local stack serves: /dev/signup (stands in for Supabase Auth), /files (stands
+in for Supabase Storage's signed URLs) and the reference web client at / (static files from
+wan_local/web). Never deployed."""
 
 from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jwt
 import psycopg
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, field_validator
 
 from shared.errors import NotFound
+
+WEB_DIR = Path(__file__).parent / "web"
+WEB_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 
 if TYPE_CHECKING:
     from wan_local.dev import DevStack
@@ -65,5 +70,18 @@ def router(stack: "DevStack") -> APIRouter:
             raise NotFound("This link is unknown or has expired.")
         media = {"mp4": "video/mp4", "png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
         return FileResponse(target, media_type=media.get(target.suffix.lstrip("."), "application/octet-stream"))
+
+    # The web client: plain files with relative links, so any static host can serve the folder too.
+    @r.get("/", include_in_schema=False)
+    def web_root(request: Request):
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/web/{query}", status_code=307)
+
+    @r.get("/web/{name:path}", include_in_schema=False)
+    def web(name: str):
+        target = WEB_DIR / (name or "index.html")
+        if target.parent != WEB_DIR or target.suffix not in WEB_TYPES or not target.is_file():
+            raise NotFound("There is nothing at this path.")
+        return FileResponse(target, media_type=WEB_TYPES[target.suffix], headers={"Cache-Control": "no-cache"})
 
     return r

@@ -1,0 +1,418 @@
+"""The reference web client (wan_local/web) in a real browser: Playwright driving Debian's chromium,
+headless, against the real local stack (uvicorn, Postgres, the Replicate emulator).
+
+Without chromium these tests are skipped with a reason that says how to enable them; in CI (CI=true)
+they fail instead, so a CI that lost its browser cannot pass quietly. Screenshots of every test land
+in artifacts/browser/ (WAN_ARTIFACTS_DIR); WAN_UPDATE_SCREENSHOT=1 also rewrites docs/web-client.png,
+the README's picture. Every wait is Playwright's (a condition, not a time).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import io
+import os
+import re
+import threading
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import Api, assert_error
+from wan_local.dev_routes import WEB_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("WAN_CHROMIUM", "/usr/bin/chromium")
+# Debian's chromium, headless; no network of its own (updates, sync, QUIC probes).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARTIFACTS = Path(os.environ.get("WAN_ARTIFACTS_DIR", ROOT / "artifacts" / "browser"))
+WAIT_MS = 30_000  # the longest any single wait may take on a loaded machine before the test fails
+HOW_TO_ENABLE = ("install Debian's chromium (`apt-get install chromium`) or point WAN_CHROMIUM at a "
+                 "Chromium binary; .ci/run installs it in CI")
+
+
+def _missing() -> str | None:
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"{CHROMIUM} not found"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    missing = _missing()
+    if missing:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"the browser tests cannot run in CI: {missing}; {HOW_TO_ENABLE}")
+        pytest.skip(f"browser tests skipped: {missing}; to run them, {HOW_TO_ENABLE}")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def static_host():
+    """The client's folder on a plain static file server of its own origin: a deployed frontend."""
+    handler = functools.partial(_QuietFiles, directory=str(WEB_DIR))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stack_settings(static_host):
+    # CORS as deployed: only the listed origins (the static host's among them) may call the API.
+    return {"allowed_origins": f"https://app.example.com,{static_host}"}
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    script_errors: list[str] = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
+    yield page
+    shoot(page, request.node.name)
+    context.close()
+    assert script_errors == [], f"the page threw: {script_errors}"
+
+
+@pytest.fixture
+def running(stack):
+    """The emulator runs every prediction to its end by itself, quickly (five short progress steps)."""
+    stack.emulator.behaviour.auto_run = True
+    stack.emulator.behaviour.step_seconds = 0.2
+    return stack
+
+
+def shoot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (210, 90, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def open_client(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready]")
+
+
+def sign_up(page, email: str | None = None) -> str:
+    from playwright.sync_api import expect
+
+    email = email or f"{uuid.uuid4().hex[:10]}@example.com"
+    page.fill("#signup-form input[name=email]", email)
+    page.click("#signup-form button")
+    expect(page.locator("#studio")).to_be_visible()
+    expect(page.locator("#balance")).to_have_text("100 credits")
+    return email
+
+
+def generate(page, prompt: str):
+    """Click Generate; the new card (top of the list) and the request the browser sent."""
+    page.fill("textarea[name=prompt]", prompt)
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("-to-video")) as sent:
+        page.click("#generate")
+    from playwright.sync_api import expect
+
+    expect(page.locator(".card .prompt").first).to_have_text(prompt)
+    # Pinned by id: `.first` would follow whatever card comes to the top later.
+    card = page.locator(f".card[data-id='{page.locator('.card').first.get_attribute('data-id')}']")
+    return card, sent.value
+
+
+def wait_until_played(page, card) -> dict:
+    """The card reached 100 %, and its <video> decodes and plays in chromium."""
+    from playwright.sync_api import expect
+
+    expect(card).to_have_attribute("data-status", "succeeded")
+    expect(card.locator("[role=progressbar]")).to_have_attribute("aria-valuenow", "100")
+    expect(card.locator(".percent")).to_have_text("100 %")
+    video = card.locator("video")
+    expect(video).to_be_visible()
+    video.evaluate("v => v.play()")  # muted, so no click is needed; rejects if it cannot play
+    handle = video.element_handle()
+    page.wait_for_function("v => v.readyState >= 2 && v.duration > 0 && (v.currentTime > 0 || v.ended)", arg=handle)
+    return handle.evaluate("v => ({readyState: v.readyState, duration: v.duration, width: v.videoWidth, error: v.error})")
+
+
+def token_of(stack, email: str) -> str:
+    """A token for the browser's user (/dev/signup answers an existing email with a fresh one)."""
+    return httpx.post(f"{stack.url}/dev/signup", json={"email": email}).json()["access_token"]
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+def test_a_text_to_video_from_sign_up_to_the_video_playing(running, page):
+    from playwright.sync_api import expect
+
+    pricing = httpx.get(f"{running.url}/pricing").json()
+    open_client(page, f"{running.url}/")  # / sends the browser to the client's folder
+    expect(page.locator("#signup")).to_be_visible()
+    sign_up(page)
+
+    # The choices are GET /pricing's: every text model, each resolution priced as listed.
+    text_models = [m for m in pricing["models"] if m["kind"] == "text-to-video"]
+    expect(page.locator("select[name=model] option")).to_have_count(len(text_models))
+    for model in text_models:
+        page.select_option("select[name=model]", model["model"])
+        for resolution in model["resolutions"]:
+            page.select_option("select[name=resolution]", resolution)
+            expect(page.locator("#cost")).to_contain_text(f"Costs {model['costs'][resolution]} credits")
+    page.select_option("select[name=model]", "t2v-14B")
+    page.select_option("select[name=resolution]", "480p")
+
+    card, sent = generate(page, "a red fox running through fresh snow")
+    headers = sent.all_headers()
+    assert headers["authorization"].startswith("Bearer ")
+    assert len(headers["idempotency-key"]) >= 16
+    assert sent.post_data_json == {"prompt": "a red fox running through fresh snow", "model": "t2v-14B",
+                                   "resolution": "480p"}
+    played = wait_until_played(page, card)
+    assert played["width"] > 0 and played["error"] is None, played
+    expect(page.locator("#balance")).to_have_text("90 credits")
+    expect(page.locator("#low-balance")).to_be_hidden()
+
+    # The history survives a reload: it comes from GET /generations.
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator(".card")).to_have_count(1)
+    expect(page.locator(".card").first).to_have_attribute("data-status", "succeeded")
+
+
+def test_an_image_to_video_with_the_servers_limits_checked_before_sending(running, page, tmp_path):
+    from playwright.sync_api import expect
+
+    huge = tmp_path / "huge.png"  # a PNG followed by zeros to 10 MB + 1 byte (sparse: costs nothing)
+    huge.write_bytes(png(64, 64))
+    with huge.open("r+b") as f:
+        f.truncate(10 * 1024 * 1024 + 1)
+
+    open_client(page, f"{running.url}/")
+    sign_up(page)
+    page.check("input[name=kind][value=image-to-video]")
+    expect(page.locator("select[name=model]")).to_have_value("i2v-14B")
+    generate_button, note = page.locator("#generate"), page.locator("#image-note")
+    page.fill("textarea[name=prompt]", "the fox turns its head")
+    expect(generate_button).to_be_disabled()  # no image yet
+
+    refused = [
+        ({"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image at all"}, "must be a PNG, JPEG or WebP"),
+        (huge, "the limit is 10 MB"),
+        ({"name": "tiny.png", "mimeType": "image/png", "buffer": png(32, 32)}, "64 to 4096 pixels"),
+    ]
+    for file, message in refused:
+        page.set_input_files("#image-input", files=[file])
+        expect(note).to_contain_text(message)
+        expect(note).to_have_class(re.compile("error"))
+        expect(page.locator("#preview")).to_be_hidden()
+        expect(generate_button).to_be_disabled()
+
+    image = png(180, 320)  # portrait
+    page.set_input_files("#image-input", files=[{"name": "frame.png", "mimeType": "image/png", "buffer": image}])
+    expect(page.locator("#preview")).to_be_visible()
+    assert page.locator("#preview").evaluate("img => img.decode().then(() => img.naturalWidth)") == 180
+    expect(note).to_contain_text("portrait")
+    shoot(page, "image_chosen")
+
+    card, sent = generate(page, "the fox turns its head")
+    assert sent.all_headers()["content-type"].startswith("multipart/form-data; boundary=")
+    assert sent.all_headers()["idempotency-key"]
+    # The exact bytes arrived: the server stores uploads under their SHA-256.
+    stored = list((running.data_dir / "storage").rglob(f"{hashlib.sha256(image).hexdigest()[:40]}.png"))
+    assert len(stored) == 1 and stored[0].read_bytes() == image
+    wait_until_played(page, card)
+    expect(page.locator("#balance")).to_have_text("90 credits")
+    created = [c for c in running.emulator.creates if c["input"].get("prompt") == "the fox turns its head"]
+    assert len(created) == 1 and created[0]["input"]["image"], created  # Replicate got the stored image
+    if os.environ.get("WAN_UPDATE_SCREENSHOT"):  # the README's picture
+        card.locator("video").evaluate("v => { v.pause(); v.currentTime = 1; }")
+        page.screenshot(path=str(ROOT / "docs" / "web-client.png"), full_page=True)
+
+
+def test_cancel_refunds_and_retry_starts_again(stack, page):
+    from playwright.sync_api import expect
+
+    open_client(page, f"{stack.url}/")
+    sign_up(page)
+    card, _ = generate(page, "a lighthouse in a storm")  # the emulator holds it: it keeps running
+    expect(card).to_have_attribute("data-status", "processing")
+    expect(page.locator("#balance")).to_have_text("90 credits")
+
+    card.locator("button.cancel").click()
+    expect(card).to_have_attribute("data-status", "canceled")
+    expect(card.locator(".status")).to_have_text("canceled · 10 credits refunded")
+    expect(card.locator("button.cancel")).to_be_hidden()
+    expect(page.locator("#balance")).to_have_text("100 credits")
+
+    card.locator("button.retry").click()
+    expect(page.locator(".card")).to_have_count(2)
+    old_id, new_id = card.get_attribute("data-id"), page.locator(".card").first.get_attribute("data-id")
+    assert new_id != old_id
+    retried = page.locator(f".card[data-id='{new_id}']")
+    expect(retried).to_have_attribute("data-status", "processing")
+    expect(page.locator("#balance")).to_have_text("90 credits")
+    with Api(stack) as api:
+        token = token_of(stack, page.locator("#email").text_content())
+        assert api.status(token, new_id).json()["retry_of"] == old_id
+        stack.emulator.finish(api.prediction_of(new_id))
+    wait_until_played(page, retried)
+
+
+def test_out_of_credits_shows_the_apis_402_in_a_toast(stack, page):
+    from playwright.sync_api import expect
+
+    open_client(page, f"{stack.url}/")
+    email = sign_up(page)
+    token = token_of(stack, email)
+    with Api(stack) as api:
+        for _ in range(5):  # 5 x 720p = the 100 credits, each finished at once
+            gen_id = api.text_to_video(token, resolution="720p").json()["generation_id"]
+            stack.emulator.finish(api.prediction_of(gen_id))
+        expected = assert_error(api.text_to_video(token), 402, "insufficient_credits")["detail"]
+        assert api.balance(token) == 0
+
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator("#balance")).to_have_text("0 credits")
+    expect(page.locator("#low-balance")).to_be_visible()
+    expect(page.locator("#cost")).to_contain_text("not enough")
+    expect(page.locator(".card")).to_have_count(5)
+
+    page.fill("textarea[name=prompt]", "one more, please")
+    page.click("#generate")
+    toast = page.locator(".toast[data-code=insufficient_credits]")
+    expect(toast).to_be_visible()
+    expect(toast.locator("span")).to_have_text(expected)
+    shoot(page, "out_of_credits")
+    expect(page.locator(".card")).to_have_count(5)  # nothing was started
+    expect(page.locator("#balance")).to_have_text("0 credits")
+
+
+def test_history_loads_more_with_the_cursor(stack, page):
+    from playwright.sync_api import expect
+
+    open_client(page, f"{stack.url}/")
+    token = token_of(stack, sign_up(page))
+    with Api(stack) as api:
+        for i in range(12):  # started and canceled: each refunded, so the credits last
+            gen_id = api.text_to_video(token, prompt=f"video {i}").json()["generation_id"]
+            api.http.post("/cancel", json={"generation_id": gen_id}, headers=api.auth(token)).raise_for_status()
+
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator(".card")).to_have_count(10)
+    expect(page.locator(".card .prompt").first).to_have_text("video 11")  # newest first
+    with page.expect_request(lambda r: "/generations?" in r.url and "before=" in r.url):
+        page.click("#load-more")
+    expect(page.locator(".card")).to_have_count(12)
+    expect(page.locator(".card .prompt").last).to_have_text("video 0")
+    expect(page.locator("#load-more")).to_be_hidden()
+
+
+def test_from_another_origin_with_the_api_setting(running, static_host, page):
+    """The same files on a static host of their own, pointed at the API with ?api=: CORS, bearer
+    token and JSON exactly as a deployed frontend."""
+    from playwright.sync_api import expect
+
+    api_calls = []
+    page.on("request", lambda r: api_calls.append(r.url) if r.url.startswith(running.url) else None)
+    open_client(page, f"{static_host}/index.html?api={running.url}")
+    expect(page.locator("#api-base")).to_have_text(f"API: {running.url}")
+    sign_up(page)
+    card, sent = generate(page, "a paper boat on a river")
+    assert sent.url == f"{running.url}/text-to-video" and sent.all_headers()["origin"] == static_host
+    wait_until_played(page, card)
+
+    # The setting is remembered (a return from Checkout carries no ?api=), and so is the sign-in.
+    open_client(page, f"{static_host}/index.html")
+    expect(page.locator(".card")).to_have_count(1)
+    assert any(url.startswith(f"{running.url}/generations") for url in api_calls)
+
+
+def test_the_form_offers_whatever_pricing_lists(stack, page):
+    """GET /pricing grows (aspect ratios, models, packs: issues 9 and 10): the client shows what is
+    listed. The answer is replaced in the browser with a later catalog of the contract's shape."""
+    from playwright.sync_api import expect
+
+    later = httpx.get(f"{stack.url}/pricing").json()
+    later["models"] = [dict(m, aspect_ratios=["16:9", "9:16"]) for m in later["models"]] + [
+        {"model": "t2v-next", "kind": "text-to-video", "resolutions": ["480p", "1080p"],
+         "costs": {"480p": 10, "1080p": 40}, "aspect_ratios": {"480p": ["16:9"], "1080p": ["16:9", "1:1"]}}]
+    later["packs"] = [{"pack_id": "pack_500", "credits": 500, "amount": 500, "currency": "usd"}]
+    page.route(f"{stack.url}/pricing", lambda route: route.fulfill(json=later))
+    open_client(page, f"{stack.url}/")
+    sign_up(page)
+    page.select_option("select[name=model]", "t2v-next")
+    page.select_option("select[name=resolution]", "1080p")
+    expect(page.locator("#cost")).to_contain_text("Costs 40 credits")
+    expect(page.locator("select[name=aspect_ratio] option")).to_have_text(["Automatic", "16:9", "1:1"])
+    page.select_option("select[name=resolution]", "480p")
+    expect(page.locator("select[name=aspect_ratio] option")).to_have_text(["Automatic", "16:9"])
+    expect(page.locator("#buy")).to_be_visible()
+    expect(page.locator("#packs .pack[data-pack=pack_500]")).to_have_text(re.compile(r"500 credits\s*\$5\.00"))
+
+
+def test_buying_a_pack_through_checkout(stack, page):
+    from playwright.sync_api import expect
+
+    packs = httpx.get(f"{stack.url}/pricing").json().get("packs")
+    if not packs:
+        pytest.skip("GET /pricing lists no credit packs in this build: purchases (issue 10) are not here yet")
+    open_client(page, f"{stack.url}/")
+    sign_up(page)
+    pack = packs[0]
+    expect(page.locator("#buy")).to_be_visible()
+    expect(page.locator("#packs .pack")).to_have_count(len(packs))
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/checkout")) as sent:
+        page.click(f"#packs .pack[data-pack='{pack['pack_id']}']")
+    assert sent.value.post_data_json == {"pack_id": pack["pack_id"]}
+    page.wait_for_url(lambda url: not url.startswith(f"{stack.url}/web/"))  # Stripe's (emulated) page
+    page.get_by_role("button", name=re.compile(r"^\s*pay", re.I)).first.click()
+    page.wait_for_selector("body[data-ready]")  # back in the client
+    expect(page.locator(".toast[data-code=checkout_credited]")).to_be_visible()
+    expect(page.locator("#balance")).to_have_text(f"{100 + pack['credits']} credits")
+
+
+def test_the_dev_server_serves_the_client_and_nothing_else(stack):
+    """Without a browser: / leads to the client; only the client's own files are served."""
+    client = httpx.Client(base_url=stack.url)
+    root = client.get("/?api=https://api.example.com")
+    assert root.status_code == 307 and root.headers["location"] == "/web/?api=https://api.example.com"
+    page = client.get("/web/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="app.js">' in page.text
+    for name in ("app.js", "api.js", "config.js", "pricing.js", "images.js"):
+        answer = client.get(f"/web/{name}")
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/javascript"), name
+    assert client.get("/web/style.css").headers["content-type"].startswith("text/css")
+    for path in ("/web/%2e%2e/dev.py", "/web/..%2fdev_routes.py", "/web/nope.js", "/web/README", "/web/sub/app.js"):
+        assert_error(client.get(path), 404, "not_found")
+    client.close()
