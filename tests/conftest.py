@@ -83,6 +83,7 @@ def stack(db_url, tmp_path):
         replicate_api_token=None, replicate_webhook_secret=None, supabase_url=None,
         supabase_service_role_key=None, supabase_jwt_secret=None, webhook_url=None,
         public_base_url=None, allowed_origins="https://app.example.com", replicate_timeout_seconds=2.0,
+        stripe_secret_key=None, stripe_webhook_secret=None, checkout_success_url=None, checkout_cancel_url=None,
     )
     stack = DevStack(settings, port=0, sweep=False).start()
     stack.emulator.behaviour.auto_run = False
