@@ -372,3 +372,50 @@ def test_the_emulator_cli_refunds_a_session(api, stripe, db, capsys):
     assert stripe_emulator.main(["refund", stripe.base_url, sid, "--amount", "250"]) == 0
     assert '"charge.refunded"' in capsys.readouterr().out
     assert purchase_rows(db, sid) == [("purchase", 100), ("reversal", -50)]
+
+
+# --- the books ------------------------------------------------------------------------------------------
+def test_ledger_discrepancies_reports_each_broken_purchase_rule(api, stripe, db_url):
+    """Break each purchase rule as the owner (inside a transaction rolled back at the end) and see it
+    reported: a second purchase row for a session, a credited purchase without its row, and reversals
+    beyond the purchase."""
+    import psycopg
+
+    user_id, token = api.signup()
+    credited, open_one = buy(api, token), buy(api, token)
+    stripe.pay(credited)
+
+    def problems(conn):
+        return {row[0] for row in conn.execute("select problem from public.ledger_discrepancies()")}
+
+    with psycopg.connect(db_url) as conn:
+        assert problems(conn) == set()
+        conn.execute("drop index public.one_purchase_per_session")
+        conn.execute("insert into public.credit_transactions (user_id, amount, type, balance_after, purchase_session_id) "
+                     "values (%s, 100, 'purchase', 300, %s)", (user_id, credited))
+        conn.execute("update public.profiles set credits = 300 where id = %s", (user_id,))
+        assert problems(conn) == {"purchase_credited_twice"}
+        conn.rollback()
+        conn.execute("update public.purchases set status = 'credited' where session_id = %s", (open_one,))
+        assert problems(conn) == {"purchase_status_mismatch"}
+        conn.rollback()
+        conn.execute("insert into public.credit_transactions (user_id, amount, type, balance_after, purchase_session_id) "
+                     "values (%s, -150, 'reversal', 50, %s)", (user_id, credited))
+        conn.execute("update public.profiles set credits = 50 where id = %s", (user_id,))
+        assert problems(conn) == {"bad_reversal"}
+        conn.rollback()
+        assert problems(conn) == set()
+
+
+def test_the_ledger_refuses_a_second_purchase_row_for_a_session_even_from_the_owner(api, stripe, db):
+    import psycopg
+
+    user_id, token = api.signup()
+    sid = buy(api, token)
+    stripe.pay(sid)
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute("insert into public.credit_transactions (user_id, amount, type, balance_after, purchase_session_id) "
+                   "values (%s, 100, 'purchase', 300, %s)", (user_id, sid))
+    with pytest.raises(psycopg.errors.CheckViolation):  # a reversal names its purchase
+        db.execute("insert into public.credit_transactions (user_id, amount, type, balance_after) "
+                   "values (%s, -1, 'reversal', 199)", (user_id,))
