@@ -419,3 +419,24 @@ def test_the_ledger_refuses_a_second_purchase_row_for_a_session_even_from_the_ow
     with pytest.raises(psycopg.errors.CheckViolation):  # a reversal names its purchase
         db.execute("insert into public.credit_transactions (user_id, amount, type, balance_after) "
                    "values (%s, -1, 'reversal', 199)", (user_id,))
+
+
+def test_without_stripe_keys_checkout_is_a_503_and_the_webhook_trusts_nothing(api, stripe, db):
+    """An operator may deploy before selling: no STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET."""
+    services = api.stack.services
+    user_id, token = api.signup()
+    sid = buy(api, token)
+    configured = services.settings
+    services.settings = configured.model_copy(update={"stripe_secret_key": None, "stripe_webhook_secret": None})
+    services.__dict__.pop("stripe", None)  # the client is made from the settings on first use
+    try:
+        assert_error(api.http.post("/checkout", json={"pack_id": PACK}, headers=api.auth(token)),
+                     503, "service_unavailable")
+        assert status(api, token, sid).json()["status"] == "open"  # what is recorded, without asking Stripe
+        stripe.behaviour.webhook_attempts = 1
+        stripe.pay(sid)
+        assert stripe.deliveries[-1]["status"] == 401
+    finally:
+        services.settings = configured
+        services.__dict__.pop("stripe", None)
+    assert purchase_rows(db, sid) == [] and balance(db, user_id) == 100
