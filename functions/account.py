@@ -73,7 +73,7 @@ async def checkout(body: CheckoutRequest, request: Request, svc: Svc, user: Curr
 
 
 def checkout_status(request: Request, svc: Svc, user: CurrentUser,
-                    session_id: Annotated[str, Query(min_length=1, max_length=255)]) -> dict:
+                    session_id: Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_]+$")]) -> dict:
     """One of the caller's purchases (the success page's call: it credits a paid session too)."""
     note(request, session_id=session_id)
     return purchases.checkout_status(svc, user, session_id)

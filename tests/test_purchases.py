@@ -440,3 +440,10 @@ def test_without_stripe_keys_checkout_is_a_503_and_the_webhook_trusts_nothing(ap
         services.settings = configured
         services.__dict__.pop("stripe", None)
     assert purchase_rows(db, sid) == [] and balance(db, user_id) == 100
+
+
+def test_a_malformed_session_id_is_a_422_not_a_5xx(api):
+    token = api.token()
+    for bad in ["\x00", "cs_test_1 or 1=1", "x" * 300]:
+        body = assert_error(status(api, token, bad), 422, "invalid_request")
+        assert body["errors"][0]["field"] == "session_id"
