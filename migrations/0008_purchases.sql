@@ -6,9 +6,11 @@
 --     currency, user, pack), compared in fulfil_purchase against the purchase recorded at creation;
 --   * each Stripe event id is applied at most once (stripe_events' primary key, in the same transaction
 --     as its effect);
---   * refunds and disputes are recorded by their own ids; what the purchase owes back is recomputed from
---     those records (the largest refunded total seen, each dispute once), so a repeated, late or
---     reordered event never takes credits twice;
+--   * refunds and disputes are recorded by their own ids, under the payment (intent) they belong to, even
+--     before that payment is linked to a purchase; what a purchase owes back is recomputed from those
+--     records (the largest refunded total seen, each refund and dispute once), so a repeated, late or
+--     reordered event never takes credits twice, and a refund that arrives before the payment's
+--     session is credited is taken back when it is;
 --   * a take-back is a `reversal` row that never makes a balance negative: the part that cannot be taken
 --     is recorded on the purchase as unrecovered_credits.
 -- Lock order: purchase row, then profile (as generation, then profile, elsewhere).
@@ -23,7 +25,6 @@ create table public.purchases (
   status text not null default 'open'
     check (status in ('open', 'paid', 'credited', 'expired', 'failed', 'reversed')),
   payment_intent text unique,                      -- links charge, refund and dispute events to the purchase
-  refunded_amount integer not null default 0 check (refunded_amount >= 0),  -- largest amount_refunded seen
   unrecovered_credits integer not null default 0 check (unrecovered_credits >= 0),
   mismatch text,                                   -- why a paid session was not credited (for the operator)
   created_at timestamptz not null default now(),
@@ -41,23 +42,31 @@ create table public.stripe_events (
   received_at timestamptz not null default now()
 );
 
--- Refunds by their own id (re_…): each counted once, whatever events repeat it.
+-- What Stripe said about a payment's refunds: the largest running amount_refunded seen per payment
+-- intent, and each refund by its own id (re_…), counted once whatever events repeat it.
+create table public.payment_refunds (
+  payment_intent text primary key,
+  amount_refunded integer not null check (amount_refunded >= 0),
+  updated_at timestamptz not null default now()
+);
 create table public.purchase_refunds (
   refund_id text primary key,
-  session_id text not null references public.purchases (session_id) on delete cascade,
+  payment_intent text not null,
   amount integer not null check (amount > 0),
   created_at timestamptz not null default now()
 );
+create index purchase_refunds_by_payment on public.purchase_refunds (payment_intent);
 
 -- Disputes by their own id (dp_…). Status only moves from open to won or lost.
 create table public.purchase_disputes (
   dispute_id text primary key,
-  session_id text not null references public.purchases (session_id) on delete cascade,
+  payment_intent text not null,
   amount integer not null check (amount > 0),
   status text not null default 'open' check (status in ('open', 'won', 'lost')),
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now()
 );
+create index purchase_disputes_by_payment on public.purchase_disputes (payment_intent);
 
 -- The ledger learns purchases keyed by session, and reversals (negative: taken back; positive: given
 -- back when a dispute is won). A `purchase` row without a session is a manual top-up (add_credits).
@@ -85,13 +94,15 @@ alter table public.purchases enable row level security;
 alter table public.stripe_events enable row level security;
 alter table public.purchase_refunds enable row level security;
 alter table public.purchase_disputes enable row level security;
+alter table public.payment_refunds enable row level security;
 create policy "own purchases" on public.purchases for select to authenticated
   using (user_id = (select auth.uid()));
 -- Explicit grants: reads only; every write goes through the functions below.
-revoke all on public.purchases, public.stripe_events, public.purchase_refunds, public.purchase_disputes
-  from public, anon, authenticated, service_role;
+revoke all on public.purchases, public.stripe_events, public.purchase_refunds, public.purchase_disputes,
+  public.payment_refunds from public, anon, authenticated, service_role;
 grant select on public.purchases to authenticated, service_role;
-grant select on public.stripe_events, public.purchase_refunds, public.purchase_disputes to service_role;
+grant select on public.stripe_events, public.purchase_refunds, public.purchase_disputes, public.payment_refunds
+  to service_role;
 
 
 -- Internal: move a user's balance and write a purchase/reversal ledger row, in the caller's transaction.
@@ -175,6 +186,9 @@ declare
   v_outcome text;
   v_mismatch text;
 begin
+  -- A payment's refund or dispute may be recording right now (reverse_purchase): serialize on the
+  -- payment, and take that lock before the purchase row's, as reverse_purchase does (no deadlock).
+  perform public._lock_payment(p_payment_intent);
   select * into v from public.purchases where session_id = p_session_id for update;
   if not found then
     if public._note_stripe_event(p_event_id, p_event_type, 'unknown_session', p_session_id) then
@@ -210,6 +224,7 @@ begin
                                           format('%s credits (%s)', v.credits, v.pack_id));
       update public.purchases set status = 'credited', credited_at = now(), updated_at = now()
         where session_id = p_session_id;
+      perform public._settle_reversals(p_session_id);  -- a refund or dispute that came first
     end if;
   end if;
   perform public._note_stripe_event(p_event_id, p_event_type, v_outcome, p_session_id);
@@ -271,10 +286,11 @@ begin
                  where purchase_session_id = p_session_id and type = 'purchase') then
     return 0;  -- never credited: nothing to take back
   end if;
-  v_refunded := greatest(v.refunded_amount,
-                         coalesce((select sum(amount) from public.purchase_refunds where session_id = p_session_id), 0));
+  v_refunded := greatest(
+    coalesce((select amount_refunded from public.payment_refunds where payment_intent = v.payment_intent), 0),
+    coalesce((select sum(amount) from public.purchase_refunds where payment_intent = v.payment_intent), 0));
   v_disputed := coalesce((select sum(amount) from public.purchase_disputes
-                          where session_id = p_session_id and status in ('open', 'lost')), 0);
+                          where payment_intent = v.payment_intent and status in ('open', 'lost')), 0);
   -- the share of the pack's credits, rounded down per part: a cent refunded never costs a whole pack
   v_owed := least(v.credits, (v.credits::bigint * least(v_refunded, v.amount) / v.amount)::integer
                              + (v.credits::bigint * least(v_disputed, v.amount) / v.amount)::integer);
@@ -308,10 +324,23 @@ begin
 end
 $$;
 
--- reverse_purchase: a charge event (refund or dispute) for the payment behind a purchase.
+-- Internal: a transaction lock on one payment intent (none for null).
+create function public._lock_payment(p_payment_intent text) returns void
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_payment_intent is not null then
+    perform pg_advisory_xact_lock(hashtextextended('stripe_payment:' || p_payment_intent, 0));
+  end if;
+end
+$$;
+
+-- reverse_purchase: a charge event (refund or dispute) for a payment. Records what it says by the
+-- refund's or dispute's own id under the payment intent, then settles the purchase paid by it, if
+-- one is linked yet (otherwise fulfil_purchase settles when it credits).
 --   p_refunded_amount: the charge's amount_refunded (a running total); p_refunds: [{"id", "amount"}]
 --   when the charge lists its refunds; p_dispute_id/_amount/_status for dispute events (status open,
---   won or lost). Returns: settled | unknown_payment | duplicate_event.
+--   won or lost). Returns: settled | recorded (no purchase linked yet) | unknown_payment (no payment
+--   intent on the event) | duplicate_event.
 create function public.reverse_purchase(
   p_event_id text, p_event_type text, p_payment_intent text,
   p_refunded_amount integer default null, p_refunds jsonb default null,
@@ -319,23 +348,28 @@ create function public.reverse_purchase(
 ) returns text
 language plpgsql security definer set search_path = '' as $$
 declare
-  v public.purchases;
+  v_session text;
 begin
-  select * into v from public.purchases where payment_intent = p_payment_intent for update;
-  if not found then  -- not a payment of ours (or not yet linked): recorded, nothing to take back
+  if p_payment_intent is null then
     return case when public._note_stripe_event(p_event_id, p_event_type, 'unknown_payment', null)
                 then 'unknown_payment' else 'duplicate_event' end;
   end if;
-  if not public._note_stripe_event(p_event_id, p_event_type, 'settled', v.session_id) then
+  perform public._lock_payment(p_payment_intent);  -- before the purchase row, as fulfil_purchase
+  select session_id into v_session from public.purchases where payment_intent = p_payment_intent for update;
+  if not public._note_stripe_event(p_event_id, p_event_type,
+                                   case when v_session is null then 'recorded' else 'settled' end, v_session) then
     return 'duplicate_event';
   end if;
 
   if p_refunded_amount is not null then
-    update public.purchases set refunded_amount = greatest(refunded_amount, p_refunded_amount)
-      where session_id = v.session_id;
+    insert into public.payment_refunds (payment_intent, amount_refunded)
+      values (p_payment_intent, p_refunded_amount)
+      on conflict (payment_intent) do update
+        set amount_refunded = greatest(public.payment_refunds.amount_refunded, excluded.amount_refunded),
+            updated_at = now();
   end if;
-  insert into public.purchase_refunds (refund_id, session_id, amount)
-    select r->>'id', v.session_id, (r->>'amount')::integer
+  insert into public.purchase_refunds (refund_id, payment_intent, amount)
+    select r->>'id', p_payment_intent, (r->>'amount')::integer
     from jsonb_array_elements(coalesce(p_refunds, '[]'::jsonb)) r
     where (r->>'amount')::integer > 0
     on conflict (refund_id) do nothing;
@@ -343,13 +377,16 @@ begin
     if p_dispute_status not in ('open', 'won', 'lost') then
       raise exception 'dispute status must be open, won or lost, not %', p_dispute_status using errcode = '22023';
     end if;
-    insert into public.purchase_disputes (dispute_id, session_id, amount, status)
-      values (p_dispute_id, v.session_id, p_dispute_amount, p_dispute_status)
+    insert into public.purchase_disputes (dispute_id, payment_intent, amount, status)
+      values (p_dispute_id, p_payment_intent, p_dispute_amount, p_dispute_status)
       on conflict (dispute_id) do update
         set status = excluded.status, updated_at = now()
         where public.purchase_disputes.status = 'open';  -- won and lost are final
   end if;
-  perform public._settle_reversals(v.session_id);
+  if v_session is null then
+    return 'recorded';
+  end if;
+  perform public._settle_reversals(v_session);
   return 'settled';
 end
 $$;
@@ -465,6 +502,7 @@ revoke execute on function
   public.fulfil_purchase(text, text, integer, text, text, text, text, text, text),
   public.end_checkout(text, text, text, text),
   public._settle_reversals(text),
+  public._lock_payment(text),
   public.reverse_purchase(text, text, text, integer, jsonb, text, integer, text),
   public.note_stripe_event(text, text),
   public.purchase_status(text, uuid),

@@ -279,9 +279,23 @@ def test_a_partial_then_a_full_refund_take_back_each_share_once(api, stripe, db)
     assert send(api, stripe, late).json()["outcome"] == "settled"
     assert balance(db, user_id) == 100
     assert status(api, token, sid).json()["status"] == "reversed"
-    assert db.execute("select count(*) from public.purchase_refunds where session_id = %s", (sid,)).fetchone()[0] == 2
+    assert db.execute("select count(*) from public.purchase_refunds where payment_intent = %s",
+                      (purchase(db, sid)["payment_intent"],)).fetchone()[0] == 2
     types = [t["type"] for t in api.credits(token)["transactions"]]
     assert types[:3] == ["reversal", "reversal", "purchase"]
+
+
+def test_a_refund_that_arrives_before_the_payment_is_credited_is_taken_back_when_it_is(api, stripe, db):
+    user_id, token = api.signup()
+    sid = buy(api, token)
+    stripe.behaviour.deliver_webhooks = False
+    stripe.pay(sid)
+    stripe.refund(sid, 200)
+    completed, refunded = stripe.events[-2], stripe.events[-1]
+    assert send(api, stripe, refunded).json()["outcome"] == "recorded"  # no purchase knows this payment yet
+    assert send(api, stripe, completed).json()["outcome"] == "credited"
+    assert purchase_rows(db, sid) == [("purchase", 100), ("reversal", -40)]
+    assert status(api, token, sid).json() == {"session_id": sid, "status": "reversed", "credits": 100, "balance": 160}
 
 
 def test_a_dispute_lost_after_the_credits_were_spent_never_goes_below_zero(api, stripe, db, credits):
