@@ -34,9 +34,17 @@ class Settings(BaseSettings):
     replicate_timeout_seconds: float = Field(20.0, gt=0)
     # Local stack only: the base URL our signed file links point at.
     public_base_url: str | None = None
+    # Buying credits (contract "Buying credits"). Without a secret key, POST /checkout answers 503
+    # and the webhook refuses every delivery: the API can be deployed before it sells anything.
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    # Where Stripe sends the browser back; Stripe fills {CHECKOUT_SESSION_ID} in.
+    checkout_success_url: str | None = None
+    checkout_cancel_url: str | None = None
 
     @field_validator("supabase_jwt_secret", "replicate_webhook_secret", "supabase_service_role_key",
-                     "replicate_api_token")
+                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDERS:

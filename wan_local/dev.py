@@ -1,5 +1,6 @@
 """The local stack (`wan-api dev`): every endpoint on one port, an embedded Postgres unless
-DATABASE_URL is set, the Replicate emulator unless REPLICATE_API_TOKEN is set, local file storage,
+DATABASE_URL is set, the Replicate emulator unless REPLICATE_API_TOKEN is set, the Stripe emulator
+unless STRIPE_SECRET_KEY is set, local file storage,
 /dev/signup, and the sweeper on a timer. The tests run this same stack.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import APIRouter, FastAPI
 
-from functions import account, generation_status, image_to_video, replicate_webhook, text_to_video
+from functions import account, generation_status, image_to_video, replicate_webhook, stripe_webhook, text_to_video
 from shared.app import create_app
 from shared.replicate_provider import ReplicateProvider
 from shared.services import Services
@@ -28,6 +29,7 @@ from wan_local import dev_routes
 from wan_local.embedded_pg import EmbeddedPostgres, free_port
 from wan_local.migrate import BOOTSTRAP_NOTE, bootstrap_if_plain, migrate
 from wan_local.replicate_emulator import ReplicateEmulator
+from wan_local.stripe_emulator import StripeEmulator
 
 
 class ThreadedServer:
@@ -70,6 +72,15 @@ def _local_secrets(data_dir: Path) -> dict:
     return made
 
 
+def _stripe_secret(data_dir: Path) -> str:
+    """The local Stripe emulator's webhook signing secret, made once and kept with the others."""
+    made = _local_secrets(data_dir)
+    if "stripe_webhook_secret" not in made:
+        made["stripe_webhook_secret"] = "whsec_" + secrets.token_hex(24)
+        (data_dir / "local-secrets.json").write_text(json.dumps(made))
+    return made["stripe_webhook_secret"]
+
+
 def _replicate_secret(settings: Settings) -> str:
     """The account's webhook signing secret (GET /v1/webhooks/default/secret)."""
     import replicate
@@ -106,6 +117,7 @@ class DevStack:
         self.data_dir = Path(settings.wan_data_dir).resolve()
         self.postgres: EmbeddedPostgres | None = None
         self.emulator: ReplicateEmulator | None = None
+        self.stripe: StripeEmulator | None = None
         self.servers: list[ThreadedServer] = []
         self.applied: list[str] = []
         self.bootstrapped = False
@@ -153,6 +165,8 @@ class DevStack:
                                                    "replicate_base_url": self.emulator.base_url})
         elif not settings.replicate_webhook_secret:
             settings = settings.model_copy(update={"replicate_webhook_secret": _replicate_secret(settings)})
+        if not settings.stripe_secret_key:
+            settings = self._start_stripe_emulator(settings)
         self.settings = settings.model_copy(update={"database_url": database_url})
         storage = LocalStorage(self.data_dir / "storage", self.url, self.local_secrets["storage_secret"].encode())
         self.services = Services(
@@ -168,6 +182,21 @@ class DevStack:
             threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True).start()
         return self
 
+    def _start_stripe_emulator(self, settings: Settings) -> Settings:
+        """The local Stripe: sessions, the checkout page, and events signed for our webhook."""
+        secret = settings.stripe_webhook_secret or _stripe_secret(self.data_dir)
+        self.stripe = StripeEmulator(secret, webhook_url=f"{self.url}/webhooks/stripe")
+        server = ThreadedServer(self.stripe.app, "127.0.0.1", 0).start()
+        self.servers.append(server)
+        self.stripe.base_url = f"http://127.0.0.1:{server.port}"
+        done = f"{self.stripe.base_url}/done?session_id={{CHECKOUT_SESSION_ID}}"
+        return settings.model_copy(update={
+            "stripe_secret_key": "sk_test_local_emulator", "stripe_webhook_secret": secret,
+            "stripe_api_base": self.stripe.base_url,
+            "checkout_success_url": settings.checkout_success_url or done,
+            "checkout_cancel_url": settings.checkout_cancel_url or done + "&outcome=canceled",
+        })
+
     def _sweep_forever(self) -> None:
         """The local stand-in for the Modal cron: one sweep every SWEEP_INTERVAL_SECONDS."""
         from shared.sweep import sweep
@@ -181,7 +210,7 @@ class DevStack:
     def routers(self) -> list[APIRouter]:
         return [
             text_to_video.router(), image_to_video.router(), generation_status.router(),
-            replicate_webhook.router(), account.router(), dev_routes.router(self),
+            replicate_webhook.router(), stripe_webhook.router(), account.router(), dev_routes.router(self),
         ]
 
     def banner(self) -> list[str]:
@@ -193,6 +222,8 @@ class DevStack:
             f"migrations: {', '.join(self.applied) or 'none pending'}",
             f"replicate:  {replicate}",
             f"webhook:    {self.settings.webhook_url}",
+            f"stripe:     emulator at {self.stripe.base_url} (checkout pages at /checkout/<session_id>)"
+            if self.stripe else f"stripe:     {self.settings.stripe_api_base}",
             f"sweeper:    every {self.settings.sweep_interval_seconds} s" if self.sweep_enabled else "sweeper:    off",
             "endpoints:",
         ]
