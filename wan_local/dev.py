@@ -189,12 +189,13 @@ class DevStack:
         server = ThreadedServer(self.stripe.app, "127.0.0.1", 0).start()
         self.servers.append(server)
         self.stripe.base_url = f"http://127.0.0.1:{server.port}"
-        done = f"{self.stripe.base_url}/done?session_id={{CHECKOUT_SESSION_ID}}"
+        # Back to the web client, whose page confirms with GET /checkout/status (as a frontend does).
+        client = f"{self.url}/web/"
         return settings.model_copy(update={
             "stripe_secret_key": "sk_test_local_emulator", "stripe_webhook_secret": secret,
             "stripe_api_base": self.stripe.base_url,
-            "checkout_success_url": settings.checkout_success_url or done,
-            "checkout_cancel_url": settings.checkout_cancel_url or done + "&outcome=canceled",
+            "checkout_success_url": settings.checkout_success_url or client + "?session_id={CHECKOUT_SESSION_ID}",
+            "checkout_cancel_url": settings.checkout_cancel_url or client + "?checkout=canceled",
         })
 
     def _sweep_forever(self) -> None:

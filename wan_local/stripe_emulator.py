@@ -308,11 +308,6 @@ class StripeEmulator:
             self.pay(session_id, later=choice == "pay_later", wait=False)  # the webhook races the browser
             return RedirectResponse(s.data["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id), status_code=303)
 
-        @app.get("/done", response_class=HTMLResponse)
-        def done(session_id: str = "", outcome: str = "success"):
-            return HTMLResponse(f"<h1>Checkout {html.escape(outcome)}</h1><p>Session <code>{html.escape(session_id)}"
-                                "</code>. Ask the API: <code>GET /checkout/status?session_id=…</code></p>")
-
         @app.post("/emulator/sessions/{session_id}/{action}")
         def act(session_id: str, action: str, amount: int | None = None):
             if session_id not in self.sessions:
