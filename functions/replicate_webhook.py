@@ -28,6 +28,8 @@ async def replicate_webhook(request: Request, svc: Svc, generation_id: str | Non
     event_id = webhooks.verify(body, request.headers, svc.settings.replicate_webhook_secret)
     try:
         prediction = parse_prediction(json.loads(body))
+    except RecursionError:  # signed, yet nested deeper than any prediction is
+        raise InvalidPayload("The webhook body is not a prediction: it is nested too deeply.") from None
     except ValueError as exc:
         raise InvalidPayload(f"The webhook body is not a prediction: {exc}.") from None
     note(request, generation_id=generation_id, prediction_id=prediction.id, event_id=event_id)

@@ -9,6 +9,7 @@ import binascii
 import json
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
 
 from shared import catalog, errors
@@ -182,12 +183,18 @@ def _encode_cursor(gen: dict) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[str, str]:
+    """A cursor is what _encode_cursor made: anything else (a number, a list, an object, a time with no
+    zone, a NUL) is the caller's mistake, a 422, and never reaches the database."""
     try:
-        created_at, gen_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        uuid.UUID(gen_id)
-        iso(created_at)
-        return created_at, gen_id
-    except (ValueError, TypeError, binascii.Error):
+        padded = (cursor + "=" * (-len(cursor) % 4)).encode("ascii")
+        value = json.loads(base64.b64decode(padded, altchars=b"-_", validate=True))
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+            raise ValueError("not a cursor")
+        created_at = datetime.fromisoformat(value[0])
+        if created_at.tzinfo is None:
+            raise ValueError("the cursor's time has no zone")
+        return created_at.isoformat(), str(uuid.UUID(value[1]))
+    except (ValueError, TypeError, binascii.Error, RecursionError):
         raise errors.InvalidRequest(errors=[{"field": "before", "message": "before: is not a cursor "
                                              "this API returned"}]) from None
 
