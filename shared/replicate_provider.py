@@ -40,21 +40,37 @@ class Prediction:
         return self.status in ("succeeded", "failed", "canceled", "aborted")
 
 
+# What a provider sends is bounded and cleaned before it reaches the database: Postgres text cannot
+# hold U+0000 (one NUL made every delivery of a webhook, every poll and the sweep fail), and a 10 MB
+# error string has no business in a row that every status call reads.
+MAX_ERROR_CHARS = 2000
+MAX_ID_CHARS = 128           # Replicate's ids are ~26 characters
+MAX_URL_CHARS = 4096
+
+
+def _clean(value: Any, limit: int) -> str:
+    return str(value).replace("\x00", "")[:limit]
+
+
 def parse_prediction(data: Any) -> Prediction:
     """A prediction object (API answer or webhook body) -> Prediction; ValueError if it is not one."""
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         raise ValueError("not a prediction: no id")
+    prediction_id = data["id"].replace("\x00", "")
+    if not prediction_id or len(prediction_id) > MAX_ID_CHARS:
+        raise ValueError("not a prediction: no usable id")
     status = data.get("status")
     if status not in ("starting", "processing", "succeeded", "failed", "canceled", "aborted"):
-        raise ValueError(f"not a prediction: status {status!r}")
+        raise ValueError(f"not a prediction: status {_clean(status, 40)!r}")
     output = data.get("output")
     if isinstance(output, list):
         output = next((o for o in output if isinstance(o, str)), None)
-    if not isinstance(output, str):
-        output = None
+    if not isinstance(output, str) or "\x00" in output or len(output) > MAX_URL_CHARS:
+        output = None  # no URL at all beats a mangled one
     error = data.get("error")
-    return Prediction(id=data["id"], status=status, output_url=output,
-                      error=str(error) if error else None, progress=_progress(data.get("logs")))
+    return Prediction(id=prediction_id, status=status, output_url=output,
+                      error=_clean(error, MAX_ERROR_CHARS) if error else None,
+                      progress=_progress(data.get("logs")))
 
 
 def _progress(logs: Any) -> int | None:

@@ -188,3 +188,33 @@ def test_a_nul_in_an_upload_field_is_422_and_stores_nothing(api, db, field):
     r = api.image_to_video(token, png(), **fields)
     assert_error(r, 422, "invalid_request")
     assert balance(db, user_id) == 100 and stored_files(api) == []
+
+
+# --- item 4: NUL and sheer size in what Replicate sends ----------------------------------------------
+
+@pytest.mark.parametrize("changes,stored_error", [
+    pytest.param({"status": "failed", "error": "CUDA\u0000 out of memory"}, "CUDA out of memory", id="nul_in_error"),
+    pytest.param({"status": "failed", "error": "e" * 900_000}, "e" * 2000, id="900KB_error"),
+    pytest.param({"status": "succeeded", "output": "https://replicate.delivery/x\u0000/out.mp4"}, None,
+                 id="nul_in_output"),
+])
+def test_nul_or_size_in_a_webhook_is_cleaned_and_the_generation_settles(api, db, changes, stored_error):
+    """Each of these made every delivery fail with a 5xx, so the generation stayed charged and
+    processing until the deadline; now it settles on the first delivery (and a failure is refunded)."""
+    token, gen_id, pid = api.start_generation()
+    raw = json.dumps({"id": pid, "status": "processing", **changes})
+    r = api.http.post("/webhooks/replicate", params={"generation_id": gen_id}, content=raw,
+                      headers=api.stack.emulator.signed_headers(raw))
+    assert r.status_code == 200, r.text
+    status, error = db.execute("select status, error from public.generations where id = %s", (gen_id,)).fetchone()
+    assert status == changes["status"] and error == stored_error
+    assert api.status(token, gen_id).json()["terminal"] is True
+
+
+def test_a_nul_in_the_prediction_id_is_stripped(api, db):
+    token, gen_id, pid = api.start_generation()
+    raw = json.dumps({"id": pid[:3] + "\u0000" + pid[3:], "status": "failed", "error": "boom"})
+    r = api.http.post("/webhooks/replicate", params={"generation_id": gen_id}, content=raw,
+                      headers=api.stack.emulator.signed_headers(raw))
+    assert r.status_code == 200 and r.json()["outcome"] == "applied", r.text
+    assert api.status(token, gen_id).json()["refunded"] is True
