@@ -11,13 +11,15 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import httpcore
 import httpx
 
 from shared.catalog import Variant
 
+MAX_OUTPUT_BYTES = 512 * 1024 * 1024
+MAX_REDIRECTS = 5
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
 
 
@@ -206,18 +208,38 @@ class ReplicateProvider:
         with _provider_errors("cancel"):
             return parse_prediction(self.client._request("POST", f"/v1/predictions/{prediction_id}/cancel").json())
 
-    def download(self, url: str, *, max_bytes: int = 512 * 1024 * 1024) -> tuple[bytes, str]:
-        """Fetch an output file (Replicate deletes them an hour after the run)."""
-        with _provider_errors("download"):
-            with httpx.stream("GET", url, timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=True) as r:
-                r.raise_for_status()
-                chunks, size = [], 0
-                for chunk in r.iter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ProviderError(f"output larger than {max_bytes} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks), r.headers.get("content-type", "video/mp4").split(";")[0]
+    def download(self, url: str, into: BinaryIO, check_url: Callable[[str], None], *,
+                 max_bytes: int = MAX_OUTPUT_BYTES) -> None:
+        """Stream an output video (Replicate deletes them an hour after the run) into a file.
+
+        `check_url` vets the URL and every redirect target before we connect (it raises to refuse);
+        the bytes must be an MP4 (an ISO media file: `ftyp` at offset 4), at most `max_bytes`."""
+        with _provider_errors("download"), httpx.Client(timeout=httpx.Timeout(60.0, connect=5.0)) as http:
+            for _ in range(MAX_REDIRECTS + 1):
+                check_url(url)
+                with http.stream("GET", url) as r:
+                    if r.is_redirect and "location" in r.headers:
+                        url = str(r.url.join(r.headers["location"]))
+                        continue
+                    r.raise_for_status()
+                    _stream_mp4(r, into, max_bytes)
+                    return
+            raise ProviderError(f"output URL redirected more than {MAX_REDIRECTS} times")
+
+
+def _stream_mp4(response: httpx.Response, into: BinaryIO, max_bytes: int) -> None:
+    size, head = 0, b""
+    for chunk in response.iter_bytes(1024 * 1024):
+        if len(head) < 8:
+            head += chunk[:8]
+            if len(head) >= 8 and head[4:8] != b"ftyp":
+                raise ProviderError("the output is not an MP4 video")
+        size += len(chunk)
+        if size > max_bytes:
+            raise ProviderError(f"output larger than {max_bytes} bytes")
+        into.write(chunk)
+    if head[4:8] != b"ftyp":
+        raise ProviderError("the output is not an MP4 video")
 
 
 @contextmanager

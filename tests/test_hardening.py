@@ -218,3 +218,49 @@ def test_a_nul_in_the_prediction_id_is_stripped(api, db):
                       headers=api.stack.emulator.signed_headers(raw))
     assert r.status_code == 200 and r.json()["outcome"] == "applied", r.text
     assert api.status(token, gen_id).json()["refunded"] is True
+
+
+# --- item 1: nothing is stored before the charge --------------------------------------------------------
+
+def test_an_upload_that_cannot_be_charged_stores_nothing(api, db):
+    user_id, token = api.signup()
+    db.execute("select public.add_credits(%s, -100, 'adjustment', 'spent')", (user_id,))
+    for n in range(5):
+        assert_error(api.image_to_video(token, png(320 + n, 240)), 402, "insufficient_credits")
+    assert stored_files(api) == [] and api.stack.emulator.creates == []
+
+
+def test_an_upload_from_a_user_without_a_profile_stores_nothing(api):
+    from wan_local.dev_routes import access_token
+
+    token = access_token(str(uuid.uuid4()), "ghost@example.com", api.stack.settings.supabase_jwt_secret)
+    r = api.image_to_video(token, png())
+    assert r.status_code == 404, r.text
+    assert stored_files(api) == [] and api.stack.emulator.creates == []
+
+
+def test_a_storage_failure_after_the_charge_fails_and_refunds_like_a_replicate_failure(api, db):
+    user_id, token = api.signup()
+
+    def broken_put(path, data, content_type):
+        raise OSError("the bucket is unreachable")
+
+    api.stack.services.storage.put = broken_put
+    r = api.image_to_video(token, png(), key="k1")
+    assert_error(r, 503, "service_unavailable")
+    assert balance(db, user_id) == 100 and api.stack.emulator.creates == []
+    (status, refunded) = db.execute("select status, exists (select from public.credit_transactions t where "
+                                    "t.generation_id = g.id and t.type = 'refund') from public.generations g "
+                                    "where user_id = %s", (user_id,)).fetchone()
+    assert (status, refunded) == ("failed", True)
+    assert_error(api.image_to_video(token, png(), key="k1"), 503, "service_unavailable")  # replayed, not charged
+    assert balance(db, user_id) == 100
+
+
+def test_a_charged_upload_is_stored_before_replicate_is_asked(api):
+    token = api.token()
+    r = api.image_to_video(token, png())
+    assert r.status_code == 202, r.text
+    (stored,) = stored_files(api)
+    assert stored.startswith("uploads/") and stored.endswith(".png")
+    assert api.stack.emulator.creates[-1]["input"]["image"].startswith(api.stack.url)
