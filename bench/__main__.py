@@ -380,13 +380,13 @@ def upload_memory(pg: EmbeddedPostgres, concurrency: int = 40, rounds: int = 3) 
             for t in threads:
                 t.join()
         peak = _rss_mb(server.pid, "VmHWM")
-        assert set(statuses) == {402}, sorted(set(statuses))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"  ({len(image) // 1024} KB PNG, 4096x4096; server idle {idle:.0f} MB, peak {peak:.0f} MB)")
+    answers = {status: statuses.count(status) for status in sorted(set(statuses))}
+    print(f"  ({len(image) // 1024} KB PNG, 4096x4096; server idle {idle:.0f} MB, peak {peak:.0f} MB; answers {answers})")
     report(f"memory growth, {concurrency} concurrent 402 uploads (MB)", peak - idle, idle, "MB", "<= 200",
-           peak - idle <= 200)
+           peak - idle <= 200 and set(answers) == {402})
 
 
 SECTIONS = ("throughput", "round-trips", "latency", "sweep", "upload-memory", "imports")

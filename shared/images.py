@@ -13,11 +13,12 @@ MAX_BYTES = 10 * 1024 * 1024
 MIN_SIDE, MAX_SIDE = 64, 4096
 MAX_PIXELS = 4096 * 4096
 # Decoding is what costs memory (a 4096x4096 image is 48-64 MB of pixels whatever its file size), and
-# it happens before the charge, so anyone with a token can ask for it: at most this many at once per
-# process, on threads of their own. Own threads, not just a semaphore: glibc gives each thread its
-# own malloc arena and keeps what was freed there, so decodes spread over the 40 request threads left
-# 40 arenas of pixels behind (1.4 GB measured); two decoder threads keep two.
-MAX_CONCURRENT_DECODES = 2
+# it happens before the charge, so anyone with a token can ask for it: one decode at a time per
+# process, on a thread of its own. Its own thread, not just a semaphore: glibc gives each thread its
+# own malloc arena and keeps what was freed there, so decodes spread over 40 request threads left 40
+# arenas of pixels behind (2 GB measured by `scripts/bench --only upload-memory`; 250 MB with two
+# decoder threads, 107 MB with one).
+MAX_CONCURRENT_DECODES = 1
 _decoder = ThreadPoolExecutor(MAX_CONCURRENT_DECODES, thread_name_prefix="image-decode")
 FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}
 
