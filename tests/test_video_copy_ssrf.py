@@ -136,3 +136,28 @@ def test_replicate_delivery_hosts_must_resolve_to_public_addresses():
     for url in ("http://replicate.delivery/x.mp4", "https://replicate.delivery.evil.com/x.mp4",
                 "https://api.replicate.com/v1/files/x", "https://replicate.delivery:8443/x.mp4"):
         assert not policy.allowed(url), url
+
+
+def test_modals_copy_function_raises_on_a_failed_copy_so_its_retries_act(api, db, monkeypatch):
+    """copy_video has retries=2 on Modal, which only acts when the function raises: a copy that failed
+    (and may work next time) must raise, one that is done or lost must not."""
+    import modal_app
+    from shared import services
+
+    monkeypatch.setattr(services, "_services", api.stack.services)
+    monkeypatch.setattr(api.stack.services, "start_video_copy", lambda generation_id: None)  # copy by hand
+    cdn = TinyServer({"/v.mp4": (503, {}, b"")})
+    try:
+        api.stack.services.settings = api.stack.services.settings.model_copy(
+            update={"replicate_output_hosts": cdn.host})
+        token, gen_id, pid = api.start_generation()
+        raw = json.dumps({"id": pid, "status": "succeeded", "output": f"http://{cdn.host}/v.mp4"})
+        api.http.post("/webhooks/replicate", params={"generation_id": gen_id}, content=raw,
+                      headers=api.stack.emulator.signed_headers(raw))
+        with pytest.raises(RuntimeError, match="Modal retries it"):
+            modal_app.copy_video.local(gen_id)
+        db.execute("update public.generations set output_url = %s where id = %s",
+                   ("javascript:alert(1)", gen_id))
+        assert modal_app.copy_video.local(gen_id) == "lost"
+    finally:
+        cdn.close()
