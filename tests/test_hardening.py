@@ -264,3 +264,13 @@ def test_a_charged_upload_is_stored_before_replicate_is_asked(api):
     (stored,) = stored_files(api)
     assert stored.startswith("uploads/") and stored.endswith(".png")
     assert api.stack.emulator.creates[-1]["input"]["image"].startswith(api.stack.url)
+
+
+@pytest.mark.parametrize("head", [
+    pytest.param("GET /pricing HTTP/1.1\nHost: x\nthis is not a header\n", id="bad_header_line"),
+    pytest.param("GET /pricing HTTP/1.1\nHost: x\nContent-Length: nope\n", id="bad_content_length"),
+    pytest.param("GET /pri cing HTTP/1.1\nHost: x\n", id="space_in_target"),
+])
+def test_a_request_that_is_not_valid_http_is_answered_as_json(api, head):
+    status, body = raw_request(api, head)  # the old server answered "Invalid HTTP request received." as text
+    assert status == 400 and body["code"] == "malformed_request" and isinstance(body["detail"], str), body
