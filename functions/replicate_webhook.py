@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from shared import generations, webhooks
-from shared.app import Svc, note
+from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
 from shared.errors import InvalidPayload
 from shared.replicate_provider import parse_prediction
 
@@ -22,6 +22,7 @@ PATH = "/webhooks/replicate"
 log = logging.getLogger(__name__)
 
 
+@body_limit(WEBHOOK_BODY_LIMIT)
 async def replicate_webhook(request: Request, svc: Svc, generation_id: str | None = None) -> dict:
     """Apply one signed prediction event (duplicates and late events change nothing)."""
     body = await request.body()

@@ -154,16 +154,16 @@ class _RequestGuard:
         if route is None:  # not ours, or a 404/405 that reads no body
             return await self.app(scope, receive, send)
         limit, needs_user = self.rules[id(route)]
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
         try:
-            declared = dict(scope["headers"]).get(b"content-length")
-            if declared is not None and int(declared) > limit:
-                raise _too_large(route, limit)
+            if int(declared) > limit:
+                raise _too_large(limit)
             if needs_user:
                 scope.setdefault("state", {})["user_id"] = await self._user(scope)
         except errors.ApiError as exc:
             scope.setdefault("state", {}).setdefault("log", {})["outcome"] = exc.code
             return await error_response(exc)(scope, receive, send)
-        except ValueError:  # a Content-Length that is not a number (servers refuse it before us)
+        except ValueError:  # a Content-Length that is not a number (the HTTP server refuses it first)
             return await error_response(errors.InvalidRequest("Content-Length is not a number."))(scope, receive, send)
         received = 0
 
@@ -172,7 +172,7 @@ class _RequestGuard:
             message = await receive()
             received += len(message.get("body", b""))
             if received > limit:
-                raise _BodyTooLarge(_too_large(route, limit))
+                raise _BodyTooLarge(_too_large(limit))
             return message
 
         await self.app(scope, counted, send)
@@ -201,7 +201,7 @@ def _route_rules(route: APIRoute) -> tuple[int, bool]:
     return limit, _needs(route.dependant, _current_user)
 
 
-def _too_large(route: APIRoute, limit: int) -> errors.ApiError:
+def _too_large(limit: int) -> errors.ApiError:
     if limit == UPLOAD_BODY_LIMIT:
         return errors.ImageTooLarge(f"The upload is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB, "
                                     "the most an image may be.")
