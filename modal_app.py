@@ -102,11 +102,15 @@ def stripe_webhook():
 
 @app.function(image=image, secrets=secrets, timeout=600, retries=2)
 def copy_video(generation_id: str) -> str:
-    """Copy a succeeded generation's video from Replicate into Supabase Storage."""
+    """Copy a succeeded generation's video from Replicate into Supabase Storage. A failed attempt
+    raises, because Modal's `retries` only acts on a raise; after those, the sweep tries again."""
     from shared.services import get_services
     from shared.video_copy import copy_video as run
 
-    return run(get_services(), generation_id)
+    outcome = run(get_services(), generation_id)
+    if outcome == "failed":
+        raise RuntimeError(f"video copy of {generation_id} failed (recorded); Modal retries it")
+    return outcome
 
 
 SWEEP_SCHEDULE = "*/5 * * * *"  # every 5 minutes; runs may overlap or repeat, and that is safe

@@ -14,13 +14,14 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from shared import purchases
-from shared.app import Svc, note
+from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
 from shared.errors import InvalidPayload
 
 PATH = "/webhooks/stripe"
 log = logging.getLogger(__name__)
 
 
+@body_limit(WEBHOOK_BODY_LIMIT)
 async def stripe_webhook(request: Request, svc: Svc) -> dict:
     """Apply one signed Stripe event (repeated and reordered events change nothing more)."""
     body = await request.body()

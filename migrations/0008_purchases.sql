@@ -414,7 +414,7 @@ begin
 end
 $$;
 
--- ledger_discrepancies, as in 0001 plus the purchase rules.
+-- ledger_discrepancies, as in 0001 plus the purchase rules and the missing sign-up bonus (issue 11).
 create or replace function public.ledger_discrepancies()
 returns table (problem text, user_id uuid, generation_id uuid, detail text)
 language sql stable security definer set search_path = '' as $$
@@ -492,6 +492,15 @@ language sql stable security definer set search_path = '' as $$
   left join (select t.purchase_session_id, sum(t.amount) as total from public.credit_transactions t
              where t.type = 'reversal' group by t.purchase_session_id) r on r.purchase_session_id = p.session_id
   where coalesce(-r.total, 0) < 0 or coalesce(-r.total, 0) + p.unrecovered_credits > p.credits
+  union all
+  -- a permanent (non-anonymous) user whose sign-up bonus was never written (issue 11: the trigger
+  -- never raises, so this is where a lost bonus shows)
+  select 'missing_signup_bonus', p.id, null::uuid, 'a permanent user without a signup_bonus row'
+  from public.profiles p
+  join auth.users u on u.id = p.id
+  where not coalesce(u.is_anonymous, false)
+    and not exists (select from public.credit_transactions t
+                    where t.user_id = p.id and t.type = 'signup_bonus')
 $$;
 
 revoke execute on function

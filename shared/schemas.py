@@ -30,6 +30,14 @@ class _GenerationRequest(BaseModel):
 
     KIND: ClassVar[str] = ""
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # Postgres text cannot hold U+0000: refuse it here (422) instead of failing in the database (5xx).
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character (U+0000)")
+        return value
+
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str) -> str:

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     replicate_api_token: str | None = None
     replicate_base_url: str = "https://api.replicate.com"
     replicate_webhook_secret: str | None = None
+    # Extra hosts (`host` or `host:port`, comma-separated) finished videos may be copied from; see
+    # shared/output_urls.py for what is always allowed.
+    replicate_output_hosts: str = ""
     webhook_url: str | None = None
     allowed_origins: str = "*"
     wan_data_dir: str = "./.wan-data"
@@ -50,6 +53,15 @@ class Settings(BaseSettings):
         if value is not None and value.strip().lower() in _PLACEHOLDERS:
             raise ValueError("is a placeholder; set the real secret")
         return value or None
+
+    @field_validator("replicate_output_hosts")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+            if "/" in entry or "@" in entry or not host or (port and not port.isdigit()):
+                raise ValueError(f"{entry!r} is not a host or host:port")
+        return value
 
     @property
     def origins(self) -> list[str]:

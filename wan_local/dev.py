@@ -15,7 +15,9 @@ import threading
 import time
 from pathlib import Path
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from fastapi import APIRouter, FastAPI
 
 from functions import account, generation_status, image_to_video, replicate_webhook, stripe_webhook, text_to_video
@@ -32,13 +34,29 @@ from wan_local.replicate_emulator import ReplicateEmulator
 from wan_local.stripe_emulator import StripeEmulator
 
 
+class _ContractH11Protocol(H11Protocol):
+    """uvicorn's own answer to a request it cannot parse as HTTP (it never reaches the app), in the
+    contract's shape instead of a line of plain text."""
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps({"detail": f"The request is not valid HTTP: {msg.rstrip('.').lower()}.",
+                           "code": "malformed_request"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close")]
+        for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body),
+                      h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
+
+
 class ThreadedServer:
     """A uvicorn server in a background thread, for the API and the emulator alike."""
 
     def __init__(self, app: FastAPI, host: str, port: int):
         self.host, self.port = host, port or free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                                    access_log=False, timeout_graceful_shutdown=5))
+                                                    access_log=False, timeout_graceful_shutdown=5,
+                                                    http=_ContractH11Protocol))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> "ThreadedServer":
