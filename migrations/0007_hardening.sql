@@ -17,6 +17,6 @@ alter default privileges in schema public revoke all on sequences from public, a
 -- 3. Indexes for the foreign keys Supabase's advisor (splinter lint 0001) found without one: deleting
 -- a generation (a user's cascade) looks up the retries that point at it and its webhook events.
 -- generations.user_id needs none of its own: generations_history (user_id, created_at, id) leads
--- with it and serves the cascade's lookups.
+-- with it and serves the cascade's lookups (so does purchases_by_user for purchases.user_id, 0008).
 create index generations_retry_of on public.generations (retry_of) where retry_of is not null;
 create index webhook_events_generation on public.webhook_events (generation_id);
