@@ -1,4 +1,4 @@
-"""The account web function: /credits, /generations, /pricing (and /cancel, /retry)."""
+"""The account web function: /credits, /generations, /pricing, /cancel, /retry, and /health."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 
-from shared import catalog, generations
+from shared import catalog, errors, generations
 from shared.app import CurrentUser, IdempotencyKey, Svc, note
+
+_NO_GENERATION = uuid.UUID(int=0)
 
 
 class GenerationRef(BaseModel):
@@ -49,6 +51,15 @@ def get_pricing() -> dict:
     return catalog.pricing()
 
 
+def health(svc: Svc) -> dict:
+    """For uptime monitors: 200 when the database answers, else 503. Says nothing about settings."""
+    try:  # one primary-key probe, through whichever path (direct or Supabase) the service uses
+        svc.backend.call("generation_by_id", p_gen_id=_NO_GENERATION)
+    except errors.ApiError:  # the backend has logged why; the answer names nothing internal
+        raise errors.ServiceUnavailable("The database is not answering.") from None
+    return {"status": "ok", "database": "ok"}
+
+
 def router() -> APIRouter:
     r = APIRouter()
     r.add_api_route("/credits", get_credits, methods=["GET"])
@@ -56,4 +67,5 @@ def router() -> APIRouter:
     r.add_api_route("/cancel", cancel, methods=["POST"])
     r.add_api_route("/retry", retry, methods=["POST"], status_code=202)
     r.add_api_route("/pricing", get_pricing, methods=["GET"])
+    r.add_api_route("/health", health, methods=["GET"])
     return r

@@ -28,9 +28,10 @@ log = logging.getLogger("wan.request")
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API") -> FastAPI:
+def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API",
+               docs_url: str | None = "/docs") -> FastAPI:
     configure_logging()
-    app = FastAPI(title=title, version="1")
+    app = FastAPI(title=title, version="1", docs_url=docs_url)
     app.state.services = services
     for router in routers:
         app.include_router(router)

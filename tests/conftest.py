@@ -15,7 +15,7 @@ import pytest
 from shared.credits import Credits
 from shared.db import PostgresBackend
 from shared.settings import Settings
-from tests.support import Api
+from tests.support import Api, reachable_by_postgres
 from wan_local.dev import DevStack
 from wan_local.embedded_pg import EmbeddedPostgres
 from wan_local.migrate import apply_bootstrap, migrate
@@ -26,7 +26,7 @@ _db_numbers = itertools.count()
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), durable=False).start()
+    server = EmbeddedPostgres(reachable_by_postgres(tmp_path_factory.mktemp("pg")), durable=False).start()
     with psycopg.connect(server.url(), autocommit=True) as conn:
         conn.execute(f"create database {TEMPLATE}")
     apply_bootstrap(server.url(TEMPLATE))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
+from pathlib import Path
 
 
 def make_user(conn, *, email: str | None = None, anonymous: bool = False) -> uuid.UUID:
@@ -182,3 +184,16 @@ class RecordedHttp:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+def reachable_by_postgres(path: Path) -> Path:
+    """As root the embedded Postgres runs as an unprivileged user, which must pass through every
+    parent of its data directory; pytest makes its temporary directories 0700. The test, which made
+    them, lets that user through (the stack itself never widens a directory it did not make)."""
+    if os.geteuid() == 0:
+        for parent in [path, *path.parents]:
+            mode = parent.stat().st_mode
+            if mode & 0o001:
+                break
+            parent.chmod(mode | 0o001)
+    return path

@@ -13,7 +13,7 @@ import time
 import httpx
 
 from shared.settings import Settings
-from tests.support import wait_for
+from tests.support import reachable_by_postgres, wait_for
 from wan_local.dev import DevStack, ThreadedServer
 from wan_local.embedded_pg import free_port
 from wan_local.replicate_emulator import ReplicateEmulator
@@ -21,6 +21,7 @@ from wan_local.replicate_emulator import ReplicateEmulator
 
 def test_wan_api_dev_serves_the_readme_walkthrough_and_stops_cleanly(tmp_path):
     port = free_port()
+    reachable_by_postgres(tmp_path)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REPLICATE_API_TOKEN")}
     env |= {"WAN_DATA_DIR": str(tmp_path / "data"), "WAN_EMULATOR_STEP_SECONDS": "0.05"}
     dev = subprocess.Popen([sys.executable, "-m", "wan_local.cli", "dev", "--port", str(port)], env=env,
