@@ -64,7 +64,7 @@ def _sentence(message: str) -> str:
 class PostgresBackend:
     """Calls functions over a psycopg connection pool; each call is its own transaction."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10):
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10):
         import psycopg_pool
 
         self.pool = psycopg_pool.ConnectionPool(
@@ -73,7 +73,7 @@ class PostgresBackend:
             # (server restart, network cut) fails its one request with a 503 and is then discarded.
             # No server-side prepared statements: transaction poolers (Supabase's port 6543) do not
             # keep them, and `select f(...)` gains nothing from them (plpgsql caches its own plans).
-            kwargs={"autocommit": True, "prepare_threshold": None}, timeout=10,
+            kwargs={"autocommit": True, "prepare_threshold": None}, timeout=timeout,
         )
 
     def call(self, function: str, **params: Any) -> Any:
