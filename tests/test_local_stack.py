@@ -36,9 +36,10 @@ def start_dev(tmp_path, port: int, data_dir) -> tuple[subprocess.Popen, str]:
     lines = []
     for line in dev.stdout:
         lines.append(line)
-        if "ready" in line:
-            break
-    return dev, "".join(lines)
+        if line.startswith("ready (Ctrl-C to stop)"):
+            return dev, "".join(lines)
+    dev.wait(timeout=30)
+    raise AssertionError(f"wan-api dev exited with {dev.returncode} before it was ready:\n{''.join(lines)}")
 
 
 def test_wan_api_dev_serves_the_readme_walkthrough_and_stops_cleanly(tmp_path):
@@ -96,9 +97,8 @@ def test_a_second_stack_on_a_data_directory_in_use_refuses_and_touches_nothing(t
         # A stack that died without stopping leaves its Postgres behind; the next one stops it and goes on.
         first.kill()
         first.wait(timeout=30)
-        third, banner = start_dev(tmp_path, port, data)
+        third, _ = start_dev(tmp_path, port, data)
         try:
-            assert "ready" in banner
             assert http.get("/credits", headers={"Authorization": f"Bearer {token}"}).json()["balance"] == 100
         finally:
             third.send_signal(signal.SIGTERM)

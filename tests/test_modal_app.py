@@ -17,7 +17,7 @@ CONTRACT = {
     "generation_status": {"/": {"get"}},
     "replicate_webhook": {"/": {"post"}},
     "account": {"/credits": {"get"}, "/generations": {"get"}, "/cancel": {"post"}, "/retry": {"post"},
-                "/pricing": {"get"}},
+                "/pricing": {"get"}, "/health": {"get"}},
 }
 
 
