@@ -29,7 +29,7 @@ class JsonFormatter(logging.Formatter):
         fields = _json_object(message)
         if fields is None:
             line["message"] = message
-        else:  # the event's own keys win over ours only where they do not clash
+        else:  # an event's keys sit beside ours (a clash keeps ours: ts, level, logger)
             line.update({k: v for k, v in fields.items() if k not in line})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import os
+import shutil
+import tempfile
 import threading
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -186,14 +188,18 @@ class RecordedHttp:
         self.server.shutdown()
 
 
-def reachable_by_postgres(path: Path) -> Path:
-    """As root the embedded Postgres runs as an unprivileged user, which must pass through every
-    parent of its data directory; pytest makes its temporary directories 0700. The test, which made
-    them, lets that user through (the stack itself never widens a directory it did not make)."""
-    if os.geteuid() == 0:
-        for parent in [path, *path.parents]:
-            mode = parent.stat().st_mode
-            if mode & 0o001:
-                break
-            parent.chmod(mode | 0o001)
-    return path
+
+@contextmanager
+def postgres_tmp_dir():
+    """A temporary directory an embedded Postgres can live in. As root the server runs as an
+    unprivileged user that must pass through every parent, and pytest's own temporary root is 0700
+    and set back to 0700 by every pytest session that starts (several share it on one machine), which
+    would cut a running server off its files. So: a directory of our own directly under the system's
+    temporary directory (world-passable), enterable but not listable (the stack never widens a
+    directory it did not make)."""
+    path = Path(tempfile.mkdtemp(prefix="wan-test-"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -9,7 +9,6 @@ import stat
 import psycopg
 import pytest
 
-from tests.support import reachable_by_postgres
 from wan_local.embedded_pg import DataDirInUse, EmbeddedPostgres
 
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the server user only exists when run as root")
@@ -20,8 +19,8 @@ def mode(path) -> int:
 
 
 @as_root
-def test_as_root_only_the_directories_it_makes_change_and_a_second_owner_is_refused(tmp_path):
-    parent = reachable_by_postgres(tmp_path) / "home"
+def test_as_root_only_the_directories_it_makes_change_and_a_second_owner_is_refused(pg_tmp_path):
+    parent = pg_tmp_path / "home"
     parent.mkdir(mode=0o711)
     parent.chmod(0o711)  # enterable, not listable: the server user can pass through
     server = EmbeddedPostgres(parent / "made" / "pg", durable=False).start()
@@ -37,8 +36,8 @@ def test_as_root_only_the_directories_it_makes_change_and_a_second_owner_is_refu
 
 
 @as_root
-def test_as_root_a_parent_the_server_user_cannot_enter_is_named_not_widened(tmp_path):
-    private = reachable_by_postgres(tmp_path) / "private"
+def test_as_root_a_parent_the_server_user_cannot_enter_is_named_not_widened(pg_tmp_path):
+    private = pg_tmp_path / "private"
     private.mkdir()
     private.chmod(0o700)
     with pytest.raises(RuntimeError, match=rf"cannot enter {private} \(mode 700\)"):

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.support import reachable_by_postgres, wait_for
+from tests.support import wait_for
 from wan_local.dev import PROJECT_DIR, DevStack, ThreadedServer, local_data_dir, mask_password
 from wan_local.embedded_pg import free_port
 from wan_local.replicate_emulator import ReplicateEmulator
@@ -42,13 +42,12 @@ def start_dev(tmp_path, port: int, data_dir) -> tuple[subprocess.Popen, str]:
     raise AssertionError(f"wan-api dev exited with {dev.returncode} before it was ready:\n{''.join(lines)}")
 
 
-def test_wan_api_dev_serves_the_readme_walkthrough_and_stops_cleanly(tmp_path):
+def test_wan_api_dev_serves_the_readme_walkthrough_and_stops_cleanly(tmp_path, pg_tmp_path):
     port = free_port()
-    reachable_by_postgres(tmp_path)
-    dev, banner = start_dev(tmp_path, port, tmp_path / "data")
+    dev, banner = start_dev(tmp_path, port, pg_tmp_path / "data")
     try:
         assert "embedded Postgres" in banner and "emulator" in banner
-        assert f"data:       {tmp_path / 'data'}\n" in banner  # where the tokens' secrets and the database live
+        assert f"data:       {pg_tmp_path / 'data'}\n" in banner  # where the tokens' secrets and the database live
         assert f"POST  http://127.0.0.1:{port}/text-to-video" in banner
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             token = http.post("/dev/signup", json={"email": "me@example.com"}).json()["access_token"]
@@ -76,9 +75,8 @@ def test_wan_api_dev_serves_the_readme_walkthrough_and_stops_cleanly(tmp_path):
             dev.kill()
 
 
-def test_a_second_stack_on_a_data_directory_in_use_refuses_and_touches_nothing(tmp_path):
-    reachable_by_postgres(tmp_path)
-    data, port = tmp_path / "data", free_port()
+def test_a_second_stack_on_a_data_directory_in_use_refuses_and_touches_nothing(tmp_path, pg_tmp_path):
+    data, port = pg_tmp_path / "data", free_port()
     first, _ = start_dev(tmp_path, port, data)
     try:
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)

@@ -9,6 +9,7 @@ import sys
 import threading
 from importlib.metadata import PackageNotFoundError, version
 
+from shared.logs import configure_logging
 from shared.settings import get_settings
 
 DEV_HELP = """\
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("sweep", help="run one sweep of stuck generations now", description=SWEEP_HELP,
                         formatter_class=raw).set_defaults(run=cmd_sweep)
     args = parser.parse_args(argv)
+    configure_logging()  # from the first line on, every log line is JSON (uvicorn's included)
     return args.run(args)
 
 

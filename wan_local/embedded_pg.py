@@ -106,12 +106,15 @@ def make_dirs(path: Path, mode: int | None = None) -> None:
         mode = 0o711 if os.geteuid() == 0 else 0o700
     missing = [p for p in [path, *path.parents] if not p.exists()]
     for directory in reversed(missing):
-        directory.mkdir()
-        directory.chmod(mode)
+        try:
+            directory.mkdir()
+        except FileExistsError:  # made by someone else meanwhile: theirs, left as it is
+            continue
+        directory.chmod(mode)  # mkdir's mode is cut by the umask; this is exact
 
 
 def _check_reachable(path: Path) -> None:
-    """The unprivileged server user must traverse every existing parent: say so rather than widen
+    """The unprivileged server user must pass through `path` and each parent: say so rather than widen
     a directory this process did not make (a 0700 home stays 0700)."""
     uid = pwd.getpwnam(PG_SYSTEM_USER).pw_uid
     for parent in [path, *path.parents]:
@@ -151,8 +154,8 @@ class EmbeddedPostgres:
         try:
             if run_as:
                 _check_reachable(self.bin_dir)
-                _check_reachable(self.data_dir)
-                shutil.chown(self.data_dir, user=PG_SYSTEM_USER)
+                _check_reachable(self.data_dir.parent)
+                shutil.chown(self.data_dir, user=PG_SYSTEM_USER)  # the server's own directory
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb(run_as)
             self._stop_leftover(run_as)
@@ -207,9 +210,10 @@ class EmbeddedPostgres:
             try:
                 with psycopg.connect(self.url(), connect_timeout=2):
                     return
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise
+                    raise RuntimeError(f"Postgres did not answer within {timeout:.0f} s ({exc}); "
+                                       f"see {self.data_dir / 'postgres.log'}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:
