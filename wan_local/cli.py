@@ -83,6 +83,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from wan_local.dev import DevStack
     from wan_local.embedded_pg import DataDirInUse
+    from wan_local.migrate import MigrationError
 
     try:
         stack = DevStack(get_settings(), host=args.host, port=args.port)
@@ -92,6 +93,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         return fail("dev", str(exc))
     try:
         stack.start()
+    except MigrationError as exc:
+        stack.stop()
+        start_over = f" (or, for the local database, delete {stack.data_dir} to start over)" if stack.postgres else ""
+        return fail("dev", f"{exc}{start_over}")
     except RuntimeError as exc:  # a busy port or data directory, a database that would not start
         stack.stop()
         return fail("dev", str(exc))

@@ -90,7 +90,8 @@ def _check_unchanged(conn, files: list[tuple[Path, str]], done: dict, accept_cha
         names = ", ".join(str(path) for path, _ in changed)
         raise MigrationError(
             f"{names} changed after it was applied, and an applied file never runs again: restore it and "
-            f"put the change in a new migration, or pass --accept-changed to record the file as it is now")
+            f"put the change in a new migration, or run `wan-api migrate --accept-changed` to record the "
+            f"file as it is now")
     for path, sql in changed:
         conn.execute("update wan_private.schema_migrations set checksum = %s where filename = %s",
                      (_checksum(sql), path.name))
