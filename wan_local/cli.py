@@ -100,6 +100,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     except RuntimeError as exc:  # a busy port or data directory, a database that would not start
         stack.stop()
         return fail("dev", str(exc))
+    except KeyboardInterrupt:  # Ctrl-C while starting: stop what started, quietly
+        stack.stop()
+        return 130
     except BaseException:
         stack.stop()
         raise
