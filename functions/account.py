@@ -1,4 +1,4 @@
-"""The account web function: /credits, /generations, /pricing, /cancel, /retry, /checkout."""
+"""The account web function: /credits, /generations, /pricing, /cancel, /retry, /checkout, and /health."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from shared import catalog, generations, packs, purchases
+from shared import catalog, errors, generations, packs, purchases
 from shared.app import CurrentUser, IdempotencyKey, Svc, note
+
+_NO_GENERATION = uuid.UUID(int=0)
 
 
 class GenerationRef(BaseModel):
@@ -79,6 +81,15 @@ def checkout_status(request: Request, svc: Svc, user: CurrentUser,
     return purchases.checkout_status(svc, user, session_id)
 
 
+def health(svc: Svc) -> dict:
+    """For uptime monitors: 200 when the database answers, else 503. Says nothing about settings."""
+    try:  # one primary-key probe, through whichever path (direct or Supabase) the service uses
+        svc.backend.call("generation_by_id", p_gen_id=_NO_GENERATION)
+    except errors.ApiError:  # the backend has logged why; the answer names nothing internal
+        raise errors.ServiceUnavailable("The database is not answering.") from None
+    return {"status": "ok", "database": "ok"}
+
+
 def router() -> APIRouter:
     r = APIRouter()
     r.add_api_route("/credits", get_credits, methods=["GET"])
@@ -88,4 +99,5 @@ def router() -> APIRouter:
     r.add_api_route("/pricing", get_pricing, methods=["GET"])
     r.add_api_route("/checkout", checkout, methods=["POST"], status_code=201)
     r.add_api_route("/checkout/status", checkout_status, methods=["GET"])
+    r.add_api_route("/health", health, methods=["GET"])
     return r

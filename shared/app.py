@@ -47,9 +47,10 @@ def body_limit(max_bytes: int):
     return mark
 
 
-def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API") -> FastAPI:
+def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API",
+               docs_url: str | None = "/docs") -> FastAPI:
     configure_logging()
-    app = FastAPI(title=title, version="1")
+    app = FastAPI(title=title, version="1", docs_url=docs_url)
     app.state.services = services
     for router in routers:
         app.include_router(router)

@@ -17,7 +17,8 @@ CONTRACT = {
     "generation_status": {"/": {"get"}},
     "replicate_webhook": {"/": {"post"}},
     "account": {"/credits": {"get"}, "/generations": {"get"}, "/cancel": {"post"}, "/retry": {"post"},
-                "/pricing": {"get"}, "/checkout": {"post"}, "/checkout/status": {"get"}},
+                "/pricing": {"get"}, "/checkout": {"post"}, "/checkout/status": {"get"},
+                "/health": {"get"}},
     "stripe_webhook": {"/": {"post"}},
 }
 

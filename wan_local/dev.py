@@ -7,13 +7,16 @@ unless STRIPE_SECRET_KEY is set, local file storage,
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import logging
 import os
 import secrets
+import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import h11
 import uvicorn
@@ -28,7 +31,8 @@ from shared.settings import Settings
 from shared.storage import LocalStorage
 from shared.db import PostgresBackend
 from wan_local import dev_routes
-from wan_local.embedded_pg import EmbeddedPostgres, free_port
+from wan_local.docs import serve_docs
+from wan_local.embedded_pg import DataDirLock, EmbeddedPostgres, free_port, make_dirs
 from wan_local.migrate import BOOTSTRAP_NOTE, bootstrap_if_plain, migrate
 from wan_local.replicate_emulator import ReplicateEmulator
 from wan_local.stripe_emulator import StripeEmulator
@@ -49,22 +53,40 @@ class _ContractH11Protocol(H11Protocol):
         self.transport.close()
 
 
+class PortInUse(RuntimeError):
+    pass
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now: a busy port is known before anything else starts."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(f"port {port} on {host} is in use: choose another with --port "
+                            f"(--port 0 picks a free one)") from None
+        raise
+
+
 class ThreadedServer:
     """A uvicorn server in a background thread, for the API and the emulator alike."""
 
-    def __init__(self, app: FastAPI, host: str, port: int):
-        self.host, self.port = host, port or free_port()
+    def __init__(self, app: FastAPI, host: str, port: int, sock: socket.socket | None = None):
+        self.sock = sock or bind(host, port)
+        self.host, self.port = host, self.sock.getsockname()[1]
+        # log_config=None: uvicorn's own errors go through our JSON handler, not its text one.
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                                    access_log=False, timeout_graceful_shutdown=5,
-                                                    http=_ContractH11Protocol))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+                                                    log_config=None, access_log=False,
+                                                    timeout_graceful_shutdown=5, http=_ContractH11Protocol))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def start(self) -> "ThreadedServer":
         self.thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the server on {self.host}:{self.port} did not start (is the port in use?)")
+                raise RuntimeError(f"the server on {self.host}:{self.port} did not start")
             time.sleep(0.02)
         return self
 
@@ -74,6 +96,20 @@ class ThreadedServer:
             server.server.should_exit = True
         for server in servers:
             server.thread.join(timeout=10)
+            server.sock.close()
+
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def local_data_dir(settings: Settings) -> Path:
+    """WAN_DATA_DIR as given (relative to the current directory, as a shell path is); unset, the
+    project's own `.wan-data`, whatever directory the command runs from."""
+    if "wan_data_dir" in settings.model_fields_set:
+        return Path(settings.wan_data_dir).expanduser().resolve()
+    if not (PROJECT_DIR / "pyproject.toml").exists():  # installed, not run from a clone: no project
+        raise RuntimeError("set WAN_DATA_DIR: there is no project directory to keep the local data in")
+    return PROJECT_DIR / ".wan-data"
 
 
 def _local_secrets(data_dir: Path) -> dict:
@@ -84,9 +120,11 @@ def _local_secrets(data_dir: Path) -> dict:
     made = {"jwt_secret": secrets.token_urlsafe(32),
             "webhook_secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
             "storage_secret": secrets.token_urlsafe(32)}
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(made))
-    path.chmod(0o600)
+    make_dirs(data_dir)
+    # Written under a private mode from the first byte: a secret never sits world-readable.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(made))
     return made
 
 
@@ -117,12 +155,13 @@ def operator_services(settings: Settings) -> Services:
         services = build_services(settings)
     else:
         base = settings.public_base_url or "http://127.0.0.1:8000"
-        secret = _local_secrets(Path(settings.wan_data_dir).resolve())["storage_secret"].encode()
+        data_dir = local_data_dir(settings)
+        secret = _local_secrets(data_dir)["storage_secret"].encode()
         services = Services(
             settings=settings, backend=PostgresBackend(settings.database_url),
             provider=ReplicateProvider(settings.replicate_api_token, settings.replicate_base_url,
                                        timeout_seconds=settings.replicate_timeout_seconds),
-            storage=LocalStorage(Path(settings.wan_data_dir) / "storage", base, secret))
+            storage=LocalStorage(data_dir / "storage", base, secret))
     services.start_video_copy = lambda generation_id: copy_video(services, generation_id)
     return services
 
@@ -132,7 +171,10 @@ class DevStack:
                  sweep: bool = True, db_role: str | None = None):
         self.db_role = db_role  # tests: act as service_role, so the migrations' grants are exercised
         self.host, self.port = host, port or free_port()
-        self.data_dir = Path(settings.wan_data_dir).resolve()
+        self.data_dir = local_data_dir(settings)
+        # Before anything else: a second stack on the same data stops here, having changed nothing.
+        make_dirs(self.data_dir)
+        self.lock = DataDirLock(self.data_dir / "dev.lock").acquire(port=self.port)
         self.postgres: EmbeddedPostgres | None = None
         self.emulator: ReplicateEmulator | None = None
         self.stripe: StripeEmulator | None = None
@@ -143,6 +185,7 @@ class DevStack:
         self._stop = threading.Event()
         self.settings = self._complete(settings)
         self.services: Services | None = None
+        self.api_socket: socket.socket | None = None
 
     def _complete(self, settings: Settings) -> Settings:
         """Fill what production would configure with local values (contract section 1 defaults)."""
@@ -166,6 +209,8 @@ class DevStack:
 
     def start(self) -> "DevStack":
         settings = self.settings
+        # Before the database: a busy port starts nothing.
+        api_socket = self.api_socket = bind(self.host, self.port)
         database_url = settings.database_url
         if not database_url:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
@@ -194,8 +239,9 @@ class DevStack:
                                        timeout_seconds=self.settings.replicate_timeout_seconds),
             storage=storage,
         )
-        self.app = create_app(*self.routers(), services=self.services)
-        self.servers.append(ThreadedServer(self.app, self.host, self.port).start())
+        self.app = create_app(*self.routers(), services=self.services, docs_url=None)
+        serve_docs(self.app)  # offline: Swagger UI from the installed wheel, not a CDN
+        self.servers.append(ThreadedServer(self.app, self.host, self.port, api_socket).start())
         if self.sweep_enabled:
             threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True).start()
         return self
@@ -236,7 +282,8 @@ class DevStack:
         db = "embedded Postgres" if self.postgres else "DATABASE_URL"
         replicate = f"emulator at {self.emulator.base_url}" if self.emulator else self.settings.replicate_base_url
         lines = [
-            f"database:   {db} ({self.settings.database_url})",
+            f"data:       {self.data_dir}",
+            f"database:   {db} ({mask_password(self.settings.database_url)})",
             *([f"bootstrap:  {BOOTSTRAP_NOTE}"] if self.bootstrapped else []),
             f"migrations: {', '.join(self.applied) or 'none pending'}",
             f"replicate:  {replicate}",
@@ -260,3 +307,17 @@ class DevStack:
             self.services.close()
         if self.postgres:
             self.postgres.stop()
+        if self.api_socket is not None:
+            self.api_socket.close()
+        self.lock.release()
+
+
+def mask_password(url: str | None) -> str | None:
+    """A connection URL fit to print: its password replaced by ***."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
