@@ -404,19 +404,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Wan Video API benchmarks — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
           f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, Python {platform.python_version()}")
     print(f"  {'metric':<44} {'value':>12} {'floor':>12} {'unit':<8} {'ratio':>8}")
-    with tempfile.TemporaryDirectory() as data, EmbeddedPostgres(Path(data), durable=False) as pg:
-        with psycopg.connect(pg.url()) as conn:
-            print(f"  Postgres {conn.execute('show server_version').fetchone()[0]} (embedded, fsync off)")
-        if "throughput" in run:
-            throughput(pg, seconds, threads=4)
-        if "round-trips" in run:
-            round_trips(pg)
-        if "latency" in run:
-            latency(pg, concurrency=8, requests=requests)
-        if "sweep" in run:
-            sweep_scaling(pg, sizes)
-        if "upload-memory" in run:
-            upload_memory(pg)
+    with tempfile.TemporaryDirectory() as data:
+        # As root the server runs as an unprivileged user, which must pass through this 0700 directory
+        # (the stack never widens a directory it did not make).
+        os.chmod(data, 0o711)
+        with EmbeddedPostgres(Path(data) / "pg", durable=False) as pg:
+            with psycopg.connect(pg.url()) as conn:
+                print(f"  Postgres {conn.execute('show server_version').fetchone()[0]} (embedded, fsync off)")
+            if "throughput" in run:
+                throughput(pg, seconds, threads=4)
+            if "round-trips" in run:
+                round_trips(pg)
+            if "latency" in run:
+                latency(pg, concurrency=8, requests=requests)
+            if "sweep" in run:
+                sweep_scaling(pg, sizes)
+            if "upload-memory" in run:
+                upload_memory(pg)
     if "imports" in run:
         imports()
     missed = [r["metric"] for r in ROWS if not r["met"]]
