@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -34,6 +35,8 @@ class Prediction:
     output_url: str | None = None
     error: str | None = None
     progress: int | None = None
+    started_at: str | None = None     # when Replicate started running it (its queue ended), ISO 8601
+    completed_at: str | None = None   # when Replicate finished it
 
     @property
     def finished(self) -> bool:
@@ -54,7 +57,20 @@ def parse_prediction(data: Any) -> Prediction:
         output = None
     error = data.get("error")
     return Prediction(id=data["id"], status=status, output_url=output,
-                      error=str(error) if error else None, progress=_progress(data.get("logs")))
+                      error=str(error) if error else None, progress=_progress(data.get("logs")),
+                      started_at=_timestamp(data.get("started_at")),
+                      completed_at=_timestamp(data.get("completed_at")))
+
+
+def _timestamp(value: Any) -> str | None:
+    """An ISO 8601 time from a prediction (`started_at`, `completed_at`), or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value
 
 
 def _progress(logs: Any) -> int | None:

@@ -9,6 +9,7 @@ import sys
 import threading
 
 from shared.settings import get_settings
+from wan_local.operator_cli import add_commands as add_operator_commands
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     dev.set_defaults(run=cmd_dev)
     commands.add_parser("migrate", help="apply pending migrations to DATABASE_URL").set_defaults(run=cmd_migrate)
     commands.add_parser("sweep", help="run one sweep of stuck generations now").set_defaults(run=cmd_sweep)
+    add_operator_commands(commands)
     args = parser.parse_args(argv)
     return args.run(args)
 
