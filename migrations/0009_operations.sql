@@ -315,6 +315,14 @@ begin
 end
 $$;
 
+-- Internal: a JSON array of ids as uuid[] (22P02 for one that is not a uuid).
+create function public._uuids(p_ids jsonb) returns uuid[]
+language plpgsql immutable security definer set search_path = '' as $$
+begin
+  return array(select jsonb_array_elements_text(p_ids)::uuid);
+end
+$$;
+
 -- Internal: the stored files of these generations, as retention and delete remove them:
 -- {"generation_id", "video_path" (null once deleted), "image_path" (null once released),
 --  "image_shared" (another generation outside p_ids still holds the same image)}.
@@ -334,12 +342,14 @@ begin
 end
 $$;
 
--- record_files_deleted: the files of these generations are gone from storage (or, for an image
--- still shared, released by them). Returns the image paths that no generation holds any more, so
--- the caller deletes those too (a shared image whose other holders were released meanwhile).
-create function public.record_files_deleted(p_gen_ids uuid[]) returns jsonb
+-- record_files_deleted: the files of these generations (a JSON array of ids, as both the direct and
+-- the PostgREST path send a list) are gone from storage (or, for an image still shared, released by
+-- them). Returns the image paths that no generation holds any more, so the caller deletes those too
+-- (a shared image whose other holders were released meanwhile).
+create function public.record_files_deleted(p_gen_ids jsonb) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
+  v_ids uuid[] := public._uuids(p_gen_ids);
   v_paths text[];
 begin
   with marked as (
@@ -347,7 +357,7 @@ begin
        set video_deleted_at = case when video_path is not null then coalesce(video_deleted_at, now()) end,
            image_deleted_at = case when image_path is not null then coalesce(image_deleted_at, now()) end,
            sweep_claimed_at = null
-     where id = any (p_gen_ids)
+     where id = any (v_ids)
     returning image_path)
   select array_agg(distinct m.image_path) into v_paths from marked m
    where m.image_path is not null
@@ -360,23 +370,24 @@ $$;
 -- delete_generations: the user's delete of finished generations (soft: the ledger keeps pointing at
 -- them). Answers per id: deleted (with its files, for the caller to remove), not_found (unknown,
 -- someone else's, or already deleted) or unfinished (cancel first). Locks in id order (deadlocks).
-create function public.delete_generations(p_user_id uuid, p_gen_ids uuid[]) returns jsonb
+create function public.delete_generations(p_user_id uuid, p_gen_ids jsonb) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
+  v_ids uuid[] := public._uuids(p_gen_ids);
   v_deleted uuid[];
   v_unfinished uuid[];
 begin
   perform 1 from public.generations
-   where id = any (p_gen_ids) and user_id = p_user_id and deleted_at is null
+   where id = any (v_ids) and user_id = p_user_id and deleted_at is null
    order by id for update;
   with d as (
     update public.generations set deleted_at = now(), updated_at = now()
-     where id = any (p_gen_ids) and user_id = p_user_id and deleted_at is null
+     where id = any (v_ids) and user_id = p_user_id and deleted_at is null
        and status in ('succeeded', 'failed', 'canceled')
     returning id)
   select array_agg(id) into v_deleted from d;
   select array_agg(id) into v_unfinished from public.generations
-   where id = any (p_gen_ids) and user_id = p_user_id and deleted_at is null
+   where id = any (v_ids) and user_id = p_user_id and deleted_at is null
      and status in ('queued', 'processing');
   return jsonb_build_object(
     'deleted', coalesce(to_jsonb(v_deleted), '[]'::jsonb),
@@ -587,8 +598,9 @@ revoke execute on function
   public.fail_generation(uuid, text, text, text, text),
   public.record_prediction(uuid, text, text, integer, text, text, text, text, timestamptz, timestamptz),
   public._files_json(uuid[]),
-  public.record_files_deleted(uuid[]),
-  public.delete_generations(uuid, uuid[]),
+  public._uuids(jsonb),
+  public.record_files_deleted(jsonb),
+  public.delete_generations(uuid, jsonb),
   public.adjust_credits(uuid, integer, text, text),
   public.goodwill_refund(uuid, text, text),
   public.find_user(text, integer),
@@ -597,8 +609,8 @@ revoke execute on function
 grant execute on function
   public.fail_generation(uuid, text, text, text, text),
   public.record_prediction(uuid, text, text, integer, text, text, text, text, timestamptz, timestamptz),
-  public.record_files_deleted(uuid[]),
-  public.delete_generations(uuid, uuid[]),
+  public.record_files_deleted(jsonb),
+  public.delete_generations(uuid, jsonb),
   public.adjust_credits(uuid, integer, text, text),
   public.goodwill_refund(uuid, text, text),
   public.find_user(text, integer),

@@ -60,20 +60,20 @@ def delete(svc: Services, user_id: uuid.UUID, generation_ids: list[uuid.UUID]) -
 
     Answers {"deleted": [...], "errors": [{"generation_id", "code", "detail"}]} per id (not_found for
     unknown, someone else's or already deleted ones; invalid_state for unfinished ones)."""
-    ids = list(dict.fromkeys(generation_ids))
+    ids = list(dict.fromkeys(str(i) for i in generation_ids))
     result = svc.backend.call("delete_generations", p_user_id=user_id, p_gen_ids=ids)
     if result["files"]:
         counts: Counter = Counter()
         _remove(svc, result["files"], counts)  # if it fails, the sweep's deleted_files rule retries
     deleted, unfinished = set(result["deleted"]), set(result["unfinished"])
     errs = []
-    for gen_id in map(str, ids):
+    for gen_id in ids:
         if gen_id in unfinished:
             errs.append({"generation_id": gen_id, "code": "invalid_state",
                          "detail": "This generation is still running; cancel it first."})
         elif gen_id not in deleted:
             errs.append({"generation_id": gen_id, "code": "not_found", "detail": errors.NotFound.default_detail})
-    return {"deleted": [str(i) for i in ids if str(i) in deleted], "errors": errs}
+    return {"deleted": [i for i in ids if i in deleted], "errors": errs}
 
 
 def delete_one(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
