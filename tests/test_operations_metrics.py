@@ -171,3 +171,18 @@ def test_a_webhook_and_a_status_poll_record_what_settled_them_over_http(stack, a
     assert api.status(token2, by_poll).json()["status"] == "failed"
     got = {g: stack.services.backend.call("generation_by_id", p_gen_id=g)["settled_by"] for g in (by_webhook, by_poll)}
     assert got == {by_webhook: "webhook", by_poll: "status_poll"}
+    # Replicate's own completed_at, from the webhook's prediction, is kept beside ours
+    with stack.services.backend.pool.connection() as conn:
+        theirs = conn.execute("select provider_completed_at from public.generations where id = %s",
+                              (by_webhook,)).fetchone()[0]
+    assert theirs.isoformat().replace("+00:00", "Z")[:19] == emulator.predictions[pid].data["completed_at"][:19]
+
+
+def test_a_prediction_carries_replicate_run_times_when_they_are_times():
+    from shared.replicate_provider import parse_prediction
+
+    p = parse_prediction({"id": "x", "status": "processing", "started_at": "2026-01-01T00:00:30.5Z",
+                          "completed_at": None})
+    assert (p.started_at, p.completed_at) == ("2026-01-01T00:00:30.5Z", None)
+    assert parse_prediction({"id": "x", "status": "processing", "started_at": "soon"}).started_at is None
+    assert parse_prediction({"id": "x", "status": "processing", "started_at": 12}).started_at is None
