@@ -169,13 +169,14 @@ begin
 end
 $$;
 
--- cancel_generation: as in 0004; settled by `cancel`.
+-- cancel_generation: as in 0004; settled by `cancel`; a generation its user deleted is not found.
 create or replace function public.cancel_generation(p_user_id uuid, p_gen_id uuid) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
   v_gen public.generations;
 begin
-  select * into v_gen from public.generations where id = p_gen_id and user_id = p_user_id for update;
+  select * into v_gen from public.generations
+   where id = p_gen_id and user_id = p_user_id and deleted_at is null for update;
   if not found then
     raise exception 'generation % not found', p_gen_id using errcode = 'PT404';
   end if;

@@ -186,6 +186,8 @@ def test_delete_own_finished_generation_removes_it_and_its_video_but_keeps_the_l
     charge = next(t for t in after["transactions"] if t["type"] == "deduction")
     assert charge["generation_id"] == gen_id and charge["generation_deleted"] is True
     assert_error(api.http.delete(f"/generations/{gen_id}", headers=api.auth(token)), 404, "not_found")
+    assert_error(api.http.post("/cancel", json={"generation_id": gen_id}, headers=api.auth(token)), 404, "not_found")
+    assert_error(api.http.post("/retry", json={"generation_id": gen_id}, headers=api.auth(token)), 404, "not_found")
 
 
 def test_delete_of_someone_elses_generation_is_404_and_changes_nothing(stack, api):

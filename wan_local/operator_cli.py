@@ -163,7 +163,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     def action(backend) -> int:
         since = datetime.now(timezone.utc) - args.since
-        stats = seed_metrics(backend.call("operator_metrics", p_since=since))
+        stats = seed_metrics(backend.call("operator_metrics", p_since=since.isoformat()))  # JSON-safe for PostgREST
         if args.json:
             print(json.dumps({"since": since.isoformat(), **stats}))
         else:
