@@ -17,7 +17,8 @@ CONTRACT = {
     "generation_status": {"/": {"get"}},
     "replicate_webhook": {"/": {"post"}},
     "account": {"/credits": {"get"}, "/generations": {"get"}, "/cancel": {"post"}, "/retry": {"post"},
-                "/pricing": {"get"}},
+                "/pricing": {"get"},
+                "/generations/{generation_id}": {"delete"}, "/generations/delete": {"post"}, "/metrics": {"get"}},
 }
 
 
