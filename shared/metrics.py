@@ -38,7 +38,8 @@ def prometheus(data: dict[str, Any]) -> str:
 
     groups = data["groups"]
     mr = [({"model": g["model"], "resolution": g["resolution"]}, g) for g in groups]
-    family("wan_generations_total", "counter", "Generations created, by their current status.",
+    # A gauge: a generation moves from queued/processing to its end, so a status's count can fall.
+    family("wan_generations", "gauge", "Generations created (all time), by their current status.",
            [("", {**k, "status": s}, g[s]) for k, g in mr for s in STATUSES])
     family("wan_generations_settled_total", "counter", "Finished generations, by what settled them.",
            [("", {**k, "settled_by": s}, g[f"settled_{s}"]) for k, g in mr for s in SETTLED_BY])

@@ -121,7 +121,8 @@ def test_prometheus_text_of_the_known_history(backend, history):
     text = metrics.prometheus(backend.call("operator_metrics"))
     s = _samples(text)
     k = 'model="t2v-14B",resolution="480p"'
-    assert s[f'wan_generations_total{{{k},status="failed"}}'] == 3
+    assert s[f'wan_generations{{{k},status="failed"}}'] == 3
+    assert s[f'wan_generations{{{k},status="processing"}}'] == 1
     assert s[f'wan_generations_settled_total{{{k},settled_by="status_poll"}}'] == 1
     assert s[f'wan_generation_completion_seconds_bucket{{{k},le="120"}}'] == 1
     assert s[f'wan_generation_completion_seconds_bucket{{{k},le="+Inf"}}'] == 2
