@@ -88,7 +88,7 @@ def get_metrics(svc: Svc, authorization: Annotated[str | None, Header()] = None)
     scheme, _, given = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise errors.Unauthorized("A valid metrics token is required.")
-    return PlainTextResponse(metrics.prometheus(metrics.collect(svc)),
+    return PlainTextResponse(metrics.prometheus(metrics.collect_for_scrape(svc)),
                              media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

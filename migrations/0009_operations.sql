@@ -619,6 +619,74 @@ begin
 end
 $$;
 
+-- Metrics snapshots: a scrape must cost a bounded number of indexed queries whatever the size of the
+-- tables, and operator_metrics() reads whole tables (seconds at a million generations). So the sweep
+-- (the cron) takes a snapshot of it at most once per p_min_age_seconds, and GET /metrics reads the
+-- newest snapshot (one primary-key lookup) plus the live in-flight count (a partial index).
+create table public.metrics_snapshots (
+  id bigint generated always as identity primary key,
+  taken_at timestamptz not null default clock_timestamp(),
+  took_ms integer not null,
+  data jsonb not null
+);
+alter table public.metrics_snapshots enable row level security;  -- no policy: only the functions read it
+revoke all on public.metrics_snapshots from public, anon, authenticated, service_role;
+
+-- take_metrics_snapshot: a new snapshot unless the newest is younger than p_min_age_seconds, or
+-- another session is taking one right now (overlapping sweeps compute it once); keeps the last 10.
+-- Returns {"taken": bool, "taken_at", "took_ms"}.
+create function public.take_metrics_snapshot(p_min_age_seconds integer default 60) returns jsonb
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_last public.metrics_snapshots;
+  v_started timestamptz := clock_timestamp();
+  v_data jsonb;
+  v_took integer;
+begin
+  -- The lock first, the age second: a session that gets the lock after another one committed its
+  -- snapshot then sees that snapshot (each statement reads what is committed) and stops.
+  if pg_try_advisory_xact_lock(7262009) then
+    select * into v_last from public.metrics_snapshots order by id desc limit 1;
+    if v_last.id is null or v_last.taken_at <= clock_timestamp() - make_interval(secs => p_min_age_seconds) then
+      v_data := public.operator_metrics(null);
+    end if;
+  end if;
+  if v_data is null then  -- fresh enough, or being taken by another session right now
+    select * into v_last from public.metrics_snapshots order by id desc limit 1;
+    return jsonb_build_object('taken', false, 'taken_at', v_last.taken_at, 'took_ms', v_last.took_ms);
+  end if;
+  v_took := (extract(epoch from clock_timestamp() - v_started) * 1000)::integer;
+  insert into public.metrics_snapshots (took_ms, data) values (v_took, v_data) returning * into v_last;
+  delete from public.metrics_snapshots where id <= v_last.id - 10;
+  return jsonb_build_object('taken', true, 'taken_at', v_last.taken_at, 'took_ms', v_took);
+end
+$$;
+
+-- metrics_for_scrape: the newest snapshot's figures, with the live in-flight count and the snapshot's
+-- time; null when no snapshot was ever taken. Two indexed statements.
+create function public.metrics_for_scrape() returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+declare
+  v_last public.metrics_snapshots;
+begin
+  select * into v_last from public.metrics_snapshots order by id desc limit 1;
+  if not found then
+    return null;
+  end if;
+  return v_last.data || jsonb_build_object(
+    'snapshot_taken_at', v_last.taken_at, 'snapshot_took_ms', v_last.took_ms,
+    'snapshot_age_seconds', extract(epoch from now() - v_last.taken_at)::float8,
+    'active', (select coalesce(jsonb_agg(to_jsonb(a)), '[]'::jsonb) from (
+                 select model, resolution, count(*) as active
+                   from public.generations where status in ('queued', 'processing')
+                  group by model, resolution order by model, resolution) a));
+end
+$$;
+
+revoke execute on function public.take_metrics_snapshot(integer), public.metrics_for_scrape()
+  from public, anon, authenticated, service_role;
+grant execute on function public.take_metrics_snapshot(integer), public.metrics_for_scrape() to service_role;
+
 revoke execute on function
   public._finish_generation(public.generations, text, text, text, text, text, timestamptz, timestamptz),
   public.fail_generation(uuid, text, text, text, text),

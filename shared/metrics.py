@@ -21,8 +21,28 @@ TARGETS = {"success_rate": 0.95, "avg_completion_seconds": 300.0, "webhook_deliv
            "credit_accuracy": 1.0}
 
 
+# The sweep refreshes the snapshot GET /metrics reads when it is older than this.
+SNAPSHOT_SECONDS = 60
+
+
 def collect(svc: Services, since: datetime | None = None) -> dict[str, Any]:
+    """Live figures (whole-table passes: `wan-api stats`, tests)."""
     return svc.backend.call("operator_metrics", p_since=since)
+
+
+def collect_for_scrape(svc: Services) -> dict[str, Any]:
+    """GET /metrics: the newest snapshot the sweep took (two indexed statements, whatever the size of
+    the tables); only a database that never had one pays for taking it here, once."""
+    data = svc.backend.call("metrics_for_scrape")
+    if data is None:
+        svc.backend.call("take_metrics_snapshot", p_min_age_seconds=0)
+        data = svc.backend.call("metrics_for_scrape")
+    return data
+
+
+def refresh_snapshot(svc: Services) -> bool:
+    """The sweep's part: a new snapshot when the newest is older than SNAPSHOT_SECONDS."""
+    return svc.backend.call("take_metrics_snapshot", p_min_age_seconds=SNAPSHOT_SECONDS)["taken"]
 
 
 # --- Prometheus ------------------------------------------------------------------------------------
@@ -75,6 +95,12 @@ def prometheus(data: dict[str, Any]) -> str:
            [("", {}, data["ledger_discrepancies"])])
     family("wan_active_generations", "gauge", "Generations queued or processing now.",
            [("", {"model": a["model"], "resolution": a["resolution"]}, a["active"]) for a in data["active"]])
+    if "snapshot_age_seconds" in data:
+        family("wan_metrics_snapshot_age_seconds", "gauge",
+               "Age of the figures above (the sweep refreshes them); wan_active_generations is live.",
+               [("", {}, round(data["snapshot_age_seconds"], 3))])
+        family("wan_metrics_snapshot_duration_seconds", "gauge", "How long the sweep took to compute them.",
+               [("", {}, data["snapshot_took_ms"] / 1000)])
     packs = [({"pack_id": b["pack_id"], "currency": b["currency"]}, b) for b in data["purchases"]]
     family("wan_purchases", "gauge", "Checkout sessions (all time), by their purchase's current status.",
            [("", {**k, "status": st}, b[st]) for k, b in packs for st in PURCHASE_STATUSES])

@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 
-from shared import generations, retention
+from shared import generations, metrics, retention
 from shared.replicate_provider import ProviderError
 from shared.services import Services
 from shared.video_copy import copy_video
@@ -64,6 +64,11 @@ def sweep(svc: Services, *, batch: int = BATCH) -> dict[str, int]:
         _each(counts, gen, lambda g: counts.update([f"video_{copy_video(svc, g['generation_id'])}"]))
     # Stored files past RETENTION_DAYS, and those of deleted generations whose removal failed.
     retention.expire(svc, counts, batch=batch)
+    try:  # the figures GET /metrics serves: computed here, so that a scrape stays cheap
+        metrics.refresh_snapshot(svc)
+    except Exception:  # noqa: BLE001 - the sweep's money work is done; the next sweep tries again
+        counts["errors"] += 1
+        log.exception("sweep could not refresh the metrics snapshot")
     result = {key: counts.pop(key, 0) for key in COUNTS}
     if counts:  # a count nobody listed: a bug, but the sweep's work is done and the line stays fixed
         log.error("sweep counts not in COUNTS: %s", dict(counts))

@@ -240,3 +240,34 @@ def test_purchase_metrics_add_up_on_a_known_history(stack, api):
     assert 'wan_purchased_credits_total{pack_id="credits-100",currency="usd"} 300' in text
     assert 'wan_purchase_unrecovered_credits{pack_id="credits-100",currency="usd"} 50' in text
     assert 'wan_purchase_credits_taken_back{pack_id="credits-100",currency="usd"} 90' in text
+
+
+def test_a_scrape_reads_the_sweeps_snapshot_and_the_live_in_flight_count(db, backend, credits, stack, api):
+    """GET /metrics costs two indexed statements: the snapshot the sweep took, and the in-flight count."""
+    from shared.sweep import sweep
+
+    stack.services.settings = stack.services.settings.model_copy(update={"metrics_token": "m3tr1cs-token"})
+    scrape = lambda: _samples(api.http.get("/metrics", headers={"Authorization": "Bearer m3tr1cs-token"}).text)  # noqa: E731
+    user = make_user(db)
+    done = _create(credits, user)
+    backend.call("fail_generation", p_gen_id=done, p_error="x", p_error_code="provider_failed")
+    first = scrape()  # no snapshot yet: this one scrape takes it
+    assert db.execute("select count(*) from public.metrics_snapshots").fetchone()[0] == 1
+    assert first['wan_generations{model="t2v-14B",resolution="480p",status="failed"}'] == 1
+    _create(credits, user)  # in flight now, after the snapshot
+    second = scrape()
+    assert second['wan_generations{model="t2v-14B",resolution="480p",status="queued"}'] == 0  # the snapshot's
+    assert second['wan_active_generations{model="t2v-14B",resolution="480p"}'] == 1          # live
+    assert db.execute("select count(*) from public.metrics_snapshots").fetchone()[0] == 1    # nothing recomputed
+    db.execute("update public.metrics_snapshots set taken_at = taken_at - interval '2 minutes'")
+    sweep(stack.services)  # older than a minute: the sweep refreshes it
+    assert scrape()['wan_generations{model="t2v-14B",resolution="480p",status="queued"}'] == 1
+    assert scrape()["wan_metrics_snapshot_age_seconds"] < 60
+
+
+def test_overlapping_sweeps_take_one_snapshot(db, backend):
+    from tests.support import run_at_once
+
+    results = run_at_once(8, lambda i: backend.call("take_metrics_snapshot", p_min_age_seconds=60))
+    assert [r["taken"] for r in results].count(True) == 1, results
+    assert db.execute("select count(*) from public.metrics_snapshots").fetchone()[0] == 1
