@@ -6,25 +6,27 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from shared import catalog, errors, generations, packs, purchases
+from shared.api_models import (CheckoutSession, CheckoutStatus, Credits, Generation, GenerationPage, Health, Pricing,
+                               GEN_ID, RetryAccepted, documented)
 from shared.app import CurrentUser, IdempotencyKey, Svc, note
 
 _NO_GENERATION = uuid.UUID(int=0)
 
 
 class GenerationRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"generation_id": GEN_ID}]})
 
     generation_id: uuid.UUID
 
 
 class CheckoutRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"pack_id": packs.PACKS[0].pack_id}]})
 
-    pack_id: str
+    pack_id: str = Field(json_schema_extra={"enum": [p.pack_id for p in packs.PACKS]})
 
     @field_validator("pack_id")
     @classmethod
@@ -92,12 +94,21 @@ def health(svc: Svc) -> dict:
 
 def router() -> APIRouter:
     r = APIRouter()
-    r.add_api_route("/credits", get_credits, methods=["GET"])
-    r.add_api_route("/generations", list_generations, methods=["GET"])
-    r.add_api_route("/cancel", cancel, methods=["POST"])
-    r.add_api_route("/retry", retry, methods=["POST"], status_code=202)
-    r.add_api_route("/pricing", get_pricing, methods=["GET"])
-    r.add_api_route("/checkout", checkout, methods=["POST"], status_code=201)
-    r.add_api_route("/checkout/status", checkout_status, methods=["GET"])
-    r.add_api_route("/health", health, methods=["GET"])
+    # Each route's answer model and errors (shared/api_models.py); docs/openapi.json is made from these.
+    unavailable, invalid, too_large = errors.ServiceUnavailable, errors.InvalidRequest, errors.PayloadTooLarge
+    r.add_api_route("/credits", get_credits, methods=["GET"], **documented(Credits, unavailable))
+    r.add_api_route("/generations", list_generations, methods=["GET"],
+                    **documented(GenerationPage, invalid, unavailable))
+    r.add_api_route("/cancel", cancel, methods=["POST"], **documented(
+        Generation, errors.NotFound, errors.InvalidState, too_large, invalid, unavailable))
+    r.add_api_route("/retry", retry, methods=["POST"], **documented(
+        RetryAccepted, errors.InsufficientCredits, errors.NotFound, errors.InvalidState,
+        errors.IdempotencyKeyReused, too_large, invalid, errors.TooManyActiveGenerations,
+        errors.ProviderUnavailable, unavailable, status=202))
+    r.add_api_route("/pricing", get_pricing, methods=["GET"], **documented(Pricing, user=False))
+    r.add_api_route("/checkout", checkout, methods=["POST"], **documented(
+        CheckoutSession, errors.IdempotencyKeyReused, too_large, invalid, unavailable, status=201))
+    r.add_api_route("/checkout/status", checkout_status, methods=["GET"], **documented(
+        CheckoutStatus, errors.NotFound, invalid, unavailable))
+    r.add_api_route("/health", health, methods=["GET"], **documented(Health, unavailable, user=False))
     return r
