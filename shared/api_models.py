@@ -18,6 +18,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal, Union
 
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import catalog, errors, packs
@@ -131,7 +132,7 @@ _GENERATION = {
     "generation_id": GEN_ID, "kind": "text-to-video", "model": "t2v-14B", "resolution": "480p",
     "prompt": "a red fox running through fresh snow", "status": "succeeded", "terminal": True,
     "progress": 100, "video_url": "http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=…",
-    "error": None, "cost": 10, "refunded": False, "retry_of": None, "created_at": EXAMPLE_TIME,
+    "expired": False, "error": None, "cost": 10, "refunded": False, "retry_of": None, "created_at": EXAMPLE_TIME,
     "updated_at": "2026-11-24T09:30:11.004211Z", "completed_at": "2026-11-24T09:30:11.004211Z",
 }
 
@@ -149,6 +150,7 @@ class Generation(_Out):
     terminal: bool = Field(description="True once the status is succeeded, failed or canceled.")
     progress: int = Field(ge=0, le=100)
     video_url: str | None = Field(description="A URL the browser can fetch, once succeeded; else null.")
+    expired: bool = Field(description="Retention deleted the stored video (video_url is then null).")
     error: str | None = Field(description="Why it failed, for a person; else null.")
     cost: int
     refunded: bool
@@ -176,6 +178,7 @@ class Transaction(_Out):
     description: str | None
     balance_after: int
     created_at: datetime
+    generation_deleted: bool = Field(description="The row's generation was deleted by its user (the row stays).")
 
 
 class Credits(_Out):
@@ -183,9 +186,10 @@ class Credits(_Out):
 
     model_config = _example({"balance": 90, "low_balance": False, "transactions": [
         {"id": 2, "amount": -10, "type": "deduction", "generation_id": GEN_ID,
-         "description": "t2v-14B 480p", "balance_after": 90, "created_at": EXAMPLE_TIME},
+         "description": "t2v-14B 480p", "balance_after": 90, "created_at": EXAMPLE_TIME, "generation_deleted": False},
         {"id": 1, "amount": 100, "type": "signup_bonus", "generation_id": None,
-         "description": "Welcome bonus", "balance_after": 100, "created_at": "2026-11-24T09:29:58.000000Z"}]})
+         "description": "Welcome bonus", "balance_after": 100, "created_at": "2026-11-24T09:29:58.000000Z",
+         "generation_deleted": False}]})
     balance: int
     low_balance: bool = Field(description="True when the balance is under 5 credits.")
     transactions: list[Transaction]
@@ -235,6 +239,33 @@ class CheckoutStatus(_Out):
     status: PurchaseStatus
     credits: int
     balance: int
+
+
+class DeleteRefusal(_Out):
+    """Why one id of a delete was not deleted."""
+
+    generation_id: uuid.UUID
+    code: Literal["invalid_state", "not_found"]
+    detail: str
+
+
+class DeleteResult(_Out):
+    """Which generations were deleted (history and files; the ledger keeps its rows), and why the
+    others were not."""
+
+    model_config = _example({"deleted": [GEN_ID], "errors": [
+        {"generation_id": "9c2d7e10-5b4a-4f3e-8d21-0c6b1a7f3e55", "code": "invalid_state",
+         "detail": "This generation is still running; cancel it first."}]})
+    deleted: list[uuid.UUID]
+    errors: list[DeleteRefusal]
+
+
+class Deleted(_Out):
+    """The generation and its files are deleted (the ledger keeps its rows)."""
+
+    model_config = _example({"generation_id": GEN_ID, "deleted": True})
+    generation_id: uuid.UUID
+    deleted: Literal[True]
 
 
 class Health(_Out):
@@ -310,11 +341,20 @@ USER = (errors.Unauthorized,)
 ALWAYS = (errors.ApiError,)
 
 
-def documented(model: type[BaseModel], *raises: type[errors.ApiError], status: int = 200,
-               user: bool = True) -> dict[str, Any]:
+def documented(model: type[BaseModel] | str, *raises: type[errors.ApiError], status: int = 200,
+               user: bool = True, media_type: str | None = None) -> dict[str, Any]:
     """`add_api_route` keyword arguments documenting a route: its answer `model` at `status`, and each
-    error it can answer (the statuses, the codes, an example each). `user`: the route needs a token."""
-    responses: dict[int | str, dict[str, Any]] = {status: {"model": model, "description": model.__doc__}}
+    error it can answer (the statuses, the codes, an example each). `user`: the route needs a token.
+    A text answer (not JSON): `model` is its one-sentence description, `media_type` its type."""
+    extra: dict[str, Any] = {}
+    if isinstance(model, str):
+        success = {"description": model, "content": {media_type: {"schema": {"type": "string"}}}}
+        # A media type of None keeps FastAPI from adding an empty JSON schema to the text answer (and
+        # from filing the JSON errors under text/plain); the handler returns its own Response anyway.
+        extra["response_class"] = _OwnResponse
+    else:
+        success = {"model": model, "description": model.__doc__}
+    responses: dict[int | str, dict[str, Any]] = {status: success}
     found = list(dict.fromkeys((*(USER if user else ()), *raises, *ALWAYS)))
     for code_status in sorted({cls.status for cls in found}):
         at = [cls for cls in found if cls.status == code_status]
@@ -329,7 +369,13 @@ def documented(model: type[BaseModel], *raises: type[errors.ApiError], status: i
             entry["headers"] = _RETRY_AFTER
         responses[code_status] = entry
     # response_model=None: the handler's dict is sent as it is (the model above only documents it).
-    return {"status_code": status, "response_model": None, "responses": responses}
+    return {"status_code": status, "response_model": None, "responses": responses, **extra}
+
+
+class _OwnResponse(Response):
+    """The response class of a route whose handler returns its own Response (see `documented`)."""
+
+    media_type = None
 
 
 def _union(models: list[type[BaseModel]]):

@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKED_IN = ROOT / openapi.PATH
 USER_ROUTES = {("post", "/text-to-video"), ("post", "/image-to-video"), ("get", "/status"), ("get", "/credits"),
                ("get", "/generations"), ("post", "/cancel"), ("post", "/retry"), ("post", "/checkout"),
-               ("get", "/checkout/status")}
+               ("get", "/checkout/status"), ("post", "/generations/delete"), ("delete", "/generations/{generation_id}")}
 OPEN_ROUTES = {("get", "/pricing"), ("get", "/health"), ("post", "/webhooks/replicate"), ("post", "/webhooks/stripe")}
+OPERATOR_ROUTES = {("get", "/metrics")}  # METRICS_TOKEN, its own security scheme
+METRICS_TOKEN = "m3tr1cs-token"
 
 # Every field the contract names for each answer (CONTRACT.md section 2): each must stay required.
 CONTRACT_FIELDS = {
@@ -36,9 +38,15 @@ CONTRACT_FIELDS = {
     "Pricing": {"models", "packs"},
     "CheckoutSession": {"session_id", "checkout_url"},
     "CheckoutStatus": {"session_id", "status", "credits", "balance"},
+    "DeleteResult": {"deleted", "errors"},
     "InsufficientCreditsError": {"detail", "code", "required", "balance"},
     "InvalidRequestError": {"detail", "code", "errors"},
 }
+
+
+@pytest.fixture
+def stack_settings() -> dict:
+    return {"metrics_token": METRICS_TOKEN}
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +66,7 @@ def test_the_document_is_valid_openapi(doc):
 
 def test_only_the_production_routes_are_documented(doc):
     documented = {(method, path) for path, ops in doc["paths"].items() for method in ops}
-    assert documented == USER_ROUTES | OPEN_ROUTES
+    assert documented == USER_ROUTES | OPEN_ROUTES | OPERATOR_ROUTES
 
 
 def test_every_answer_and_error_is_typed(doc):
@@ -69,6 +77,9 @@ def test_every_answer_and_error_is_typed(doc):
             where = f"{method.upper()} {path}"
             assert op.get("description"), where
             for status, answer in op["responses"].items():
+                if (method, path) in OPERATOR_ROUTES and status == "200":  # Prometheus text
+                    assert answer["content"]["text/plain; version=0.0.4; charset=utf-8"]["schema"] == {"type": "string"}
+                    continue
                 schema = answer["content"]["application/json"]["schema"]
                 refs = [s["$ref"] for s in schema.get("anyOf", [schema])]
                 assert all(r.startswith("#/components/schemas/") for r in refs), (where, status, schema)
@@ -85,6 +96,8 @@ def test_every_answer_and_error_is_typed(doc):
                 codes = [s["$ref"] for s in op["responses"]["401"]["content"]["application/json"]["schema"]
                          .get("anyOf", [op["responses"]["401"]["content"]["application/json"]["schema"]])]
                 assert codes == ["#/components/schemas/UnauthorizedError"], where
+            elif (method, path) in OPERATOR_ROUTES:
+                assert op["security"] == [{"metricsToken": []}] and "401" in op["responses"], where
             else:
                 assert "security" not in op, where
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
@@ -130,11 +143,13 @@ def test_enums_follow_the_catalog_and_the_packs(doc):
 
 
 def _check_values(db, table: str, column: str) -> set[str]:
-    """The values a CHECK constraint of the live schema allows for `column` (`column in ('a', 'b')`)."""
-    defs = [d for (d,) in db.execute("select pg_get_constraintdef(oid) from pg_constraint where conrelid = "
-                                     "%s::regclass and contype = 'c'", (table,)).fetchall() if column in d]
-    assert defs, (table, column)
-    return set(re.findall(r"'([^']+)'::text", " ".join(defs)))
+    """The values the live schema's `check (column in (...))` constraint of `table` allows."""
+    shape = re.compile(rf"^CHECK \(\({column} = ANY \(ARRAY\[(.*)\]\)\)\)$")
+    found = [m.group(1) for (d,) in db.execute("select pg_get_constraintdef(oid) from pg_constraint where "
+                                               "conrelid = %s::regclass and contype = 'c'", (table,)).fetchall()
+             if (m := shape.match(d))]
+    assert len(found) == 1, (table, column, found)
+    return set(re.findall(r"'([^']+)'::text", found[0]))
 
 
 def test_enums_of_stored_values_follow_the_database(doc, db):
@@ -152,7 +167,11 @@ def validate(doc: dict, method: str, path: str, response) -> dict:
     op = doc["paths"][path][method]
     status = str(response.status_code)
     assert status in op["responses"], f"{method.upper()} {path} answered {status}, which is not documented"
-    schema = op["responses"][status]["content"]["application/json"]["schema"]
+    content = op["responses"][status]["content"]
+    assert response.headers["content-type"] in content, (path, status, response.headers["content-type"])
+    if "application/json" not in content:
+        return response.text
+    schema = content["application/json"]["schema"]
     body = response.json()
     jsonschema.Draft202012Validator({**schema, "components": doc["components"]},
                                     format_checker=jsonschema.FormatChecker()).validate(body)
@@ -195,6 +214,12 @@ def test_the_readme_walkthrough_answers_as_documented(api, doc):
                                                         headers=auth))
     assert retried["retry_of"] == image["generation_id"]
     validate(doc, "get", "/health", http.get("/health"))
+    canceled_id = image["generation_id"]
+    validate(doc, "delete", "/generations/{generation_id}", http.delete(f"/generations/{canceled_id}", headers=auth))
+    refusals = validate(doc, "post", "/generations/delete", http.post("/generations/delete", headers=auth, json={
+        "generation_ids": [canceled_id, retried["generation_id"]]}))["errors"]
+    assert refusals[0]["code"] == "not_found"                                                    # deleted already
+    validate(doc, "get", "/metrics", http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}))
 
     # Buying a pack.
     session = validate(doc, "post", "/checkout", http.post("/checkout", json={"pack_id": "credits-100"}, headers=auth))
@@ -207,6 +232,9 @@ def test_the_readme_walkthrough_answers_as_documented(api, doc):
 
     # The errors, each in its documented shape.
     validate(doc, "get", "/credits", http.get("/credits"))                                       # 401
+    validate(doc, "get", "/metrics", http.get("/metrics", headers=auth))                          # 401
+    validate(doc, "delete", "/generations/{generation_id}", http.delete(f"/generations/{canceled_id}",
+                                                                          headers=auth))        # 404
     validate(doc, "post", "/text-to-video", api.text_to_video(token, model="t2v-1.3B", resolution="720p"))  # 422
     validate(doc, "post", "/text-to-video", api.text_to_video(token, key="my-first-video"))      # 409 reused
     validate(doc, "post", "/cancel", http.post("/cancel", json={"generation_id": gen_id}, headers=auth))  # 409
@@ -235,6 +263,9 @@ def _typed(op: dict) -> dict:
     """An operation's answers as {status: [model names]} (titles name the path, so they are left out)."""
     out = {}
     for status, answer in op["responses"].items():
+        if "application/json" not in answer["content"]:  # a text answer (GET /metrics)
+            out[status] = answer["content"]
+            continue
         schema = answer["content"]["application/json"]["schema"]
         out[status] = [s["$ref"] for s in schema.get("anyOf", [schema])]
     return out
@@ -257,4 +288,4 @@ def test_the_document_covers_exactly_what_the_modal_web_functions_serve(doc):
                 assert _typed(op) == _typed(doc["paths"][local][method]), (name, path, method)
                 assert op.get("security") == doc["paths"][local][method].get("security"), (name, path, method)
                 seen.add((method, local))
-    assert seen == USER_ROUTES | OPEN_ROUTES
+    assert seen == USER_ROUTES | OPEN_ROUTES | OPERATOR_ROUTES
