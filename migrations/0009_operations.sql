@@ -507,7 +507,7 @@ begin
 end
 $$;
 
--- operator_metrics: every figure of GET /metrics and `wan-api stats`, in five statements:
+-- operator_metrics: every figure of GET /metrics and `wan-api stats`, in six statements:
 --   1. one pass over generations (created since p_since, all when null), grouped by model and
 --      resolution: counts by status and by how they were settled, provider refusals, lost and
 --      expired videos, the completion-time histogram (created -> finished, succeeded ones) and
@@ -515,7 +515,9 @@ $$;
 --   2. refunds and goodwill refunds (ledger rows, via their generation);
 --   3. generations in flight (the partial index of unfinished ones);
 --   4. ledger_discrepancies() (the credit-accuracy gauge; it reads the whole ledger);
---   5. the top failure reasons.
+--   5. the top failure reasons;
+--   6. purchases by pack and currency: statuses, credits and amounts sold, reversals (each purchase's
+--      rows through credit_transactions_by_session), credits taken back and left unrecovered.
 -- Completion buckets are upper bounds in seconds (`le`), cumulative as Prometheus wants them.
 create function public.operator_metrics(p_since timestamptz default null) returns jsonb
 language plpgsql stable security definer set search_path = '' as $$
@@ -525,6 +527,7 @@ declare
   v_active jsonb;
   v_discrepancies integer;
   v_failures jsonb;
+  v_purchases jsonb;
 begin
   select coalesce(jsonb_agg(to_jsonb(s)), '[]'::jsonb) into v_groups from (
     select model, resolution,
@@ -587,10 +590,32 @@ begin
      where status = 'failed' and (p_since is null or created_at >= p_since)
      group by 1 order by count(*) desc, 1 limit 5) f;
 
+  -- Purchases (0008) by pack: the cost follows the purchases (each one's reversal rows through
+  -- credit_transactions_by_session), not the ledger. "Taken back" is net of what a won dispute gave back.
+  select coalesce(jsonb_agg(to_jsonb(b)), '[]'::jsonb) into v_purchases from (
+    select p.pack_id, p.currency,
+           count(*) filter (where p.status = 'open') as open,
+           count(*) filter (where p.status = 'paid') as paid,
+           count(*) filter (where p.status = 'credited') as credited,
+           count(*) filter (where p.status = 'expired') as expired,
+           count(*) filter (where p.status = 'failed') as failed,
+           count(*) filter (where p.status = 'reversed') as reversed,
+           coalesce(sum(p.credits) filter (where p.status in ('credited', 'reversed')), 0) as credits_sold,
+           coalesce(sum(p.amount) filter (where p.status in ('credited', 'reversed')), 0) as amount_sold,
+           coalesce(sum(r.rows), 0) as reversals,
+           coalesce(-sum(r.total), 0) as credits_taken_back,
+           coalesce(sum(p.unrecovered_credits), 0) as unrecovered_credits
+      from public.purchases p
+      left join lateral (select count(*) as rows, sum(t.amount) as total from public.credit_transactions t
+                          where t.purchase_session_id = p.session_id and t.type = 'reversal') r on true
+     where p_since is null or p.created_at >= p_since
+     group by p.pack_id, p.currency
+     order by p.pack_id, p.currency) b;
+
   return jsonb_build_object(
     'since', p_since, 'completion_buckets', to_jsonb(array[30, 60, 120, 180, 300, 600, 1200, 2700]),
     'groups', v_groups, 'refunds', v_refunds, 'active', v_active,
-    'ledger_discrepancies', v_discrepancies, 'top_failures', v_failures);
+    'ledger_discrepancies', v_discrepancies, 'top_failures', v_failures, 'purchases', v_purchases);
 end
 $$;
 

@@ -1,6 +1,6 @@
 """The operator's numbers, computed by the database (`operator_metrics()`: they add up across every
 Modal container): GET /metrics in Prometheus' text format, and `wan-api stats` against the seed's
-targets. Purchases are not counted yet (the Stripe work lands separately).
+targets.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 from shared.services import Services
 
 STATUSES = ("queued", "processing", "succeeded", "failed", "canceled")
+PURCHASE_STATUSES = ("open", "paid", "credited", "expired", "failed", "reversed")
 SETTLED_BY = ("webhook", "status_poll", "sweep", "cancel", "create")
 # Settled by something that is no webhook's job: the user's cancel, or a create Replicate refused.
 NOT_FOR_WEBHOOKS = ("cancel", "create")
@@ -74,6 +75,21 @@ def prometheus(data: dict[str, Any]) -> str:
            [("", {}, data["ledger_discrepancies"])])
     family("wan_active_generations", "gauge", "Generations queued or processing now.",
            [("", {"model": a["model"], "resolution": a["resolution"]}, a["active"]) for a in data["active"]])
+    packs = [({"pack_id": b["pack_id"], "currency": b["currency"]}, b) for b in data["purchases"]]
+    family("wan_purchases", "gauge", "Checkout sessions (all time), by their purchase's current status.",
+           [("", {**k, "status": st}, b[st]) for k, b in packs for st in PURCHASE_STATUSES])
+    family("wan_purchased_credits_total", "counter", "Credits granted by paid purchases.",
+           [("", k, b["credits_sold"]) for k, b in packs])
+    family("wan_purchase_amount_total", "counter", "What those purchases were paid, in the currency's minor unit.",
+           [("", k, b["amount_sold"]) for k, b in packs])
+    family("wan_purchase_reversals_total", "counter", "Reversal ledger rows (refunds, disputes, disputes won).",
+           [("", k, b["reversals"]) for k, b in packs])
+    family("wan_purchase_credits_taken_back", "gauge",
+           "Credits taken back by refunds and disputes, net of what won disputes gave back.",
+           [("", k, b["credits_taken_back"]) for k, b in packs])
+    family("wan_purchase_unrecovered_credits", "gauge",
+           "Credits a refund or dispute should have taken back but the user had already spent.",
+           [("", k, b["unrecovered_credits"]) for k, b in packs])
     return "\n".join(out) + "\n"
 
 

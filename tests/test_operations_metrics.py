@@ -188,3 +188,55 @@ def test_a_prediction_carries_replicate_run_times_when_they_are_times():
     assert (p.started_at, p.completed_at) == ("2026-01-01T00:00:30.5Z", None)
     assert parse_prediction({"id": "x", "status": "processing", "started_at": "soon"}).started_at is None
     assert parse_prediction({"id": "x", "status": "processing", "started_at": 12}).started_at is None
+
+
+def test_purchase_metrics_add_up_on_a_known_history(stack, api):
+    """Purchases by pack, through the real checkout, webhook and Stripe emulator:
+
+    user A (100 at sign-up)
+      S1 credits-100 (100 credits, 500 c): paid -> +100; refund 200 c: 100*200/500 = 40 taken back  (reversed)
+      S2 credits-100: paid -> +100; dispute 500 c: 100 taken back; dispute won: 100 given back  (credited)
+      S3 credits-500: left open; S4 credits-100: expired
+    user B (100 at sign-up)
+      S5 credits-100: paid -> 200; the operator deducts 150 -> 50; full refund: 100 owed, 50 taken,
+         50 unrecovered  (reversed)
+    credits-100/usd: credited 1, expired 1, reversed 2; sold 3 x 100 credits = 300 for 3 x 500 c = 1500;
+      reversal rows 1 (S1) + 2 (S2) + 1 (S5) = 4; taken back net 40 + (100 - 100) + 50 = 90; unrecovered 50
+    credits-500/usd: open 1, nothing sold
+    """
+    stripe = stack.stripe
+
+    def checkout(token, pack):
+        r = api.http.post("/checkout", json={"pack_id": pack}, headers=api.auth(token))
+        assert r.status_code == 201, r.text
+        return r.json()["session_id"]
+
+    _, a = api.signup()
+    s1, s2, _s3, s4 = checkout(a, "credits-100"), checkout(a, "credits-100"), checkout(a, "credits-500"), \
+        checkout(a, "credits-100")
+    stripe.pay(s1)
+    stripe.refund(s1, 200)
+    stripe.pay(s2)
+    stripe.dispute(s2)
+    stripe.close_dispute(s2, "won")
+    stripe.expire(s4)
+    b_id, b = api.signup()
+    s5 = checkout(b, "credits-100")
+    stripe.pay(s5)
+    stack.services.backend.call("adjust_credits", p_user_id=b_id, p_amount=-150, p_reason="test spend",
+                                p_actor="test")
+    stripe.refund(s5)
+    assert api.balance(a) == 100 + 100 - 40 + 100 and api.balance(b) == 0
+
+    by_pack = {p["pack_id"]: p for p in stack.services.backend.call("operator_metrics")["purchases"]}
+    assert by_pack["credits-100"] == {
+        "pack_id": "credits-100", "currency": "usd", "open": 0, "paid": 0, "credited": 1, "expired": 1,
+        "failed": 0, "reversed": 2, "credits_sold": 300, "amount_sold": 1500, "reversals": 4,
+        "credits_taken_back": 90, "unrecovered_credits": 50}
+    assert (by_pack["credits-500"]["open"], by_pack["credits-500"]["credits_sold"]) == (1, 0)
+
+    text = metrics.prometheus(stack.services.backend.call("operator_metrics"))
+    assert 'wan_purchases{pack_id="credits-100",currency="usd",status="reversed"} 2' in text
+    assert 'wan_purchased_credits_total{pack_id="credits-100",currency="usd"} 300' in text
+    assert 'wan_purchase_unrecovered_credits{pack_id="credits-100",currency="usd"} 50' in text
+    assert 'wan_purchase_credits_taken_back{pack_id="credits-100",currency="usd"} 90' in text
