@@ -23,8 +23,8 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from fastapi import APIRouter, FastAPI
 
-from functions import account, generation_status, image_to_video, replicate_webhook, stripe_webhook, text_to_video
 from shared.app import create_app
+from shared.openapi import production_routers
 from shared.replicate_provider import ReplicateProvider
 from shared.services import Services
 from shared.settings import Settings
@@ -273,10 +273,7 @@ class DevStack:
                 logging.getLogger(__name__).exception("sweep failed")
 
     def routers(self) -> list[APIRouter]:
-        return [
-            text_to_video.router(), image_to_video.router(), generation_status.router(),
-            replicate_webhook.router(), stripe_webhook.router(), account.router(), dev_routes.router(self),
-        ]
+        return [*production_routers(), dev_routes.router(self)]  # production's, then the local-only ones
 
     def banner(self) -> list[str]:
         db = "embedded Postgres" if self.postgres else "DATABASE_URL"
