@@ -83,6 +83,12 @@ def _settle(svc: Services, gen: dict, counts: Counter) -> None:
     try:
         prediction = svc.provider.get(gen["replicate_id"])
     except ProviderError as exc:
+        if exc.status == 404:  # a prediction we created that Replicate no longer knows: final
+            ended = generations.fail_lost(svc, gen["generation_id"], gen["replicate_id"])
+            if ended["status"] == "failed" and ended["error_code"] == "provider_lost":
+                counts["provider_lost"] += 1
+                counts["refunded"] += int(ended["refunded"])
+            return
         counts["replicate_unreachable"] += 1
         log.warning("sweep could not ask Replicate about %s: %s", gen["generation_id"], exc)
         return

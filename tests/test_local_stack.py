@@ -22,7 +22,7 @@ from wan_local.replicate_emulator import ReplicateEmulator
 def test_wan_api_dev_serves_the_readme_walkthrough_and_stops_cleanly(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REPLICATE_API_TOKEN")}
-    env |= {"WAN_DATA_DIR": str(tmp_path / "data"), "WAN_EMULATOR_STEP_SECONDS": "0.05"}
+    env |= {"WAN_DATA_DIR": str(tmp_path / "data"), "WAN_EMULATOR_RUN_SECONDS": "0.25"}
     dev = subprocess.Popen([sys.executable, "-m", "wan_local.cli", "dev", "--port", str(port)], env=env,
                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -64,7 +64,7 @@ def test_against_replicate_the_stack_fetches_the_accounts_webhook_secret(db_url,
     try:
         assert stack.emulator is None
         assert stack.settings.replicate_webhook_secret == replicate.webhook_secret
-        replicate.behaviour.step_seconds = 0.02
+        replicate.behaviour.run_seconds = 0.1
         with httpx.Client(base_url=stack.url) as http:
             token = http.post("/dev/signup", json={"email": "r@example.com"}).json()["access_token"]
             auth = {"Authorization": f"Bearer {token}"}
