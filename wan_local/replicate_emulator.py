@@ -101,7 +101,7 @@ class ReplicateEmulator:
         self.predictions: dict[str, _Prediction] = self._load()
         self._closed = threading.Event()
         self._runs: list[threading.Thread] = []
-        self.deliveries: list[dict] = []   # every webhook sent: {"url", "headers", "body", "status"}
+        self.deliveries: list[dict] = []   # every webhook sent: {"url", "headers", "body", "event", "status", "sent_at"}
         self.creates: list[dict] = []      # every create request body
         self.gets: list[str] = []          # every prediction id GET asked for
         self.cancels: list[str] = []       # every prediction id a cancel asked for
@@ -356,8 +356,8 @@ class ReplicateEmulator:
         if (not pred.webhook or event not in pred.events or not self.behaviour.deliver_webhooks
                 or self._closed.is_set()):
             return
+        now = time.monotonic()
         if event in ("logs", "output"):  # throttled: a skipped event's news rides on the next one
-            now = time.monotonic()
             if now - pred.last_sent.get(event, -THROTTLE_SECONDS) < THROTTLE_SECONDS:
                 return
             pred.last_sent[event] = now
@@ -370,7 +370,7 @@ class ReplicateEmulator:
             except httpx.HTTPError:
                 status = None
             self.deliveries.append({"url": pred.webhook, "headers": headers, "body": body,
-                                    "event": event, "status": status})
+                                    "event": event, "status": status, "sent_at": now})
             if status is not None and status < 300:
                 return
             time.sleep(0.2 * (attempt + 1))
