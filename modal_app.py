@@ -2,8 +2,8 @@
 
 Wiring only: the handlers live in functions/ and shared/ with no Modal import. Each web function is
 an @modal.asgi_app built by the one app factory (shared/app.py), so every error, validation errors
-included, has the contract's shape; @modal.fastapi_endpoint cannot do that. The app keeps to five
-web endpoints (the Starter plan allows eight).
+included, has the contract's shape; @modal.fastapi_endpoint cannot do that. The app keeps to six
+web endpoints (the card's four, `account`, `stripe_webhook`; the Starter plan allows eight).
 """
 
 from __future__ import annotations
@@ -25,9 +25,12 @@ image = (
 )
 
 # required_keys makes a missing key fail at deploy with a clear message instead of a 500 later.
-secrets = [modal.Secret.from_name(SECRET_NAME, required_keys=[
-    "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "REPLICATE_API_TOKEN", "REPLICATE_WEBHOOK_SECRET", "WEBHOOK_URL",
-])]
+# The Stripe keys (STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, CHECKOUT_SUCCESS_URL, CHECKOUT_CANCEL_URL)
+# are optional: without them POST /checkout answers 503 and the Stripe webhook refuses every delivery,
+# so the API can be deployed before it sells credits.
+REQUIRED_KEYS = ["SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "REPLICATE_API_TOKEN", "REPLICATE_WEBHOOK_SECRET",
+                 "WEBHOOK_URL"]
+secrets = [modal.Secret.from_name(SECRET_NAME, required_keys=REQUIRED_KEYS)]
 
 web = dict(image=image, secrets=secrets, timeout=150)
 CONCURRENT_REQUESTS = 32
@@ -87,13 +90,27 @@ def account():
     return _web_app(endpoint.router())
 
 
+@app.function(**web)
+@modal.concurrent(max_inputs=CONCURRENT_REQUESTS)
+@modal.asgi_app()
+def stripe_webhook():
+    """Stripe's events (the endpoint to register in Stripe's dashboard is this function's URL)."""
+    from functions import stripe_webhook as endpoint
+
+    return _web_app(endpoint.router("/"))
+
+
 @app.function(image=image, secrets=secrets, timeout=600, retries=2)
 def copy_video(generation_id: str) -> str:
-    """Copy a succeeded generation's video from Replicate into Supabase Storage."""
+    """Copy a succeeded generation's video from Replicate into Supabase Storage. A failed attempt
+    raises, because Modal's `retries` only acts on a raise; after those, the sweep tries again."""
     from shared.services import get_services
     from shared.video_copy import copy_video as run
 
-    return run(get_services(), generation_id)
+    outcome = run(get_services(), generation_id)
+    if outcome == "failed":
+        raise RuntimeError(f"video copy of {generation_id} failed (recorded); Modal retries it")
+    return outcome
 
 
 SWEEP_SCHEDULE = "*/5 * * * *"  # every 5 minutes; runs may overlap or repeat, and that is safe

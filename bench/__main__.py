@@ -7,6 +7,8 @@
    process, zero-delay emulator) vs GET /pricing on the same server — target p50 <= 3x, p99 <= 5x
 4. sweep time for the same 100 stuck generations among 10,000 and among 1,000,000 rows — target <= 2x
 5. cold import time of each web function's module vs `import fastapi` — target <= 2.5x
+6. server memory under 40 concurrent uploads of a 75 KB, 4096x4096 PNG from a user with 0 credits
+   (every one answered 402) vs the same server idle — target: growth <= 200 MB (it was 1.4 GB)
 
 Everything runs on loopback against an embedded Postgres (fsync off, the same for floor and subject).
 """
@@ -313,11 +315,90 @@ def imports() -> None:
         report(f"cold import functions.{name} (ms)", ms, floor, "ms", "<= 2.5x", ms / floor <= 2.5, ms / floor)
 
 
+# --- 6. memory under uploads that cannot be charged -----------------------------------------------------
+
+def _rss_mb(pid: int, field: str) -> float:
+    """VmRSS (now) or VmHWM (the peak so far) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} for {pid}")
+
+
+def _cheap_big_png() -> bytes:
+    """A 4096x4096 PNG of about 75 KB: small to send, 48 MB of pixels to decode."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (4096, 4096), (30, 90, 160))
+    draw = ImageDraw.Draw(img)
+    rng = random.Random(7)
+    for _ in range(8):
+        x, y = rng.randrange(4096), rng.randrange(4096)
+        draw.line((x, y, rng.randrange(4096), rng.randrange(4096)), fill=(rng.randrange(256), 40, 90), width=2)
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def upload_memory(pg: EmbeddedPostgres, concurrency: int = 40, rounds: int = 3) -> None:
+    url = new_database(pg, "bench_upload_memory")
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "WAN_DATA_DIR": tempfile.mkdtemp(), "SWEEP_INTERVAL_SECONDS": "3600",
+           "REPLICATE_API_TOKEN": "", "SUPABASE_URL": "", "SUPABASE_JWT_SECRET": "", "WEBHOOK_URL": ""}
+    server = subprocess.Popen([sys.executable, "-m", "wan_local.cli", "dev", "--port", str(port)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    image = _cheap_big_png()
+    try:
+        for line in server.stdout:
+            if "ready" in line:
+                break
+        threading.Thread(target=lambda: [None for _ in server.stdout], daemon=True).start()
+        with httpx.Client(base_url=base, timeout=120) as http, psycopg.connect(url, autocommit=True) as conn:
+            body = http.post("/dev/signup", json={"email": "broke@bench.example"}).json()
+            conn.execute("select public.add_credits(%s, -100, 'adjustment', 'bench: spent')", (body["user_id"],))
+            auth = {"Authorization": f"Bearer {body['access_token']}"}
+            for _ in range(3):  # warm up: imports, pools, a first decode
+                http.get("/pricing")
+                http.post("/image-to-video", headers=auth, files={"image": ("a.png", image, "image/png")},
+                          data={"prompt": "p", "model": "i2v-14B", "resolution": "480p"})
+        idle = _rss_mb(server.pid, "VmRSS")
+        statuses: list[int] = []
+
+        def upload(i: int) -> None:
+            with httpx.Client(base_url=base, timeout=120) as http:
+                r = http.post("/image-to-video", headers=auth, files={"image": (f"{i}.png", image, "image/png")},
+                              data={"prompt": "p", "model": "i2v-14B", "resolution": "480p"})
+                statuses.append(r.status_code)
+
+        for _ in range(rounds):
+            threads = [threading.Thread(target=upload, args=(i,)) for i in range(concurrency)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        peak = _rss_mb(server.pid, "VmHWM")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    answers = {status: statuses.count(status) for status in sorted(set(statuses))}
+    print(f"  ({len(image) // 1024} KB PNG, 4096x4096; server idle {idle:.0f} MB, peak {peak:.0f} MB; answers {answers})")
+    report(f"memory growth, {concurrency} concurrent 402 uploads (MB)", peak - idle, idle, "MB", "<= 200",
+           peak - idle <= 200 and set(answers) == {402})
+
+
+SECTIONS = ("throughput", "round-trips", "latency", "sweep", "upload-memory", "imports")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes and shorter runs (a smoke run)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only this section (repeatable)")
     args = parser.parse_args(argv)
+    run = set(args.only or SECTIONS)
     logging.disable(logging.INFO)  # the figures, not the service's request log
     seconds, requests, sizes = (1.0, 200, (1_000, 20_000)) if args.quick else (4.0, 2000, (10_000, 1_000_000))
     print(f"Wan Video API benchmarks — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, "
@@ -326,11 +407,18 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as data, EmbeddedPostgres(Path(data), durable=False) as pg:
         with psycopg.connect(pg.url()) as conn:
             print(f"  Postgres {conn.execute('show server_version').fetchone()[0]} (embedded, fsync off)")
-        throughput(pg, seconds, threads=4)
-        round_trips(pg)
-        latency(pg, concurrency=8, requests=requests)
-        sweep_scaling(pg, sizes)
-    imports()
+        if "throughput" in run:
+            throughput(pg, seconds, threads=4)
+        if "round-trips" in run:
+            round_trips(pg)
+        if "latency" in run:
+            latency(pg, concurrency=8, requests=requests)
+        if "sweep" in run:
+            sweep_scaling(pg, sizes)
+        if "upload-memory" in run:
+            upload_memory(pg)
+    if "imports" in run:
+        imports()
     missed = [r["metric"] for r in ROWS if not r["met"]]
     print(f"{len(ROWS) - len(missed)} of {len(ROWS)} targets met" + (f"; missed: {', '.join(missed)}" if missed else ""))
     if args.json:

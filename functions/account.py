@@ -1,4 +1,4 @@
-"""The account web function: /credits, /generations, /pricing (and /cancel, /retry)."""
+"""The account web function: /credits, /generations, /pricing, /cancel, /retry, /checkout, and /health."""
 
 from __future__ import annotations
 
@@ -6,16 +6,32 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
+from starlette.concurrency import run_in_threadpool
 
-from shared import catalog, generations
+from shared import catalog, errors, generations, packs, purchases
 from shared.app import CurrentUser, IdempotencyKey, Svc, note
+
+_NO_GENERATION = uuid.UUID(int=0)
 
 
 class GenerationRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     generation_id: uuid.UUID
+
+
+class CheckoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pack_id: str
+
+    @field_validator("pack_id")
+    @classmethod
+    def _on_sale(cls, value: str) -> str:
+        if packs.pack(value) is None:
+            raise ValueError(f"must be one of {', '.join(p.pack_id for p in packs.PACKS)}")
+        return value
 
 
 def get_credits(svc: Svc, user: CurrentUser) -> dict:
@@ -45,8 +61,33 @@ def retry(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser,
 
 
 def get_pricing() -> dict:
-    """Every model with its kind, resolutions and the credits each costs. No sign-in needed."""
-    return catalog.pricing()
+    """Every model with its kind, resolutions and the credits each costs, and the credit packs on
+    sale. No sign-in needed."""
+    return {**catalog.pricing(), "packs": packs.packs_out()}
+
+
+async def checkout(body: CheckoutRequest, request: Request, svc: Svc, user: CurrentUser,
+                   idempotency_key: IdempotencyKey = None) -> dict:
+    """Start buying a pack: a Stripe Checkout Session; the browser goes to checkout_url."""
+    answer = await run_in_threadpool(purchases.create_checkout, svc, user, body.pack_id, idempotency_key)
+    note(request, session_id=answer["session_id"], pack_id=body.pack_id)
+    return answer
+
+
+def checkout_status(request: Request, svc: Svc, user: CurrentUser,
+                    session_id: Annotated[str, Query(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_]+$")]) -> dict:
+    """One of the caller's purchases (the success page's call: it credits a paid session too)."""
+    note(request, session_id=session_id)
+    return purchases.checkout_status(svc, user, session_id)
+
+
+def health(svc: Svc) -> dict:
+    """For uptime monitors: 200 when the database answers, else 503. Says nothing about settings."""
+    try:  # one primary-key probe, through whichever path (direct or Supabase) the service uses
+        svc.backend.call("generation_by_id", p_gen_id=_NO_GENERATION)
+    except errors.ApiError:  # the backend has logged why; the answer names nothing internal
+        raise errors.ServiceUnavailable("The database is not answering.") from None
+    return {"status": "ok", "database": "ok"}
 
 
 def router() -> APIRouter:
@@ -56,4 +97,7 @@ def router() -> APIRouter:
     r.add_api_route("/cancel", cancel, methods=["POST"])
     r.add_api_route("/retry", retry, methods=["POST"], status_code=202)
     r.add_api_route("/pricing", get_pricing, methods=["GET"])
+    r.add_api_route("/checkout", checkout, methods=["POST"], status_code=201)
+    r.add_api_route("/checkout/status", checkout_status, methods=["GET"])
+    r.add_api_route("/health", health, methods=["GET"])
     return r

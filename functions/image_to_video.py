@@ -1,4 +1,5 @@
-"""POST /image-to-video (multipart): check the image by its bytes, store it, then as text-to-video."""
+"""POST /image-to-video (multipart): check the image by its bytes, then as text-to-video; the image is
+stored only once the generation is charged (a request that cannot be charged stores nothing)."""
 
 from __future__ import annotations
 
@@ -35,10 +36,9 @@ def image_to_video(
         body = body.model_copy(update={"aspect_ratio": catalog.default_aspect_ratio(body.variant, width, height)})
     digest = hashlib.sha256(data).hexdigest()
     # Content-addressed: a retried upload lands on the same object instead of a new one.
-    image_path = f"uploads/{user}/{digest[:40]}.{extension}"
-    svc.storage.put(image_path, data, content_type)
+    upload = generations.Upload(f"uploads/{user}/{digest[:40]}.{extension}", data, content_type)
     answer = generations.create(svc, user, body, idempotency_key=idempotency_key,
-                                request_hash=body.fingerprint(data), image_path=image_path)
+                                request_hash=body.fingerprint(data), upload=upload)
     note(request, generation_id=answer["generation_id"])
     return answer
 

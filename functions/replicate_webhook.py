@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from shared import generations, webhooks
-from shared.app import Svc, note
+from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
 from shared.errors import InvalidPayload
 from shared.replicate_provider import parse_prediction
 
@@ -22,12 +22,15 @@ PATH = "/webhooks/replicate"
 log = logging.getLogger(__name__)
 
 
+@body_limit(WEBHOOK_BODY_LIMIT)
 async def replicate_webhook(request: Request, svc: Svc, generation_id: str | None = None) -> dict:
     """Apply one signed prediction event (duplicates and late events change nothing)."""
     body = await request.body()
     event_id = webhooks.verify(body, request.headers, svc.settings.replicate_webhook_secret)
     try:
         prediction = parse_prediction(json.loads(body))
+    except RecursionError:  # signed, yet nested deeper than any prediction is
+        raise InvalidPayload("The webhook body is not a prediction: it is nested too deeply.") from None
     except ValueError as exc:
         raise InvalidPayload(f"The webhook body is not a prediction: {exc}.") from None
     note(request, generation_id=generation_id, prediction_id=prediction.id, event_id=event_id)

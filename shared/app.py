@@ -1,5 +1,6 @@
 """The one app factory every web function is built from: the contract's error shape for every error
-(validation included), CORS from ALLOWED_ORIGINS, and one structured log line per request.
+(validation included), CORS from ALLOWED_ORIGINS, a body limit per route checked before the body is
+read (and the user's token checked before it, too), and one structured log line per response.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import auth, errors
+from shared.images import MAX_BYTES as MAX_IMAGE_BYTES
 from shared.logs import configure_logging
 from shared.schemas import validation_errors
 from shared.services import Services, get_services
@@ -27,17 +32,35 @@ log = logging.getLogger("wan.request")
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
+# The most a request body may hold, per route (item 2 of issue 11): refused on Content-Length before a
+# byte is read, and counted while it streams (a chunked body has no length).
+JSON_BODY_LIMIT = 64 * 1024
+WEBHOOK_BODY_LIMIT = 1024 * 1024                       # Replicate's and Stripe's events
+UPLOAD_BODY_LIMIT = MAX_IMAGE_BYTES + 64 * 1024         # the image plus the form's text fields
 
-def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API") -> FastAPI:
+
+def body_limit(max_bytes: int):
+    """Give an endpoint its own body limit (else: uploads, webhooks by name, JSON; see _route_rules)."""
+    def mark(endpoint):
+        endpoint.body_limit = max_bytes
+        return endpoint
+    return mark
+
+
+def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API",
+               docs_url: str | None = "/docs") -> FastAPI:
     configure_logging()
-    app = FastAPI(title=title, version="1")
+    app = FastAPI(title=title, version="1", docs_url=docs_url)
     app.state.services = services
     for router in routers:
         app.include_router(router)
     settings = services.settings if services else get_settings()
+    # Added innermost first: the log sees every answer (CORS'd or not), CORS covers the guard's refusals.
+    routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
+    app.add_middleware(_RequestGuard, fastapi_app=app, routes=routes)
     app.add_middleware(CORSMiddleware, allow_origins=settings.origins, allow_methods=["*"],
                        allow_headers=["*"], expose_headers=["Retry-After"])
-    app.middleware("http")(_log_request)
+    app.add_middleware(_RequestLog)
     app.add_exception_handler(errors.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -59,6 +82,11 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if isinstance(exc, _BodyTooLarge):
+        return await _api_error(request, exc.error)
+    if exc.status_code == 400:  # FastAPI: "There was an error parsing the body" (bad multipart, ...)
+        return await _api_error(request, errors.InvalidRequest(
+            "The request body could not be read as the content type it declares."))
     detail = exc.detail if isinstance(exc.detail, str) else "The request could not be served."
     if exc.status_code == 404:
         detail = "There is nothing at this path."
@@ -71,17 +99,129 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     return await _api_error(request, errors.ApiError())
 
 
-async def _log_request(request: Request, call_next):
-    started = time.perf_counter()
-    fields = _fields(request)
-    response = await call_next(request)
-    fields.setdefault("outcome", "ok" if response.status_code < 400 else "error")
-    log.info(json.dumps({
-        "event": "request", "method": request.method, "path": request.url.path,
-        "status": response.status_code, "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-        **fields,
-    }))
-    return response
+class _RequestLog:
+    """One JSON log line per response, 500s included (pure ASGI: no per-request task, and it sees an
+    exception that escapes every handler, which BaseHTTPMiddleware did not)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        fields = scope.setdefault("state", {}).setdefault("log", {})
+        status = 500  # what the client gets if an exception escapes before a response starts
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        except BaseException:
+            fields.setdefault("outcome", "internal_error")
+            raise
+        finally:
+            fields.setdefault("outcome", "ok" if status < 400 else "error")
+            log.info(json.dumps({
+                "event": "request", "method": scope["method"], "path": scope["path"], "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1), **fields,
+            }))
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised from `receive` when a streamed body passes its limit. An HTTPException, so that FastAPI's
+    body parsing re-raises it as it is instead of turning it into a 400."""
+
+    def __init__(self, error: errors.ApiError):
+        super().__init__(413, error.detail)
+        self.error = error
+
+
+class _RequestGuard:
+    """Before the handler reads a byte of the body: refuse a declared length over the route's limit,
+    check the user's token for routes that need one (the dependency then reuses the answer), and
+    count the bytes as they stream so that a body without a length cannot pass the limit either."""
+
+    def __init__(self, app: ASGIApp, fastapi_app: FastAPI, routes: list[APIRoute]):
+        self.app, self.fastapi_app, self.routes = app, fastapi_app, routes
+        self.rules = {id(route): _route_rules(route) for route in routes}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self._route(scope) if scope["type"] == "http" else None
+        if route is None:  # not ours, or a 404/405 that reads no body
+            return await self.app(scope, receive, send)
+        limit, needs_user = self.rules[id(route)]
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        try:
+            if int(declared) > limit:
+                raise _too_large(limit)
+            if needs_user:
+                scope.setdefault("state", {})["user_id"] = await self._user(scope)
+        except errors.ApiError as exc:
+            scope.setdefault("state", {}).setdefault("log", {})["outcome"] = exc.code
+            return await error_response(exc)(scope, receive, send)
+        except ValueError:  # a Content-Length that is not a number (the HTTP server refuses it first)
+            return await error_response(errors.InvalidRequest("Content-Length is not a number."))(scope, receive, send)
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _BodyTooLarge(_too_large(limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+    def _route(self, scope: Scope) -> APIRoute | None:
+        # The routers' own routes (the app's router wraps included ones differently across versions).
+        return next((route for route in self.routes if route.matches(scope)[0] is Match.FULL), None)
+
+    async def _user(self, scope: Scope) -> uuid.UUID:
+        svc = self.fastapi_app.state.services or get_services()
+        header = dict(scope["headers"]).get(b"authorization")
+        authorization = header.decode("latin-1") if header is not None else None
+        return await _verify(authorization, svc.settings)
+
+
+async def _verify(authorization: str | None, settings) -> uuid.UUID:
+    """The user of `Authorization: Bearer <token>`, checked as the token's own alg says."""
+    token = auth.bearer_token(authorization)
+    if auth.needs_network(token, settings):  # ES256/RS256: may fetch the project's JWKS
+        return await run_in_threadpool(auth.verify_token, token, settings)
+    return auth.verify_token(token, settings)  # HS256: pure computation, fine on the event loop
+
+
+def _route_rules(route: APIRoute) -> tuple[int, bool]:
+    """(body limit, needs a signed-in user) of one route."""
+    limit = getattr(route.endpoint, "body_limit", None)
+    if limit is None:
+        uploads = any(isinstance(p.field_info, params.File) for p in _params(route.dependant))
+        limit = UPLOAD_BODY_LIMIT if uploads else JSON_BODY_LIMIT
+    return limit, _needs(route.dependant, _current_user)
+
+
+def _too_large(limit: int) -> errors.ApiError:
+    if limit == UPLOAD_BODY_LIMIT:
+        return errors.ImageTooLarge(f"The upload is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MB, "
+                                    "the most an image may be.")
+    return errors.PayloadTooLarge(f"The request body is larger than {limit // 1024} KB, the most "
+                                  "this endpoint accepts.")
+
+
+def _params(dependant):
+    yield from dependant.body_params
+    for sub in dependant.dependencies:
+        yield from _params(sub)
+
+
+def _needs(dependant, call) -> bool:
+    return any(sub.call is call or _needs(sub, call) for sub in dependant.dependencies)
 
 
 def _fields(request: Request) -> dict:
@@ -107,11 +247,9 @@ Svc = Annotated[Services, Depends(_services)]
 
 async def _current_user(request: Request, svc: Svc,
                         authorization: Annotated[str | None, Header()] = None) -> uuid.UUID:
-    token = auth.bearer_token(authorization)
-    if auth.needs_network(token, svc.settings):  # ES256/RS256: may fetch the project's JWKS
-        user_id = await run_in_threadpool(auth.verify_token, token, svc.settings)
-    else:  # HS256: pure computation, fine on the event loop
-        user_id = auth.verify_token(token, svc.settings)
+    user_id = request.scope.get("state", {}).get("user_id")
+    if not isinstance(user_id, uuid.UUID):  # the request guard checked it before the body was read
+        user_id = await _verify(authorization, svc.settings)
     note(request, user_id=user_id)
     return user_id
 

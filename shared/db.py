@@ -64,7 +64,8 @@ def _sentence(message: str) -> str:
 class PostgresBackend:
     """Calls functions over a psycopg connection pool; each call is its own transaction."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, role: str | None = None):
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10,
+                 role: str | None = None):
         """`role`: act as this database role (e.g. `service_role`, as the Supabase path does) instead
         of the connecting user, so the migrations' grants are what the calls rely on."""
         import psycopg_pool
@@ -76,7 +77,7 @@ class PostgresBackend:
             # No server-side prepared statements: transaction poolers (Supabase's port 6543) do not
             # keep them, and `select f(...)` gains nothing from them (plpgsql caches its own plans).
             kwargs={"autocommit": True, "prepare_threshold": None,
-                    **({"options": f"-c role={role}"} if role else {})}, timeout=10,
+                    **({"options": f"-c role={role}"} if role else {})}, timeout=timeout,
         )
 
     def call(self, function: str, **params: Any) -> Any:

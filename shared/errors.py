@@ -60,6 +60,10 @@ class ImageTooLarge(ApiError):
     status, code, default_detail = 413, "image_too_large", "The image is larger than 10 MB."
 
 
+class PayloadTooLarge(ApiError):
+    status, code, default_detail = 413, "payload_too_large", "The request body is too large."
+
+
 class UnsupportedImageType(ApiError):
     status, code = 415, "unsupported_image_type"
     default_detail = "The image must be a PNG, JPEG or WebP file."

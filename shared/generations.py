@@ -9,10 +9,13 @@ import binascii
 import json
 import logging
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from shared import catalog, errors
 from shared.credits import NewGeneration
+from shared.output_urls import policy_for
 from shared.replicate_provider import Prediction, ProviderError
 from shared.schemas import ImageToVideoRequest, TextToVideoRequest, generation_out, iso, parse
 from shared.services import Services
@@ -20,17 +23,29 @@ from shared.services import Services
 log = logging.getLogger(__name__)
 
 PROVIDER_DOWN = "The video provider is unavailable right now; your credits were refunded."
+STORAGE_DOWN = "The image could not be stored; your credits were refunded."
 NOT_STARTED = "The generation could not be started; your credits were refunded."
 PROVIDER_LOST = "The video provider no longer knows this generation; your credits were refunded."
 SIGNED_URL_SECONDS = 3600
 STATUS_PROGRESS = {"starting": 0, "processing": 10}  # when the logs print no percentage
 
 
-def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str | None,
-           request_hash: str, image_path: str | None = None, retry_of: str | None = None) -> dict:
-    """Charge and create (one transaction), start the job at Replicate, record its id.
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded image, checked but not yet stored: it is stored only once its generation is charged."""
 
-    Returns the 202 body. A Replicate failure fails and refunds the generation, then raises 503."""
+    path: str
+    data: bytes
+    content_type: str
+
+
+def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str | None,
+           request_hash: str, image_path: str | None = None, retry_of: str | None = None,
+           upload: Upload | None = None) -> dict:
+    """Charge and create (one transaction), store the upload, start the job at Replicate, record its id.
+
+    Returns the 202 body. A storage or Replicate failure fails and refunds the generation, then raises 503."""
+    image_path = upload.path if upload else image_path
     created = svc.credits.create_generation(NewGeneration(
         user_id=user_id, kind=request.KIND, model=request.model, resolution=request.resolution,
         prompt=request.prompt, cost=request.variant.cost, max_active=svc.settings.max_active_generations,
@@ -40,6 +55,14 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
     if created["replayed"]:
         return _replay(created)
     gen_id = created["generation_id"]
+    if upload:
+        try:
+            svc.storage.put(upload.path, upload.data, upload.content_type)
+        except Exception:  # noqa: BLE001 - whatever storage raised, the charge must not stand
+            log.exception("could not store the image of generation %s", gen_id)
+            svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=STORAGE_DOWN,
+                             p_error_code="storage_unavailable")
+            raise errors.ServiceUnavailable(STORAGE_DOWN) from None
     try:
         prediction = start_prediction(svc, created)
     except ProviderError as exc:
@@ -118,6 +141,8 @@ def _replay(gen: dict) -> dict:
         raise errors.ProviderUnavailable()
     if gen["error_code"] == "internal_error":
         raise errors.ApiError(NOT_STARTED)
+    if gen["error_code"] == "storage_unavailable":
+        raise errors.ServiceUnavailable(STORAGE_DOWN)
     return accepted(gen["generation_id"], gen["status"], gen["cost"], gen["credits_remaining"])
 
 
@@ -174,11 +199,16 @@ def views(svc: Services, gens: list[dict]) -> list[dict]:
     exists (all signed in one storage call), until then Replicate's own URL (valid for an hour)."""
     copied = [g["video_path"] for g in gens if g["status"] == "succeeded" and g.get("video_path")]
     signed = dict(zip(copied, svc.storage.signed_urls(copied, SIGNED_URL_SECONDS))) if copied else {}
+    outputs = policy_for(svc.settings)
 
     def video_url(gen: dict) -> str | None:
         if gen["status"] != "succeeded" or gen.get("video_lost"):
             return None
-        return signed.get(gen.get("video_path")) or gen.get("output_url")
+        if gen.get("video_path") in signed:
+            return signed[gen["video_path"]]
+        # Replicate's own URL until our copy exists, and only if it is one (never file:, javascript:,
+        # or a host of our network that a prediction named).
+        return gen.get("output_url") if outputs.allowed(gen.get("output_url")) else None
 
     return [generation_out(g, video_url(g)) for g in gens]
 
@@ -198,12 +228,18 @@ def _encode_cursor(gen: dict) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[str, str]:
+    """A cursor is what _encode_cursor made: anything else (a number, a list, an object, a time with no
+    zone, a NUL) is the caller's mistake, a 422, and never reaches the database."""
     try:
-        created_at, gen_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        uuid.UUID(gen_id)
-        iso(created_at)
-        return created_at, gen_id
-    except (ValueError, TypeError, binascii.Error):
+        padded = (cursor + "=" * (-len(cursor) % 4)).encode("ascii")
+        value = json.loads(base64.b64decode(padded, altchars=b"-_", validate=True))
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)):
+            raise ValueError("not a cursor")
+        created_at = datetime.fromisoformat(value[0])
+        if created_at.tzinfo is None:
+            raise ValueError("the cursor's time has no zone")
+        return created_at.isoformat(), str(uuid.UUID(value[1]))
+    except (ValueError, TypeError, binascii.Error, RecursionError):
         raise errors.InvalidRequest(errors=[{"field": "before", "message": "before: is not a cursor "
                                              "this API returned"}]) from None
 

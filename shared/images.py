@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import io
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 from shared.errors import ImageTooLarge, InvalidRequest, UnsupportedImageType
 
 MAX_BYTES = 10 * 1024 * 1024
 MIN_SIDE, MAX_SIDE = 64, 4096
 MAX_PIXELS = 4096 * 4096
+# Decoding is what costs memory (a 4096x4096 image is 48-64 MB of pixels whatever its file size), and
+# it happens before the charge, so anyone with a token can ask for it: one decode at a time per
+# process, on a thread of its own. Its own thread, not just a semaphore: glibc gives each thread its
+# own malloc arena and keeps what was freed there, so decodes spread over 40 request threads left 40
+# arenas of pixels behind (2 GB measured by `scripts/bench --only upload-memory`; 250 MB with two
+# decoder threads, 107 MB with one).
+MAX_CONCURRENT_DECODES = 1
+_decoder = ThreadPoolExecutor(MAX_CONCURRENT_DECODES, thread_name_prefix="image-decode")
 FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}
 
 
@@ -36,10 +45,12 @@ def inspect(data: bytes) -> tuple[str, str, int, int]:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:
+            with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:  # reads the header only
                 fmt, (width, height) = img.format, img.size
                 _check_dimensions(width, height)
-                img.load()  # decode every pixel: a truncated or corrupt file fails here
+                if fmt == "JPEG":  # decode at 1/8 scale: every byte is still parsed, an 8th of the pixels kept
+                    img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                _decoder.submit(img.load).result()  # decode: a truncated or corrupt file fails here
         except UnidentifiedImageError:
             raise UnsupportedImageType("The image must be a PNG, JPEG or WebP file (judged by its content).") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):

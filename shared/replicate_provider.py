@@ -7,14 +7,19 @@ failure becomes `ProviderError`, so callers can fail and refund without knowing 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
+import httpcore
 import httpx
 
 from shared.catalog import Variant
 
+MAX_OUTPUT_BYTES = 512 * 1024 * 1024
+MAX_REDIRECTS = 5
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
 
 
@@ -40,21 +45,37 @@ class Prediction:
         return self.status in ("succeeded", "failed", "canceled", "aborted")
 
 
+# What a provider sends is bounded and cleaned before it reaches the database: Postgres text cannot
+# hold U+0000 (one NUL made every delivery of a webhook, every poll and the sweep fail), and a 10 MB
+# error string has no business in a row that every status call reads.
+MAX_ERROR_CHARS = 2000
+MAX_ID_CHARS = 128           # Replicate's ids are ~26 characters
+MAX_URL_CHARS = 4096
+
+
+def _clean(value: Any, limit: int) -> str:
+    return str(value).replace("\x00", "")[:limit]
+
+
 def parse_prediction(data: Any) -> Prediction:
     """A prediction object (API answer or webhook body) -> Prediction; ValueError if it is not one."""
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         raise ValueError("not a prediction: no id")
+    prediction_id = data["id"].replace("\x00", "")
+    if not prediction_id or len(prediction_id) > MAX_ID_CHARS:
+        raise ValueError("not a prediction: no usable id")
     status = data.get("status")
     if status not in ("starting", "processing", "succeeded", "failed", "canceled", "aborted"):
-        raise ValueError(f"not a prediction: status {status!r}")
+        raise ValueError(f"not a prediction: status {_clean(status, 40)!r}")
     output = data.get("output")
     if isinstance(output, list):
         output = next((o for o in output if isinstance(o, str)), None)
-    if not isinstance(output, str):
-        output = None
+    if not isinstance(output, str) or "\x00" in output or len(output) > MAX_URL_CHARS:
+        output = None  # no URL at all beats a mangled one
     error = data.get("error")
-    return Prediction(id=data["id"], status=status, output_url=output,
-                      error=str(error) if error else None, progress=_progress(data.get("logs")))
+    return Prediction(id=prediction_id, status=status, output_url=output,
+                      error=_clean(error, MAX_ERROR_CHARS) if error else None,
+                      progress=_progress(data.get("logs")))
 
 
 def _progress(logs: Any) -> int | None:
@@ -65,12 +86,78 @@ def _progress(logs: Any) -> int | None:
     return min(100, int(float(found[-1]))) if found else None
 
 
+# The deadline of the request this thread is sending (sync httpx sends and reads a request in the
+# caller's thread, so a thread-local reaches every socket read and write of that request).
+_deadline = threading.local()
+
+
+def _within_deadline(timeout: float | None, late: type[Exception]) -> float | None:
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    remaining = at - time.monotonic()
+    if remaining <= 0:
+        raise late("the call ran past its deadline")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write waits at most until the request's deadline: a server that
+    drips one byte a second never trips a per-read timeout, but it does trip this."""
+
+    def __init__(self, stream: httpcore.NetworkStream):
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _within_deadline(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._stream.start_tls(
+            ssl_context, server_hostname, _within_deadline(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(super().connect_tcp(host, port, timeout, local_address, socket_options))
+
+
+class _DeadlineBody(httpx.SyncByteStream):
+    """The response body, read under the same deadline as the headers."""
+
+    def __init__(self, stream: httpx.SyncByteStream, at: float):
+        self._stream, self._at = stream, at
+
+    def __iter__(self):
+        previous, _deadline.at = getattr(_deadline, "at", None), self._at
+        try:
+            yield from self._stream
+        finally:
+            _deadline.at = previous
+
+    def close(self) -> None:
+        self._stream.close()
+
+
 class _BoundedTransport(httpx.HTTPTransport):
-    """Gives every request a timeout, also those the client sends with none."""
+    """Bounds every request as a whole (connect, send, headers and body together) by `seconds`,
+    also those the client sends with no timeout (REPLICATE_TIMEOUT_SECONDS is a total deadline)."""
 
     def __init__(self, seconds: float):
         super().__init__()
         self.seconds = seconds
+        # httpx.HTTPTransport takes no network backend; its pool reads this attribute for every new
+        # connection (httpcore/_sync/connection_pool.py).
+        self._pool._network_backend = _DeadlineBackend()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout") or {}
@@ -78,7 +165,14 @@ class _BoundedTransport(httpx.HTTPTransport):
             k: (v if v is not None else self.seconds) for k, v in
             {**{"connect": None, "read": None, "write": None, "pool": None}, **timeouts}.items()
         }
-        return super().handle_request(request)
+        at = time.monotonic() + self.seconds
+        previous, _deadline.at = getattr(_deadline, "at", None), at
+        try:
+            response = super().handle_request(request)
+        finally:
+            _deadline.at = previous
+        response.stream = _DeadlineBody(response.stream, at)
+        return response
 
 
 class ReplicateProvider:
@@ -124,18 +218,38 @@ class ReplicateProvider:
         with _provider_errors("cancel"):
             return parse_prediction(self.client._request("POST", f"/v1/predictions/{prediction_id}/cancel").json())
 
-    def download(self, url: str, *, max_bytes: int = 512 * 1024 * 1024) -> tuple[bytes, str]:
-        """Fetch an output file (Replicate deletes them an hour after the run)."""
-        with _provider_errors("download"):
-            with httpx.stream("GET", url, timeout=httpx.Timeout(60.0, connect=5.0), follow_redirects=True) as r:
-                r.raise_for_status()
-                chunks, size = [], 0
-                for chunk in r.iter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ProviderError(f"output larger than {max_bytes} bytes")
-                    chunks.append(chunk)
-                return b"".join(chunks), r.headers.get("content-type", "video/mp4").split(";")[0]
+    def download(self, url: str, into: BinaryIO, check_url: Callable[[str], None], *,
+                 max_bytes: int = MAX_OUTPUT_BYTES) -> None:
+        """Stream an output video (Replicate deletes them an hour after the run) into a file.
+
+        `check_url` vets the URL and every redirect target before we connect (it raises to refuse);
+        the bytes must be an MP4 (an ISO media file: `ftyp` at offset 4), at most `max_bytes`."""
+        with _provider_errors("download"), httpx.Client(timeout=httpx.Timeout(60.0, connect=5.0)) as http:
+            for _ in range(MAX_REDIRECTS + 1):
+                check_url(url)
+                with http.stream("GET", url) as r:
+                    if r.is_redirect and "location" in r.headers:
+                        url = str(r.url.join(r.headers["location"]))
+                        continue
+                    r.raise_for_status()
+                    _stream_mp4(r, into, max_bytes)
+                    return
+            raise ProviderError(f"output URL redirected more than {MAX_REDIRECTS} times")
+
+
+def _stream_mp4(response: httpx.Response, into: BinaryIO, max_bytes: int) -> None:
+    size, head = 0, b""
+    for chunk in response.iter_bytes(1024 * 1024):
+        if len(head) < 8:
+            head += chunk[:8]
+            if len(head) >= 8 and head[4:8] != b"ftyp":
+                raise ProviderError("the output is not an MP4 video")
+        size += len(chunk)
+        if size > max_bytes:
+            raise ProviderError(f"output larger than {max_bytes} bytes")
+        into.write(chunk)
+    if head[4:8] != b"ftyp":
+        raise ProviderError("the output is not an MP4 video")
 
 
 @contextmanager

@@ -30,6 +30,14 @@ class _GenerationRequest(BaseModel):
 
     KIND: ClassVar[str] = ""
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # Postgres text cannot hold U+0000: refuse it here (422) instead of failing in the database (5xx).
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain a NUL character (U+0000)")
+        return value
+
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str) -> str:
@@ -91,6 +99,9 @@ def validation_errors(errors: list[dict]) -> list[dict]:
     """Pydantic/FastAPI error dicts -> [{"field", "message"}], with a message a person can read."""
     out = []
     for err in errors:
+        if err.get("type") == "json_invalid":  # FastAPI puts the byte offset where a field name goes
+            out.append({"field": None, "message": _json_error(err)})
+            continue
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "header", "form")]
         field = ".".join(loc) or None
         message = err.get("msg", "is not valid")
@@ -101,6 +112,13 @@ def validation_errors(errors: list[dict]) -> list[dict]:
         message = message.removeprefix("Value error, ")
         out.append({"field": field, "message": f"{field}: {message}" if field else message})
     return out
+
+
+def _json_error(err: dict) -> str:
+    where = next((p for p in err.get("loc", ()) if isinstance(p, int)), None)
+    reason = (err.get("ctx") or {}).get("error") or "it could not be parsed"
+    position = f" at character {where + 1}" if where is not None else ""
+    return f"The body is not valid JSON{position}: {str(reason)[:1].lower()}{str(reason)[1:]}."
 
 
 def iso(value: str | datetime | None) -> str | None:

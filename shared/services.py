@@ -38,6 +38,13 @@ class Services:
     def credits(self) -> Credits:
         return Credits(self.backend)
 
+    @cached_property
+    def stripe(self):
+        """The StripeClient (shared/purchases.py), or None while STRIPE_SECRET_KEY is unset."""
+        from shared.purchases import stripe_client
+
+        return stripe_client(self.settings)
+
     def webhook_url(self, generation_id: str) -> str:
         if not self.settings.webhook_url:
             raise RuntimeError("WEBHOOK_URL is not set: Replicate would have nowhere to report back")

@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     replicate_api_token: str | None = None
     replicate_base_url: str = "https://api.replicate.com"
     replicate_webhook_secret: str | None = None
+    # Extra hosts (`host` or `host:port`, comma-separated) finished videos may be copied from; see
+    # shared/output_urls.py for what is always allowed.
+    replicate_output_hosts: str = ""
     webhook_url: str | None = None
     allowed_origins: str = "*"
     wan_data_dir: str = "./.wan-data"
@@ -36,14 +39,31 @@ class Settings(BaseSettings):
     wan_emulator_run_seconds: float = Field(20.0, ge=0, le=3600)
     # Local stack only: the base URL our signed file links point at.
     public_base_url: str | None = None
+    # Buying credits (contract "Buying credits"). Without a secret key, POST /checkout answers 503
+    # and the webhook refuses every delivery: the API can be deployed before it sells anything.
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    # Where Stripe sends the browser back; Stripe fills {CHECKOUT_SESSION_ID} in.
+    checkout_success_url: str | None = None
+    checkout_cancel_url: str | None = None
 
     @field_validator("supabase_jwt_secret", "replicate_webhook_secret", "supabase_service_role_key",
-                     "replicate_api_token")
+                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDERS:
             raise ValueError("is a placeholder; set the real secret")
         return value or None
+
+    @field_validator("replicate_output_hosts")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        for entry in filter(None, (e.strip() for e in value.split(","))):
+            host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+            if "/" in entry or "@" in entry or not host or (port and not port.isdigit()):
+                raise ValueError(f"{entry!r} is not a host or host:port")
+        return value
 
     @property
     def origins(self) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 class Storage(Protocol):
     def put(self, path: str, data: bytes, content_type: str) -> None: ...
+    def put_file(self, path: str, source: Path, content_type: str) -> None: ...
     def exists(self, path: str) -> bool: ...
     def signed_url(self, path: str, expires_in: int) -> str: ...
     def signed_urls(self, paths: list[str], expires_in: int) -> list[str]: ...
@@ -39,6 +41,13 @@ class LocalStorage:
         partial = target.with_suffix(target.suffix + ".part")
         partial.write_bytes(data)
         partial.replace(target)  # readers never see half a file
+
+    def put_file(self, path: str, source: Path, content_type: str) -> None:
+        target = self._file(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(target.suffix + ".part")
+        shutil.copyfile(source, partial)
+        partial.replace(target)
 
     def exists(self, path: str) -> bool:
         return self._file(path).is_file()
@@ -72,6 +81,11 @@ class SupabaseStorage:
     def put(self, path: str, data: bytes, content_type: str) -> None:
         # upsert: a retried copy overwrites its own earlier attempt instead of failing
         self.bucket.upload(path, data, {"content-type": content_type, "upsert": "true"})
+
+    def put_file(self, path: str, source: Path, content_type: str) -> None:
+        # Given a path (str), storage3 opens the file itself and httpx streams it in the multipart
+        # body (storage3/_sync/file_api.py `_upload_or_update`): a video is never held in memory.
+        self.bucket.upload(path, str(source), {"content-type": content_type, "upsert": "true"})
 
     def exists(self, path: str) -> bool:
         return bool(self.bucket.exists(path))

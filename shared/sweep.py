@@ -23,6 +23,27 @@ log = logging.getLogger(__name__)
 BATCH = 100
 # A succeeded generation's copy is first tried by the spawned function; the sweep steps in after this.
 COPY_GRACE_SECONDS = 120
+# Every key of the sweep's result and log line, always present (zeros included), in this order,
+# then "duration_ms". The README's Deploying section lists the same keys: add a new count here and there.
+COUNTS = (
+    "examined",               # generations claimed by any rule
+    "timed_out",              # past DEADLINE_SECONDS: canceled at Replicate, failed
+    "cancel_failed",          # ... whose cancel at Replicate failed (refunded all the same)
+    "queued_failed",          # never got a Replicate job within QUEUED_TIMEOUT_SECONDS: failed
+    "checked",                # no news for STUCK_AFTER_SECONDS: Replicate asked
+    "replicate_unreachable",  # ... and Replicate did not answer (tried again next sweep)
+    "provider_lost",          # ... and Replicate answered 404 (it no longer knows the prediction): failed
+    "settled_succeeded",      # ... and Replicate's answer ended the generation so
+    "settled_failed",
+    "settled_canceled",
+    "refunded",               # refunds made by this sweep (any rule)
+    "video_copied",           # finished videos copied into storage by the sweep
+    "video_already_copied",
+    "video_not_succeeded",
+    "video_failed",           # copy failed; tried again next sweep
+    "video_lost",             # Replicate no longer has the output: given up
+    "errors",                 # a generation the sweep could not handle (logged with its traceback)
+)
 TIMED_OUT = "The generation took too long and was stopped; your credits were refunded."
 NEVER_STARTED = "The video provider never started this generation; your credits were refunded."
 
@@ -39,8 +60,10 @@ def sweep(svc: Services, *, batch: int = BATCH) -> dict[str, int]:
         _each(counts, gen, lambda g: _settle(svc, g, counts))
     for gen in _claim(svc, "video_copy", COPY_GRACE_SECONDS, batch):
         _each(counts, gen, lambda g: counts.update([f"video_{copy_video(svc, g['generation_id'])}"]))
-    result = {"examined": counts.pop("examined", 0), **dict(sorted(counts.items())),
-              "duration_ms": round((time.perf_counter() - started) * 1000, 1)}
+    result = {key: counts.pop(key, 0) for key in COUNTS}
+    if counts:  # a count nobody listed: a bug, but the sweep's work is done and the line stays fixed
+        log.error("sweep counts not in COUNTS: %s", dict(counts))
+    result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
     log.info(json.dumps({"event": "sweep", **result}))
     return result
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
+from shared.output_urls import policy_for
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -30,10 +33,20 @@ def copy_video(svc: Services, generation_id: str) -> str:
         svc.backend.call("record_video_copy_failure", p_gen_id=generation_id,
                          p_error="Replicate reported success without an output", p_give_up=True)
         return "lost"
+    policy = policy_for(svc.settings)
+    if not policy.allowed(gen["output_url"]):  # never fetched, and never will be: lost at once
+        log.warning("video copy of %s refused: output URL not on an allowed host", generation_id)
+        svc.backend.call("record_video_copy_failure", p_gen_id=generation_id,
+                         p_error="the output URL is not on an allowed host", p_give_up=True)
+        return "lost"
+    path = video_path(gen)
     try:
-        data, content_type = svc.provider.download(gen["output_url"])
-        path = video_path(gen)
-        svc.storage.put(path, data, content_type or "video/mp4")
+        with tempfile.TemporaryDirectory(prefix="wan-video-") as tmp:
+            spooled = Path(tmp) / "video.mp4"
+            with spooled.open("wb") as into:  # on disk, not in memory: up to 512 MB
+                svc.provider.download(gen["output_url"], into, policy.check_fetch)
+            # Always video/mp4: the bytes were checked to be one, whatever the CDN called them.
+            svc.storage.put_file(path, spooled, "video/mp4")
     except Exception as exc:  # noqa: BLE001 - whatever broke (Replicate, network, storage), record and retry
         give_up = _past_replicate_retention(gen)
         log.warning("video copy of %s failed (give up: %s): %s", generation_id, give_up, exc)

@@ -15,7 +15,7 @@ import pytest
 from shared.credits import Credits
 from shared.db import PostgresBackend
 from shared.settings import Settings
-from tests.support import Api
+from tests.support import Api, postgres_tmp_dir
 from wan_local.dev import DevStack
 from wan_local.embedded_pg import EmbeddedPostgres
 from wan_local.migrate import apply_bootstrap, migrate
@@ -25,14 +25,22 @@ _db_numbers = itertools.count()
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), durable=False).start()
-    with psycopg.connect(server.url(), autocommit=True) as conn:
-        conn.execute(f"create database {TEMPLATE}")
-    apply_bootstrap(server.url(TEMPLATE))
-    migrate(server.url(TEMPLATE))
-    yield server
-    server.stop()
+def pg_server():
+    with postgres_tmp_dir() as path:
+        server = EmbeddedPostgres(path, durable=False).start()
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            conn.execute(f"create database {TEMPLATE}")
+        apply_bootstrap(server.url(TEMPLATE))
+        migrate(server.url(TEMPLATE))
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def pg_tmp_path():
+    """A fresh directory for a test's own embedded Postgres (see postgres_tmp_dir)."""
+    with postgres_tmp_dir() as path:
+        yield path
 
 
 @pytest.fixture
@@ -90,6 +98,7 @@ def stack(db_url, tmp_path, stack_settings):
         replicate_api_token=None, replicate_webhook_secret=None, supabase_url=None,
         supabase_service_role_key=None, supabase_jwt_secret=None, webhook_url=None,
         public_base_url=None, allowed_origins="https://app.example.com", replicate_timeout_seconds=2.0,
+        stripe_secret_key=None, stripe_webhook_secret=None, checkout_success_url=None, checkout_cancel_url=None,
     ) | stack_settings)
     stack = DevStack(settings, port=0, sweep=False, db_role="service_role").start()
     stack.emulator.behaviour.auto_run = False

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 
 def make_user(conn, *, email: str | None = None, anonymous: bool = False) -> uuid.UUID:
@@ -182,3 +186,20 @@ class RecordedHttp:
 
     def close(self) -> None:
         self.server.shutdown()
+
+
+
+@contextmanager
+def postgres_tmp_dir():
+    """A temporary directory an embedded Postgres can live in. As root the server runs as an
+    unprivileged user that must pass through every parent, and pytest's own temporary root is 0700
+    and set back to 0700 by every pytest session that starts (several share it on one machine), which
+    would cut a running server off its files. So: a directory of our own directly under the system's
+    temporary directory (world-passable), enterable but not listable (the stack never widens a
+    directory it did not make)."""
+    path = Path(tempfile.mkdtemp(prefix="wan-test-"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

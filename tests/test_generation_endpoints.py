@@ -133,7 +133,11 @@ def test_invalid_text_requests_are_422_and_charge_nothing(api, changes, field):
 
 def test_a_body_that_is_not_json_is_422(api):
     r = api.http.post("/text-to-video", content=b"{not json", headers=api.auth(api.token(), **{"Content-Type": "application/json"}))
-    assert_error(r, 422, "invalid_request")
+    body = assert_error(r, 422, "invalid_request")
+    # Not a field: the whole body, with where it broke (FastAPI put the offset where a field goes).
+    assert body["errors"] == [{"field": None, "message": "The body is not valid JSON at character 2: "
+                                                         "expecting property name enclosed in double quotes."}]
+    assert body["detail"] == body["errors"][0]["message"]
 
 
 def test_status_of_a_malformed_id_is_422_and_of_an_unknown_one_404(api):

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 
+import httpx
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
@@ -30,7 +33,7 @@ def check(response) -> None:
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 @pytest.mark.parametrize("token", ["valid", "bad", "none"])
 def test_fuzzed_requests_never_fail_and_always_answer_in_the_contract_shape(api, mode, token):
-    schema = schemathesis.openapi.from_url(f"{api.stack.url}/openapi.json")
+    schema = _schema(api)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.path for op in operations} >= {"/text-to-video", "/image-to-video", "/status",
                                               "/webhooks/replicate", "/credits", "/generations",
@@ -54,3 +57,84 @@ def test_fuzzed_requests_never_fail_and_always_answer_in_the_contract_shape(api,
             continue
         fuzzed.append(operation.label)
     assert len(fuzzed) >= 8, fuzzed
+
+
+def _schema(api):
+    schema = schemathesis.openapi.from_url(f"{api.stack.url}/openapi.json")
+    # NUL characters and any UTF-8 in generated strings (issue 11: a NUL made 5xx answers).
+    schema.config.generation.update(allow_x00=True, codec="utf-8")
+    return schema
+
+
+# Values that broke the service before (issue 11, items 2 and 4): NUL characters, and strings far
+# beyond any field's limit (a few past the body limits too).
+NASTY_STRINGS = st.sampled_from(["a\x00b", "\x00", "\x00" * 70_000, "x" * 100_000, "y" * 2_000_000])
+
+
+# The choices a generation request must get right for the rest of it to reach the database.
+VALID_CHOICES = {"/text-to-video": {"model": "t2v-14B", "resolution": "480p"},
+                 "/image-to-video": {"model": "i2v-14B", "resolution": "480p"}}
+
+
+def _poison(case, value: str, which: int) -> None:
+    """One string of the body, or of the query when it fits a URL, becomes `value` (one, so that the
+    others stay valid and the value reaches as far into the service as it can). A URL past the HTTP
+    server's line limit is refused by the server itself, before the app (uvicorn resets the
+    connection; on Modal its proxy answers)."""
+    if isinstance(case.body, dict) and case.path in VALID_CHOICES:  # else validation stops it early
+        case.body.update(VALID_CHOICES[case.path])
+        for optional in ("seed", "aspect_ratio"):
+            case.body.pop(optional, None)
+    query = case.query if len(value) < 1000 else None
+    fields = [(container, key) for container in (query, case.body if isinstance(case.body, dict) else None)
+              for key in (container or {}) if isinstance(container[key], str)]
+    candidates = [f for f in fields if f[1] not in ("model", "resolution")] or fields
+    if candidates:
+        container, key = candidates[which % len(candidates)]
+        container[key] = value
+
+
+def test_nul_and_huge_strings_in_every_field_never_fail(api):
+    headers = {"Authorization": f"Bearer {api.token()}"}
+    operations = [result.ok() for result in _schema(api).get_all_operations()]
+    for operation in operations:
+        @settings(max_examples=max(10, EXAMPLES), deadline=None, derandomize=True, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy(), value=NASTY_STRINGS, which=st.integers(0, 20))
+        def fuzz(case, value, which):
+            _poison(case, value, which)
+            check(case.call(base_url=api.stack.url, headers={**(case.headers or {}), **headers}))
+
+        fuzz()
+
+
+# Each route's body limit (shared/app.py); the upload's is above anything sent here.
+LIMITS = {"/webhooks/replicate": 1024 * 1024, "/image-to-video": None}
+SIZES = st.one_of(st.integers(0, 1_200_000),
+                  st.sampled_from([65_535, 65_536, 65_537, 1_048_576, 1_048_577]))
+
+
+@pytest.mark.parametrize("path", ["/text-to-video", "/image-to-video", "/webhooks/replicate", "/cancel", "/retry"])
+def test_bodies_of_any_size_with_or_without_a_length_are_answered_in_the_contract_shape(api, path):
+    """Bodies from empty to past the limits, declared (Content-Length) or streamed (chunked): never a
+    5xx, and past the route's limit a 413."""
+    headers = {"Authorization": f"Bearer {api.token()}"}
+    limit = LIMITS.get(path, 64 * 1024)
+
+    @settings(max_examples=max(6, EXAMPLES // 2), deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(size=SIZES, chunked=st.booleans(), fill=st.sampled_from([b"{", b"x", b"\x00", b"["]),
+           content_type=st.sampled_from(["application/json", "multipart/form-data; boundary=b", "text/plain"]))
+    def fuzz(size, chunked, fill, content_type):
+        body = fill * size
+        content = (body[i:i + 65536] for i in range(0, len(body), 65536)) if chunked else body
+        try:
+            r = api.http.post(path, content=content, headers={**headers, "Content-Type": content_type})
+        except httpx.WriteError:  # refused before the client finished sending: the point of the limit
+            assert limit is not None and size > limit
+            return
+        check(r)
+        if limit is not None and size > limit:
+            assert r.status_code == 413, (size, r.status_code, r.text)
+
+    fuzz()

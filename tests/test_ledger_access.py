@@ -56,6 +56,17 @@ def test_a_user_reads_only_their_own_rows(api_conn, two_users_with_history):
                  "values (%(me)s, 1000, 'purchase', 1100)", id="insert_ledger_row"),
     pytest.param("delete from public.credit_transactions where user_id = %(me)s", id="delete_ledger_rows"),
     pytest.param("update public.generations set status = 'failed' where user_id = %(me)s", id="update_generation"),
+    pytest.param("select public.record_checkout('cs_x', %(me)s, 'credits-100', 1000, 1, 'usd')", id="record_checkout"),
+    pytest.param("select public.fulfil_purchase('cs_x', 'paid', 1, 'usd', %(me)s::text, 'credits-100')",
+                 id="fulfil_purchase"),
+    pytest.param("select public.reverse_purchase('evt_x', 'charge.dispute.closed', 'pi_x', null, null, 'dp_x', 1, 'won')",
+                 id="reverse_purchase"),
+    pytest.param("select public.end_checkout('cs_x', 'expired', 'evt_x', 'checkout.session.expired')", id="end_checkout"),
+    pytest.param("select public._post_purchase_entry(%(me)s, 1000, 'purchase', null, null)", id="_post_purchase_entry"),
+    pytest.param("select public.note_stripe_event('evt_x', 'x')", id="note_stripe_event"),
+    pytest.param("select public.purchase_status('cs_x', %(me)s)", id="purchase_status"),
+    pytest.param("insert into public.purchases (session_id, user_id, pack_id, credits, amount, currency) "
+                 "values ('cs_x', %(me)s, 'p', 1000, 1, 'usd')", id="insert_purchase"),
 ])
 @pytest.mark.parametrize("role", ["authenticated", "anon"])
 def test_api_roles_cannot_move_money(api_conn, db, two_users_with_history, call, role):

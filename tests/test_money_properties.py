@@ -1,8 +1,10 @@
 """Random histories against the money rules: a hypothesis state machine drives the real endpoints, the
 real Postgres and the Replicate emulator through sign-ups, top-ups, creates (with and without keys,
 with Replicate failing or hanging), webhooks (duplicated, reordered, late, forged, for strangers),
-cancels, retries, sweeps (some overlapping) and time passing. After every step the books must
-balance and every answer must have had the contract's shape.
+cancels, retries, sweeps (some overlapping) and time passing; and purchases through the Stripe
+emulator: payments (card or delayed, succeeding or failing), expiries, refunds and disputes, with their
+events delivered repeatedly, late and out of order, and success pages racing them. After every step the
+books must balance and every answer must have had the contract's shape.
 
 CI runs a bounded number of histories; WAN_PROPERTY_EXAMPLES=2000 scripts/test -k properties runs
 thousands.
@@ -18,13 +20,14 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, invariant, multiple, rule,
-                                 run_state_machine_as_test)
+from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, invariant, multiple, precondition,
+                                 rule, run_state_machine_as_test)
 
 from shared.replicate_provider import ReplicateProvider
 from shared.sweep import sweep
 from tests.support import Api, run_at_once
 from wan_local.replicate_emulator import ReplicateEmulator
+from wan_local.stripe_emulator import StripeEmulator
 
 EXAMPLES = int(os.environ.get("WAN_PROPERTY_EXAMPLES", "25"))
 STEPS = int(os.environ.get("WAN_PROPERTY_STEPS", "40"))
@@ -39,6 +42,9 @@ ALLOWED = {
     "status": {200: None, 404: "not_found"},
     "webhook": {200: None},
     "forged": {401: "invalid_signature"},
+    "checkout": {201: None},
+    "checkout_status": {200: None, 404: "not_found"},
+    "stripe_webhook": {200: None},
 }
 GENERATION_FIELDS = {"generation_id", "kind", "model", "resolution", "prompt", "status", "terminal", "progress",
                      "video_url", "error", "cost", "refunded", "created_at", "updated_at", "completed_at"}
@@ -71,17 +77,26 @@ class MoneyMachine(RuleBasedStateMachine):
 
     users = Bundle("users")
     generations = Bundle("generations")
+    purchases = Bundle("purchases")
 
     def __init__(self):
         super().__init__()
         self.user_ids: list[str] = []
         self.deliveries: list[tuple[str, str, dict]] = []  # (gen_id, raw body, headers) already sent once
+        self.session_ids: list[str] = []
+        self.first_event = len(self.stripe.events)  # the emulator outlives one history: count from here
+        self.stripe.behaviour.deliver_webhooks = False  # the machine delivers Stripe's events itself
+        self.stripe.behaviour.api_status = None
         self.emulator.behaviour.create_status = None
         self.emulator.behaviour.create_hang_seconds = 0.0
 
     @property
     def emulator(self) -> ReplicateEmulator:
         return self.api.stack.emulator
+
+    @property
+    def stripe(self) -> StripeEmulator:
+        return self.api.stack.stripe
 
     # --- people and money ----------------------------------------------------------------------
     @initialize(target=users)
@@ -101,6 +116,13 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(user=users, amount=st.sampled_from([5, 10, 50]))
     def top_up(self, user, amount):
         self.api.stack.services.credits.add_credits(user[0], amount, "purchase", "top-up")
+
+    @rule(user=users)
+    def spends_it_all(self, user):
+        """The balance goes to 0 (as if spent on videos), so that a later take-back cannot be covered."""
+        left = self.db.execute("select credits from public.profiles where id = %s", (user[0],)).fetchone()[0]
+        if left:
+            self.api.stack.services.credits.add_credits(user[0], -left, "adjustment", "spent")
 
     # --- creating ---------------------------------------------------------------------------------
     @rule(target=generations, user=users, key=st.sampled_from([None, None, None, "k1", "k2"]),
@@ -189,6 +211,130 @@ class MoneyMachine(RuleBasedStateMachine):
             "completed_at = completed_at - make_interval(mins => %(m)s), sweep_claimed_at = null "
             "where user_id = any(%(users)s::uuid[])", {"m": minutes, "users": self.user_ids})
 
+    # --- buying credits ----------------------------------------------------------------------------
+    @rule(target=purchases, user=users, pack=st.sampled_from(["credits-100", "credits-500"]),
+          key=st.sampled_from([None, None, "b1"]))
+    def checkout(self, user, pack, key):
+        headers = self.api.auth(user[1], **({"Idempotency-Key": key} if key else {}))
+        r = self.api.http.post("/checkout", json={"pack_id": pack}, headers=headers)
+        if r.status_code == 409:  # the key was used for the other pack: the contract's answer
+            assert r.json()["code"] == "idempotency_key_reused"
+            return multiple()
+        body = check_answer("checkout", r)
+        self.session_ids.append(body["session_id"])
+        return (user, body["session_id"])
+
+    @rule(target=purchases, user=users, later=st.sampled_from([False, False, True]),
+          times=st.sampled_from([1, 1, 2]))
+    def buy_and_pay(self, user, later, times):
+        """The whole happy path in one step, so that refunds and disputes come often in short histories."""
+        r = self.api.http.post("/checkout", json={"pack_id": "credits-100"}, headers=self.api.auth(user[1]))
+        sid = check_answer("checkout", r)["session_id"]
+        self.session_ids.append(sid)
+        self.stripe.pay(sid, later=later)
+        self._deliver_last(times)
+        return (user, sid)
+
+    # What Stripe does next to one of this history's sessions: each rule runs only when some session
+    # can take it (so that long chains — pay, refund, dispute, close — happen often) and draws which.
+    def _sessions(self, can) -> list[str]:
+        return [sid for sid in self.session_ids if can(self.stripe.sessions[sid])]
+
+    @staticmethod
+    def _open(s):
+        return s.data["status"] == "open"
+
+    @staticmethod
+    def _awaiting_payment(s):
+        return s.data["status"] == "complete" and s.data["payment_status"] == "unpaid"
+
+    @staticmethod
+    def _refundable(s):
+        return s.charge is not None and s.charge["amount_refunded"] < s.charge["amount"] and not s.disputes
+
+    @staticmethod
+    def _disputed(s):
+        return bool(s.disputes) and s.disputes[-1]["status"] == "needs_response"
+
+    @precondition(lambda self: self._sessions(self._open))
+    @rule(data=st.data(), later=st.booleans(), times=st.sampled_from([0, 1, 1, 2]))
+    def stripe_pays(self, data, later, times):
+        self.stripe.pay(data.draw(st.sampled_from(self._sessions(self._open))), later=later)
+        self._deliver_last(times)
+
+    @precondition(lambda self: self._sessions(self._awaiting_payment))
+    @rule(data=st.data(), succeeded=st.booleans(), times=st.sampled_from([0, 1, 2]))
+    def delayed_payment_settles(self, data, succeeded, times):
+        self.stripe.async_result(data.draw(st.sampled_from(self._sessions(self._awaiting_payment))), succeeded)
+        self._deliver_last(times)
+
+    @precondition(lambda self: self._sessions(self._open))
+    @rule(data=st.data(), times=st.sampled_from([0, 1, 2]))
+    def session_expires(self, data, times):
+        self.stripe.expire(data.draw(st.sampled_from(self._sessions(self._open))))
+        self._deliver_last(times)
+
+    @precondition(lambda self: self._sessions(self._refundable))
+    @rule(data=st.data(), amount=st.sampled_from([None, 1, 100, 250]), times=st.sampled_from([0, 1, 2]))
+    def refund(self, data, amount, times):
+        self.stripe.refund(data.draw(st.sampled_from(self._sessions(self._refundable))), amount)
+        self._deliver_last(times)
+
+    @precondition(lambda self: self._sessions(self._refundable))
+    @rule(data=st.data(), times=st.sampled_from([0, 1, 2]))
+    def dispute(self, data, times):
+        self.stripe.dispute(data.draw(st.sampled_from(self._sessions(self._refundable))))
+        self._deliver_last(times)
+
+    @precondition(lambda self: self._sessions(self._disputed))
+    @rule(data=st.data(), outcome=st.sampled_from(["won", "lost"]), times=st.sampled_from([0, 1, 2]))
+    def dispute_closes(self, data, outcome, times):
+        self.stripe.close_dispute(data.draw(st.sampled_from(self._sessions(self._disputed))), outcome)
+        self._deliver_last(times)
+
+    @rule(data=st.data())
+    def stripe_event_again(self, data):
+        """A duplicate, late or reordered delivery of any event Stripe made (freshly signed)."""
+        events = self.stripe.events[self.first_event:]
+        if events:
+            self._send_stripe(data.draw(st.sampled_from(events)))
+
+    @rule(purchase=purchases, by_owner=st.booleans())
+    def success_page(self, purchase, by_owner):
+        (user, sid) = purchase
+        token = user[1] if by_owner else self.api.token()
+        r = self.api.http.get("/checkout/status", params={"session_id": sid}, headers=self.api.auth(token))
+        body = check_answer("checkout_status", r)
+        assert (r.status_code == 200) == by_owner, r.text
+        if by_owner:
+            assert body["status"] in ("open", "paid", "credited", "expired", "failed", "reversed")
+
+    @rule(purchase=purchases)
+    def webhook_races_the_success_page(self, purchase):
+        (user, sid) = purchase
+        mine = [e for e in self.stripe.events[self.first_event:] if e["data"]["object"].get("id") == sid]
+        if mine:
+            run_at_once(2, lambda i: self._send_stripe(mine[-1]) if i else self.api.http.get(
+                "/checkout/status", params={"session_id": sid}, headers=self.api.auth(user[1])))
+
+    @invariant()
+    def a_purchase_is_credited_once_only_when_paid_and_never_takes_back_more_than_stripe_did(self):
+        rows = self.db.execute(
+            """select p.session_id, p.credits, p.amount, p.unrecovered_credits,
+                      count(t.id) filter (where t.type = 'purchase'),
+                      coalesce(-sum(t.amount) filter (where t.type = 'reversal'), 0)
+               from public.purchases p left join public.credit_transactions t on t.purchase_session_id = p.session_id
+               where p.session_id = any(%s) group by p.session_id""", (self.session_ids,)).fetchall()
+        for sid, credits, amount, unrecovered, purchase_rows, taken in rows:
+            s = self.stripe.sessions[sid]
+            assert purchase_rows <= 1, sid
+            if purchase_rows:
+                assert s.data["payment_status"] == "paid", sid
+            refunded = s.charge["amount_refunded"] if s.charge else 0
+            disputed = sum(d["amount"] for d in s.disputes)
+            most = min(credits, credits * refunded // amount + credits * disputed // amount)
+            assert 0 <= taken + unrecovered <= most, (sid, taken, unrecovered, most)
+
     # --- the rules --------------------------------------------------------------------------------
     @invariant()
     def books_balance(self):
@@ -210,6 +356,16 @@ class MoneyMachine(RuleBasedStateMachine):
     def _prediction_id(self, gen_id: str) -> str:
         row = self.db.execute("select replicate_id from public.generations where id = %s", (gen_id,)).fetchone()
         return row[0] if row and row[0] else f"never-started-{gen_id[:8]}"
+
+    def _deliver_last(self, times: int) -> None:
+        for _ in range(times):
+            self._send_stripe(self.stripe.events[-1])
+
+    def _send_stripe(self, event: dict):
+        raw = json.dumps(event)
+        r = self.api.http.post("/webhooks/stripe", content=raw, headers=self.stripe.signed(raw))
+        check_answer("stripe_webhook", r)
+        return r
 
     def _send(self, gen_id: str, raw: str, headers: dict, kind: str) -> None:
         r = self.api.http.post("/webhooks/replicate", params={"generation_id": gen_id}, content=raw,

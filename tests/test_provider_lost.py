@@ -43,10 +43,10 @@ def test_a_404_in_the_sweep_fails_and_refunds_and_counts_provider_lost(api, stac
     token, gen_id, _ = lost_generation(api, db, minutes=11)
     counts = sweep(stack.services)
     assert (counts["provider_lost"], counts["refunded"]) == (1, 1)
-    assert "replicate_unreachable" not in counts
+    assert counts["replicate_unreachable"] == 0
     assert (row(db, gen_id)["status"], row(db, gen_id)["error_code"]) == ("failed", "provider_lost")
     assert api.balance(token) == 100
-    assert sweep(stack.services).get("provider_lost", 0) == 0  # settled: nothing left to do
+    assert sweep(stack.services)["provider_lost"] == 0  # settled: nothing left to do
 
 
 def test_other_provider_errors_are_not_final(api, stack, db):

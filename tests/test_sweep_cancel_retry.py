@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from shared.credits import NewGeneration
 from shared.db import PostgresBackend
 from shared.services import Services
-from shared.sweep import sweep
-from tests.support import assert_error, run_at_once, wait_for
+from shared.sweep import COUNTS, sweep
+from tests.support import RecordedHttp, assert_error, run_at_once, wait_for
 
 
 def age(db, gen_id, minutes: int, *, column: str = "created_at") -> None:
@@ -81,7 +83,7 @@ def test_a_stuck_generation_still_running_is_left_running_with_fresh_news(api, s
     stack.emulator.set_status(pid, "processing", logs="40%")
     age(db, gen_id, 11)
     counts = sweep(stack.services)
-    assert counts["checked"] == 1 and "settled_succeeded" not in counts
+    assert counts["checked"] == 1 and counts["settled_succeeded"] == 0
     r = row(db, gen_id)
     assert (r["status"], r["progress"]) == ("processing", 40)
     db.execute("update public.generations set sweep_claimed_at = null where id = %s", (gen_id,))
@@ -344,3 +346,36 @@ def test_retry_of_a_generation_that_did_not_fail_is_409(api, stack):
     assert_error(api.http.post("/retry", json={"generation_id": gen_id}, headers=api.auth(token)), 409, "invalid_state")
     assert_error(api.http.post("/retry", json={"generation_id": gen_id}, headers=api.auth(api.token())), 404, "not_found")
     assert api.balance(token) == 90
+
+
+# --- the sweep's line -----------------------------------------------------------------------------
+
+def test_the_sweep_line_always_has_every_documented_key_zeros_included(stack, caplog):
+    with caplog.at_level("INFO", logger="shared.sweep"):
+        counts = sweep(stack.services)
+    assert list(counts) == [*COUNTS, "duration_ms"]
+    assert all(counts[key] == 0 for key in COUNTS)
+    [line] = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage().startswith('{"event": "sweep"')]
+    assert list(line) == ["event", *COUNTS, "duration_ms"]
+    # The README's Deploying section lists the same keys, in the same order.
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    documented = re.search(r"`\{\"event\": \"sweep\", (.*?), \"duration_ms\": …\}`", readme, re.S).group(1)
+    assert re.findall(r'"(\w+)": …', documented) == list(COUNTS)
+
+
+def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tmp_path):
+    postgrest = RecordedHttp()
+    postgrest.answers[("POST", "/rest/v1/rpc/claim_for_sweep")] = (200, [])  # nothing to sweep
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+        env |= {"SUPABASE_URL": postgrest.url, "SUPABASE_SERVICE_ROLE_KEY": "sb_secret_test_key",
+                "REPLICATE_API_TOKEN": "r8_test", "REPLICATE_BASE_URL": "http://127.0.0.1:9"}
+        run = subprocess.run([sys.executable, "-m", "wan_local.cli", "sweep"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    finally:
+        postgrest.close()
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1])["examined"] == 0
+    rules = [json.loads(r["body"])["p_rule"] for r in postgrest.requests]
+    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy"]
+    assert {r["headers"]["apikey"] for r in postgrest.requests} == {"sb_secret_test_key"}

@@ -1,23 +1,29 @@
 """The local stack (`wan-api dev`): every endpoint on one port, an embedded Postgres unless
-DATABASE_URL is set, the Replicate emulator unless REPLICATE_API_TOKEN is set, local file storage,
+DATABASE_URL is set, the Replicate emulator unless REPLICATE_API_TOKEN is set, the Stripe emulator
+unless STRIPE_SECRET_KEY is set, local file storage,
 /dev/signup, and the sweeper on a timer. The tests run this same stack.
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import logging
+import os
 import secrets
 import socket
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from fastapi import APIRouter, FastAPI
 
-from functions import account, generation_status, image_to_video, replicate_webhook, text_to_video
+from functions import account, generation_status, image_to_video, replicate_webhook, stripe_webhook, text_to_video
 from shared.app import create_app
 from shared.replicate_provider import ReplicateProvider
 from shared.services import Services
@@ -25,26 +31,62 @@ from shared.settings import Settings
 from shared.storage import LocalStorage
 from shared.db import PostgresBackend
 from wan_local import dev_routes
-from wan_local.embedded_pg import EmbeddedPostgres, free_port
+from wan_local.docs import serve_docs
+from wan_local.embedded_pg import DataDirLock, EmbeddedPostgres, free_port, make_dirs
 from wan_local.migrate import BOOTSTRAP_NOTE, bootstrap_if_plain, migrate
 from wan_local.replicate_emulator import ReplicateEmulator
+from wan_local.stripe_emulator import StripeEmulator
+
+
+class _ContractH11Protocol(H11Protocol):
+    """uvicorn's own answer to a request it cannot parse as HTTP (it never reaches the app), in the
+    contract's shape instead of a line of plain text."""
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps({"detail": f"The request is not valid HTTP: {msg.rstrip('.').lower()}.",
+                           "code": "malformed_request"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                   (b"connection", b"close")]
+        for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body),
+                      h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now: a busy port is known before anything else starts."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    try:
+        return socket.create_server((host, port), family=family)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(f"port {port} on {host} is in use: choose another with --port "
+                            f"(--port 0 picks a free one)") from None
+        raise
 
 
 class ThreadedServer:
     """A uvicorn server in a background thread, for the API and the emulator alike."""
 
-    def __init__(self, app: FastAPI, host: str, port: int):
-        self.host, self.port = host, port or free_port()
+    def __init__(self, app: FastAPI, host: str, port: int, sock: socket.socket | None = None):
+        self.sock = sock or bind(host, port)
+        self.host, self.port = host, self.sock.getsockname()[1]
+        # log_config=None: uvicorn's own errors go through our JSON handler, not its text one.
         self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                                    access_log=False, timeout_graceful_shutdown=5))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+                                                    log_config=None, access_log=False,
+                                                    timeout_graceful_shutdown=5, http=_ContractH11Protocol))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def start(self) -> "ThreadedServer":
         self.thread.start()
         deadline = time.monotonic() + 15
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the server on {self.host}:{self.port} did not start (is the port in use?)")
+                raise RuntimeError(f"the server on {self.host}:{self.port} did not start")
             time.sleep(0.02)
         return self
 
@@ -54,16 +96,20 @@ class ThreadedServer:
             server.server.should_exit = True
         for server in servers:
             server.thread.join(timeout=10)
+            server.sock.close()
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no obstacle
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def local_data_dir(settings: Settings) -> Path:
+    """WAN_DATA_DIR as given (relative to the current directory, as a shell path is); unset, the
+    project's own `.wan-data`, whatever directory the command runs from."""
+    if "wan_data_dir" in settings.model_fields_set:
+        return Path(settings.wan_data_dir).expanduser().resolve()
+    if not (PROJECT_DIR / "pyproject.toml").exists():  # installed, not run from a clone: no project
+        raise RuntimeError("set WAN_DATA_DIR: there is no project directory to keep the local data in")
+    return PROJECT_DIR / ".wan-data"
 
 
 def _local_secrets(data_dir: Path) -> dict:
@@ -74,10 +120,21 @@ def _local_secrets(data_dir: Path) -> dict:
     made = {"jwt_secret": secrets.token_urlsafe(32),
             "webhook_secret": "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode(),
             "storage_secret": secrets.token_urlsafe(32)}
-    data_dir.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(made))
-    path.chmod(0o600)
+    make_dirs(data_dir)
+    # Written under a private mode from the first byte: a secret never sits world-readable.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(made))
     return made
+
+
+def _stripe_secret(data_dir: Path) -> str:
+    """The local Stripe emulator's webhook signing secret, made once and kept with the others."""
+    made = _local_secrets(data_dir)
+    if "stripe_webhook_secret" not in made:
+        made["stripe_webhook_secret"] = "whsec_" + secrets.token_hex(24)
+        (data_dir / "local-secrets.json").write_text(json.dumps(made))
+    return made["stripe_webhook_secret"]
 
 
 def _replicate_secret(settings: Settings) -> str:
@@ -98,12 +155,13 @@ def operator_services(settings: Settings) -> Services:
         services = build_services(settings)
     else:
         base = settings.public_base_url or "http://127.0.0.1:8000"
-        secret = _local_secrets(Path(settings.wan_data_dir).resolve())["storage_secret"].encode()
+        data_dir = local_data_dir(settings)
+        secret = _local_secrets(data_dir)["storage_secret"].encode()
         services = Services(
             settings=settings, backend=PostgresBackend(settings.database_url),
             provider=ReplicateProvider(settings.replicate_api_token, settings.replicate_base_url,
                                        timeout_seconds=settings.replicate_timeout_seconds),
-            storage=LocalStorage(Path(settings.wan_data_dir) / "storage", base, secret))
+            storage=LocalStorage(data_dir / "storage", base, secret))
     services.start_video_copy = lambda generation_id: copy_video(services, generation_id)
     return services
 
@@ -113,9 +171,13 @@ class DevStack:
                  sweep: bool = True, db_role: str | None = None):
         self.db_role = db_role  # tests: act as service_role, so the migrations' grants are exercised
         self.host, self.port = host, port or free_port()
-        self.data_dir = Path(settings.wan_data_dir).resolve()
+        self.data_dir = local_data_dir(settings)
+        # Before anything else: a second stack on the same data stops here, having changed nothing.
+        make_dirs(self.data_dir)
+        self.lock = DataDirLock(self.data_dir / "dev.lock").acquire(port=self.port)
         self.postgres: EmbeddedPostgres | None = None
         self.emulator: ReplicateEmulator | None = None
+        self.stripe: StripeEmulator | None = None
         self.servers: list[ThreadedServer] = []
         self.applied: list[str] = []
         self.bootstrapped = False
@@ -123,6 +185,7 @@ class DevStack:
         self._stop = threading.Event()
         self.settings = self._complete(settings)
         self.services: Services | None = None
+        self.api_socket: socket.socket | None = None
 
     def _complete(self, settings: Settings) -> Settings:
         """Fill what production would configure with local values (contract section 1 defaults)."""
@@ -146,6 +209,8 @@ class DevStack:
 
     def start(self) -> "DevStack":
         settings = self.settings
+        # Before the database: a busy port starts nothing.
+        api_socket = self.api_socket = bind(self.host, self.port)
         database_url = settings.database_url
         if not database_url:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
@@ -158,6 +223,8 @@ class DevStack:
                                                    "replicate_base_url": self.emulator.base_url})
         elif not settings.replicate_webhook_secret:
             settings = settings.model_copy(update={"replicate_webhook_secret": _replicate_secret(settings)})
+        if not settings.stripe_secret_key:
+            settings = self._start_stripe_emulator(settings)
         self.settings = settings.model_copy(update={"database_url": database_url})
         storage = LocalStorage(self.data_dir / "storage", self.url, self.local_secrets["storage_secret"].encode())
         self.services = Services(
@@ -167,8 +234,9 @@ class DevStack:
                                        timeout_seconds=self.settings.replicate_timeout_seconds),
             storage=storage,
         )
-        self.app = create_app(*self.routers(), services=self.services)
-        self.servers.append(ThreadedServer(self.app, self.host, self.port).start())
+        self.app = create_app(*self.routers(), services=self.services, docs_url=None)
+        serve_docs(self.app)  # offline: Swagger UI from the installed wheel, not a CDN
+        self.servers.append(ThreadedServer(self.app, self.host, self.port, api_socket).start())
         if self.sweep_enabled:
             threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True).start()
         return self
@@ -182,11 +250,31 @@ class DevStack:
         self.emulator.behaviour.run_seconds = settings.wan_emulator_run_seconds
         port_file = state / "port"
         last = int(port_file.read_text()) if port_file.exists() else 0
-        server = ThreadedServer(self.emulator.app, "127.0.0.1", last if last and _port_is_free(last) else 0).start()
+        try:
+            sock = bind("127.0.0.1", last) if last else None
+        except PortInUse:
+            sock = None  # taken by now: any free port (predictions still finish, reached at the new one)
+        server = ThreadedServer(self.emulator.app, "127.0.0.1", 0, sock=sock).start()
         port_file.write_text(str(server.port))
         self.servers.append(server)
         self.emulator.base_url = f"http://127.0.0.1:{server.port}"
         self.emulator.resume()
+
+    def _start_stripe_emulator(self, settings: Settings) -> Settings:
+        """The local Stripe: sessions, the checkout page, and events signed for our webhook."""
+        secret = settings.stripe_webhook_secret or _stripe_secret(self.data_dir)
+        self.stripe = StripeEmulator(secret, webhook_url=f"{self.url}/webhooks/stripe")
+        server = ThreadedServer(self.stripe.app, "127.0.0.1", 0).start()
+        self.servers.append(server)
+        self.stripe.base_url = f"http://127.0.0.1:{server.port}"
+        # Back to the web client, whose page confirms with GET /checkout/status (as a frontend does).
+        client = f"{self.url}/web/"
+        return settings.model_copy(update={
+            "stripe_secret_key": "sk_test_local_emulator", "stripe_webhook_secret": secret,
+            "stripe_api_base": self.stripe.base_url,
+            "checkout_success_url": settings.checkout_success_url or client + "?session_id={CHECKOUT_SESSION_ID}",
+            "checkout_cancel_url": settings.checkout_cancel_url or client + "?checkout=canceled",
+        })
 
     def _sweep_forever(self) -> None:
         """The local stand-in for the Modal cron: one sweep every SWEEP_INTERVAL_SECONDS."""
@@ -201,18 +289,21 @@ class DevStack:
     def routers(self) -> list[APIRouter]:
         return [
             text_to_video.router(), image_to_video.router(), generation_status.router(),
-            replicate_webhook.router(), account.router(), dev_routes.router(self),
+            replicate_webhook.router(), stripe_webhook.router(), account.router(), dev_routes.router(self),
         ]
 
     def banner(self) -> list[str]:
         db = "embedded Postgres" if self.postgres else "DATABASE_URL"
         replicate = f"emulator at {self.emulator.base_url}" if self.emulator else self.settings.replicate_base_url
         lines = [
-            f"database:   {db} ({self.settings.database_url})",
+            f"data:       {self.data_dir}",
+            f"database:   {db} ({mask_password(self.settings.database_url)})",
             *([f"bootstrap:  {BOOTSTRAP_NOTE}"] if self.bootstrapped else []),
             f"migrations: {', '.join(self.applied) or 'none pending'}",
             f"replicate:  {replicate}",
             f"webhook:    {self.settings.webhook_url}",
+            f"stripe:     emulator at {self.stripe.base_url} (checkout pages at /checkout/<session_id>)"
+            if self.stripe else f"stripe:     {self.settings.stripe_api_base}",
             f"sweeper:    every {self.settings.sweep_interval_seconds} s" if self.sweep_enabled else "sweeper:    off",
             "endpoints:",
         ]
@@ -232,3 +323,17 @@ class DevStack:
             self.services.close()
         if self.postgres:
             self.postgres.stop()
+        if self.api_socket is not None:
+            self.api_socket.close()
+        self.lock.release()
+
+
+def mask_password(url: str | None) -> str | None:
+    """A connection URL fit to print: its password replaced by ***."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -7,7 +7,9 @@ directory. Postgres refuses to run as root, so as root it runs as an unprivilege
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
+import json
 import os
 import pwd
 import shutil
@@ -59,11 +61,69 @@ def _run_as() -> dict:
     return {"user": PG_SYSTEM_USER, "group": pwd.getpwnam(PG_SYSTEM_USER).pw_gid}
 
 
-def _make_reachable(path: Path) -> None:
-    """Let the unprivileged server user traverse every parent directory and read the binaries."""
+class DataDirInUse(RuntimeError):
+    """Another live process holds the data directory's lock."""
+
+
+class DataDirLock:
+    """An exclusive `flock` on a file in a data directory, holding the owner's pid and port.
+
+    The kernel drops the lock when the owner dies, however it dies: a held lock means a live owner,
+    a free one means anything left behind (a leftover server) belongs to nobody."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self, **owner) -> "DataDirLock":
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held = os.read(fd, 4096).decode(errors="replace")
+            os.close(fd)
+            try:
+                other = json.loads(held)
+            except ValueError:
+                other = {}
+            who = ", ".join(f"{k} {v}" for k, v in other.items()) or "owner unknown"
+            raise DataDirInUse(f"{self.path.parent} is in use by another process ({who})") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), **owner}).encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays (unlinking it would race)
+            self._fd = None
+
+
+def make_dirs(path: Path, mode: int | None = None) -> None:
+    """mkdir -p, giving `mode` to the directories made here and changing no existing one. By default
+    private, except that as root the server user must be able to pass through."""
+    if mode is None:
+        mode = 0o711 if os.geteuid() == 0 else 0o700
+    missing = [p for p in [path, *path.parents] if not p.exists()]
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:  # made by someone else meanwhile: theirs, left as it is
+            continue
+        directory.chmod(mode)  # mkdir's mode is cut by the umask; this is exact
+
+
+def _check_reachable(path: Path) -> None:
+    """The unprivileged server user must pass through `path` and each parent: say so rather than widen
+    a directory this process did not make (a 0700 home stays 0700)."""
+    uid = pwd.getpwnam(PG_SYSTEM_USER).pw_uid
     for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        parent.chmod(mode | 0o055)
+        st = parent.stat()
+        if st.st_uid != uid and not st.st_mode & 0o001:
+            raise RuntimeError(
+                f"the embedded Postgres runs as user {PG_SYSTEM_USER} (Postgres refuses root), which cannot "
+                f"enter {parent} (mode {st.st_mode & 0o777:o}): put WAN_DATA_DIR and the project outside "
+                f"it, run as another user, or set DATABASE_URL")
 
 
 class EmbeddedPostgres:
@@ -76,6 +136,7 @@ class EmbeddedPostgres:
         self.durable = durable
         self.bin_dir = find_bin_dir()
         self.process: subprocess.Popen | None = None
+        self.lock: DataDirLock | None = None
 
     @property
     def pgdata(self) -> Path:
@@ -86,14 +147,25 @@ class EmbeddedPostgres:
 
     def start(self) -> "EmbeddedPostgres":
         run_as = _run_as()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if run_as:
-            _make_reachable(self.bin_dir)
-            _make_reachable(self.data_dir)
-            shutil.chown(self.data_dir, user=PG_SYSTEM_USER)
-        if not (self.pgdata / "PG_VERSION").exists():
-            self._initdb(run_as)
-        self._stop_leftover(run_as)
+        # Made here: readable by the server user; nothing that already exists changes mode.
+        make_dirs(self.data_dir)
+        # First, before touching anything: a live owner's server is never stopped or reused.
+        self.lock = DataDirLock(self.data_dir / "server.lock").acquire(port=self.port)
+        try:
+            if run_as:
+                _check_reachable(self.bin_dir)
+                _check_reachable(self.data_dir.parent)
+                shutil.chown(self.data_dir, user=PG_SYSTEM_USER)  # the server's own directory
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initdb(run_as)
+            self._stop_leftover(run_as)
+            self._spawn(run_as)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _spawn(self, run_as: dict) -> None:
         options = [
             "-c", "listen_addresses=127.0.0.1",
             "-c", f"unix_socket_directories={self.data_dir}",
@@ -108,7 +180,6 @@ class EmbeddedPostgres:
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **run_as,
         )
         self._wait_ready()
-        return self
 
     def _initdb(self, run_as: dict) -> None:
         if self.pgdata.exists():
@@ -120,7 +191,8 @@ class EmbeddedPostgres:
         )
 
     def _stop_leftover(self, run_as: dict) -> None:
-        """A server left running by a killed parent still owns the data directory: stop it first."""
+        """A server left running by a killed parent still owns the data directory: stop it first.
+        Only reached with the data directory's lock held, so the server is nobody's live one."""
         if (self.pgdata / "postmaster.pid").exists():
             subprocess.run(
                 [str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.pgdata), "-m", "fast", "-w"],
@@ -138,20 +210,22 @@ class EmbeddedPostgres:
             try:
                 with psycopg.connect(self.url(), connect_timeout=2):
                     return
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise
+                    raise RuntimeError(f"Postgres did not answer within {timeout:.0f} s ({exc}); "
+                                       f"see {self.data_dir / 'postgres.log'}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)  # "fast" shutdown: roll back, close, checkpoint
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)  # "fast" shutdown: roll back, close, checkpoint
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.lock is not None:
+            self.lock.release()
 
     def __enter__(self) -> "EmbeddedPostgres":
         return self.start()

@@ -1,0 +1,43 @@
+"""POST /webhooks/stripe: Stripe reports on Checkout Sessions, refunds and disputes.
+
+The signature is checked over the raw body before anything in it is read; each event id is applied
+once (in the same transaction as its effect); types we do not act on are answered 200 so that Stripe
+does not retry them. A 5xx only when the event could not be recorded: Stripe then retries for days.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from shared import purchases
+from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
+from shared.errors import InvalidPayload
+
+PATH = "/webhooks/stripe"
+log = logging.getLogger(__name__)
+
+
+@body_limit(WEBHOOK_BODY_LIMIT)
+async def stripe_webhook(request: Request, svc: Svc) -> dict:
+    """Apply one signed Stripe event (repeated and reordered events change nothing more)."""
+    body = await request.body()
+    event = purchases.verify_event(svc, body, request.headers.get("stripe-signature"))
+    note(request, event_id=event["id"], event_type=event["type"])
+    try:
+        outcome = await run_in_threadpool(purchases.apply_event, svc, event)
+    except (KeyError, TypeError, AttributeError):
+        raise InvalidPayload(f"The {event['type']} event lacks a field the service needs.") from None
+    note(request, outcome=outcome)
+    if outcome in ("unknown_session", "unknown_payment", "mismatch"):
+        log.warning(json.dumps({"event": "stripe_event_not_applied", **request.state.log}))
+    return {"received": True, "outcome": outcome}
+
+
+def router(path: str = PATH) -> APIRouter:
+    r = APIRouter()
+    r.add_api_route(path, stripe_webhook, methods=["POST"])
+    return r
