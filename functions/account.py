@@ -1,15 +1,18 @@
-"""The account web function: /credits, /generations, /pricing, /cancel, /retry, /checkout, and /health."""
+"""The account web function: /credits, /generations, /pricing, /cancel, /retry, /checkout, the user's
+delete, /health, and the operator's /metrics."""
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, field_validator
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from shared import catalog, errors, generations, packs, purchases
+from shared import catalog, errors, generations, metrics, packs, purchases, retention
 from shared.app import CurrentUser, IdempotencyKey, Svc, note
 
 _NO_GENERATION = uuid.UUID(int=0)
@@ -32,6 +35,12 @@ class CheckoutRequest(BaseModel):
         if packs.pack(value) is None:
             raise ValueError(f"must be one of {', '.join(p.pack_id for p in packs.PACKS)}")
         return value
+
+
+class GenerationRefs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    generation_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
 
 
 def get_credits(svc: Svc, user: CurrentUser) -> dict:
@@ -58,6 +67,29 @@ def retry(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser,
     answer = generations.retry(svc, user, body.generation_id, idempotency_key=idempotency_key)
     note(request, generation_id=answer["generation_id"], retry_of=body.generation_id)
     return answer
+
+
+def delete_generation(generation_id: uuid.UUID, request: Request, svc: Svc, user: CurrentUser) -> dict:
+    """Delete one finished generation and its files (the ledger keeps its rows); 409 if unfinished."""
+    note(request, generation_id=generation_id)
+    return retention.delete_one(svc, user, generation_id)
+
+
+def delete_generations(body: GenerationRefs, svc: Svc, user: CurrentUser) -> dict:
+    """Delete up to 100 finished generations; answers which were deleted and why the others were not."""
+    return retention.delete(svc, user, body.generation_ids)
+
+
+def get_metrics(svc: Svc, authorization: Annotated[str | None, Header()] = None) -> PlainTextResponse:
+    """Prometheus metrics for the operator, behind METRICS_TOKEN (404 while it is not set)."""
+    token = svc.settings.metrics_token
+    if not token:
+        raise errors.NotFound("There is nothing at this path.")
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise errors.Unauthorized("A valid metrics token is required.")
+    return PlainTextResponse(metrics.prometheus(metrics.collect(svc)),
+                             media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 def get_pricing() -> dict:
@@ -100,4 +132,7 @@ def router() -> APIRouter:
     r.add_api_route("/checkout", checkout, methods=["POST"], status_code=201)
     r.add_api_route("/checkout/status", checkout_status, methods=["GET"])
     r.add_api_route("/health", health, methods=["GET"])
+    r.add_api_route("/generations/delete", delete_generations, methods=["POST"])
+    r.add_api_route("/generations/{generation_id}", delete_generation, methods=["DELETE"])
+    r.add_api_route("/metrics", get_metrics, methods=["GET"])
     return r

@@ -11,6 +11,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO, Callable
 
 import httpcore
@@ -39,6 +40,8 @@ class Prediction:
     output_url: str | None = None
     error: str | None = None
     progress: int | None = None
+    started_at: str | None = None     # when Replicate started running it (its queue ended), ISO 8601
+    completed_at: str | None = None   # when Replicate finished it
 
     @property
     def finished(self) -> bool:
@@ -75,7 +78,20 @@ def parse_prediction(data: Any) -> Prediction:
     error = data.get("error")
     return Prediction(id=prediction_id, status=status, output_url=output,
                       error=_clean(error, MAX_ERROR_CHARS) if error else None,
-                      progress=_progress(data.get("logs")))
+                      progress=_progress(data.get("logs")),
+                      started_at=_timestamp(data.get("started_at")),
+                      completed_at=_timestamp(data.get("completed_at")))
+
+
+def _timestamp(value: Any) -> str | None:
+    """An ISO 8601 time from a prediction (`started_at`, `completed_at`), or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value
 
 
 def _progress(logs: Any) -> int | None:

@@ -145,6 +145,7 @@ def generation_out(row: dict, video_url: str | None) -> dict:
         "terminal": row["status"] in TERMINAL,
         "progress": row["progress"],
         "video_url": video_url,
+        "expired": bool(row.get("expired")),  # retention deleted the video (video_url is then null)
         "error": row["error"],
         "cost": row["cost"],
         "refunded": row["refunded"],

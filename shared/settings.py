@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     queued_timeout_seconds: int = Field(600, ge=1)
     deadline_seconds: int = Field(2700, ge=60)
     max_active_generations: int = Field(3, ge=1)
+    # Stored videos and uploaded images are deleted this many days after their generation finished.
+    retention_days: int = Field(30, ge=1)
+    # Bearer token for GET /metrics; unset: /metrics answers 404.
+    metrics_token: str | None = None
     # How long a create may wait on Replicate before it is failed and refunded.
     replicate_timeout_seconds: float = Field(20.0, gt=0)
     # Local stack only: how long one run of the Replicate emulator takes (progress moves in 5 % steps).
@@ -49,7 +53,7 @@ class Settings(BaseSettings):
     checkout_cancel_url: str | None = None
 
     @field_validator("supabase_jwt_secret", "replicate_webhook_secret", "supabase_service_role_key",
-                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret")
+                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret", "metrics_token")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDERS:

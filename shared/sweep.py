@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 
-from shared import generations
+from shared import generations, retention
 from shared.replicate_provider import ProviderError
 from shared.services import Services
 from shared.video_copy import copy_video
@@ -42,6 +42,9 @@ COUNTS = (
     "video_not_succeeded",
     "video_failed",           # copy failed; tried again next sweep
     "video_lost",             # Replicate no longer has the output: given up
+    "retention_expired",      # finished more than RETENTION_DAYS ago: their stored files removed
+    "retention_files_deleted",  # files removed from storage (expired, or of deleted generations)
+    "retention_failed",       # files the storage would not remove (tried again next sweep)
     "errors",                 # a generation the sweep could not handle (logged with its traceback)
 )
 TIMED_OUT = "The generation took too long and was stopped; your credits were refunded."
@@ -60,6 +63,8 @@ def sweep(svc: Services, *, batch: int = BATCH) -> dict[str, int]:
         _each(counts, gen, lambda g: _settle(svc, g, counts))
     for gen in _claim(svc, "video_copy", COPY_GRACE_SECONDS, batch):
         _each(counts, gen, lambda g: counts.update([f"video_{copy_video(svc, g['generation_id'])}"]))
+    # Stored files past RETENTION_DAYS, and those of deleted generations whose removal failed.
+    retention.expire(svc, counts, batch=batch)
     result = {key: counts.pop(key, 0) for key in COUNTS}
     if counts:  # a count nobody listed: a bug, but the sweep's work is done and the line stays fixed
         log.error("sweep counts not in COUNTS: %s", dict(counts))
@@ -82,7 +87,8 @@ def _each(counts: Counter, gen: dict, action) -> None:
 
 
 def _fail(svc: Services, gen: dict, message: str, code: str, counts: Counter, counter: str) -> None:
-    ended = svc.backend.call("fail_generation", p_gen_id=gen["generation_id"], p_error=message, p_error_code=code)
+    ended = svc.backend.call("fail_generation", p_gen_id=gen["generation_id"], p_error=message, p_error_code=code,
+                             p_settled_by="sweep")
     if ended["status"] == "failed" and ended["error_code"] == code:
         counts[counter] += 1
         counts["refunded"] += int(ended["refunded"])
@@ -107,7 +113,7 @@ def _settle(svc: Services, gen: dict, counts: Counter) -> None:
         prediction = svc.provider.get(gen["replicate_id"])
     except ProviderError as exc:
         if exc.status == 404:  # a prediction we created that Replicate no longer knows: final
-            ended = generations.fail_lost(svc, gen["generation_id"], gen["replicate_id"])
+            ended = generations.fail_lost(svc, gen["generation_id"], gen["replicate_id"], settled_by="sweep")
             if ended["status"] == "failed" and ended["error_code"] == "provider_lost":
                 counts["provider_lost"] += 1
                 counts["refunded"] += int(ended["refunded"])
@@ -115,7 +121,7 @@ def _settle(svc: Services, gen: dict, counts: Counter) -> None:
         counts["replicate_unreachable"] += 1
         log.warning("sweep could not ask Replicate about %s: %s", gen["generation_id"], exc)
         return
-    result = generations.apply_prediction(svc, gen["generation_id"], prediction)
+    result = generations.apply_prediction(svc, gen["generation_id"], prediction, source="sweep")
     counts["checked"] += 1
     if result["outcome"] == "applied" and prediction.finished:
         counts[f"settled_{result['generation']['status']}"] += 1

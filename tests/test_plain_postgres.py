@@ -14,16 +14,18 @@ import httpx
 import psycopg
 import pytest
 
+from tests.support import postgres_tmp_dir
 from wan_local.embedded_pg import EmbeddedPostgres
 from wan_local.migrate import migration_files
 
 
 @pytest.fixture(scope="module")
-def plain_server(tmp_path_factory):
+def plain_server():
     """A Postgres server of its own: no Supabase roles, no auth schema, nothing."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("plain-pg"), durable=False).start()
-    yield server
-    server.stop()
+    with postgres_tmp_dir() as path:
+        server = EmbeddedPostgres(path, durable=False).start()
+        yield server
+        server.stop()
 
 
 def plain_database(server, name: str) -> str:

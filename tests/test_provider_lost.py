@@ -33,7 +33,7 @@ def test_a_404_on_the_status_poll_fails_and_refunds_the_generation(api, db):
     assert api.stack.emulator.gets == [pid]  # asked once, got 404
     assert (body["status"], body["refunded"], body["terminal"]) == ("failed", True, True)
     assert "no longer knows" in body["error"]
-    assert row(db, gen_id)["error_code"] == "provider_lost"
+    assert (row(db, gen_id)["error_code"], row(db, gen_id)["settled_by"]) == ("provider_lost", "status_poll")
     assert api.balance(token) == 100  # 100 - 10 + 10
     # Its slot is free again: three more can start at once.
     assert all(api.text_to_video(token).status_code == 202 for _ in range(3))
@@ -44,7 +44,7 @@ def test_a_404_in_the_sweep_fails_and_refunds_and_counts_provider_lost(api, stac
     counts = sweep(stack.services)
     assert (counts["provider_lost"], counts["refunded"]) == (1, 1)
     assert counts["replicate_unreachable"] == 0
-    assert (row(db, gen_id)["status"], row(db, gen_id)["error_code"]) == ("failed", "provider_lost")
+    assert [row(db, gen_id)[k] for k in ("status", "error_code", "settled_by")] == ["failed", "provider_lost", "sweep"]
     assert api.balance(token) == 100
     assert sweep(stack.services)["provider_lost"] == 0  # settled: nothing left to do
 
