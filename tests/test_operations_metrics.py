@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import psycopg
 import pytest
 
 from shared import metrics
@@ -166,14 +167,14 @@ def test_a_webhook_and_a_status_poll_record_what_settled_them_over_http(stack, a
     wait_for(lambda: api.status(token, by_webhook).json()["terminal"])
     token2, by_poll, pid2 = api.start_generation()
     emulator.set_status(pid2, "failed", error="emulated failure")  # no webhook: only a poll can learn it
-    with stack.services.backend.pool.connection() as conn:
+    with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:  # the owner: test setup
         conn.execute("update public.generations set last_event_at = now() - interval '1 minute' where id = %s",
                      (by_poll,))
     assert api.status(token2, by_poll).json()["status"] == "failed"
     got = {g: stack.services.backend.call("generation_by_id", p_gen_id=g)["settled_by"] for g in (by_webhook, by_poll)}
     assert got == {by_webhook: "webhook", by_poll: "status_poll"}
     # Replicate's own completed_at, from the webhook's prediction, is kept beside ours
-    with stack.services.backend.pool.connection() as conn:
+    with psycopg.connect(stack.settings.database_url) as conn:
         theirs = conn.execute("select provider_completed_at from public.generations where id = %s",
                               (by_webhook,)).fetchone()[0]
     assert theirs.isoformat().replace("+00:00", "Z")[:19] == emulator.predictions[pid].data["completed_at"][:19]

@@ -377,5 +377,5 @@ def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tm
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.splitlines()[-1])["examined"] == 0
     rules = [json.loads(r["body"])["p_rule"] for r in postgrest.requests]
-    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy"]
+    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy", "retention", "deleted_files"]
     assert {r["headers"]["apikey"] for r in postgrest.requests} == {"sb_secret_test_key"}
