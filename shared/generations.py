@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 PROVIDER_DOWN = "The video provider is unavailable right now; your credits were refunded."
 STORAGE_DOWN = "The image could not be stored; your credits were refunded."
 NOT_STARTED = "The generation could not be started; your credits were refunded."
+PROVIDER_LOST = "The video provider no longer knows this generation; your credits were refunded."
 SIGNED_URL_SECONDS = 3600
 STATUS_PROGRESS = {"starting": 0, "processing": 10}  # when the logs print no percentage
 
@@ -176,11 +177,24 @@ def status(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
         try:
             prediction = svc.provider.get(gen["replicate_id"])
         except ProviderError as exc:
-            log.warning("status poll of %s failed: %s", generation_id, exc)
+            if exc.status == 404:
+                gen = fail_lost(svc, str(generation_id), gen["replicate_id"], settled_by="status_poll")
+            else:
+                log.warning("status poll of %s failed: %s", generation_id, exc)
         else:
             result = apply_prediction(svc, str(generation_id), prediction, source="status_poll")
             gen = result.get("generation", gen)
     return view(svc, gen)
+
+
+def fail_lost(svc: Services, generation_id: str, prediction_id: str, *, settled_by: str) -> dict:
+    """Replicate answers 404 for a prediction we created (we hold its id): it will never report
+    again, so fail and refund now instead of holding a slot until the deadline. fail_generation
+    locks the row and changes only an unfinished generation, so a racing poll, sweep or webhook
+    cannot refund it twice."""
+    log.warning("Replicate does not know prediction %s of generation %s: failing it", prediction_id, generation_id)
+    return svc.backend.call("fail_generation", p_gen_id=generation_id, p_error=PROVIDER_LOST,
+                            p_error_code="provider_lost", p_settled_by=settled_by)
 
 
 def view(svc: Services, gen: dict) -> dict:

@@ -207,14 +207,18 @@ class ReplicateProvider:
         retrying.max_attempts, retrying.max_backoff_wait = 3, 1.0
 
     def create(self, variant: Variant, input: dict, webhook: str, *, cancel_after_seconds: int | None = None) -> Prediction:
-        """Start a prediction whose webhook (start and completed events) carries our generation id.
+        """Start a prediction whose webhook carries our generation id. It subscribes to `start`,
+        `completed` and `logs`: the model prints its progress, Replicate sends a `logs` event at most
+        every 500 ms (docs: topics/webhooks/setup-webhook), and each is one small transaction that
+        moves the progress bar forward between the client's status polls. Not `output`: these models
+        have one output, which the `completed` event carries.
 
         `Cancel-After` (Replicate, since 2025-10) makes Replicate itself abort a prediction not done by
         then; one never started ends `aborted` and is not billed. The 1.0.7 client's
         `models.predictions.create` takes no headers (it builds them from `wait` alone), so this is the
         same request made through the client's own `_request` (auth, User-Agent, transport) with the
         header added; the answer is read raw, as in get(), because the client's model rejects `aborted`."""
-        body = {"input": input, "webhook": webhook, "webhook_events_filter": ["start", "completed"]}
+        body = {"input": input, "webhook": webhook, "webhook_events_filter": ["start", "logs", "completed"]}
         headers = {"Cancel-After": f"{cancel_after_seconds}s"} if cancel_after_seconds else {}
         with _provider_errors("create"):
             response = self.client._request("POST", f"/v1/models/{variant.replicate_model}/predictions",

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     # How long a create may wait on Replicate before it is failed and refunded.
     replicate_timeout_seconds: float = Field(20.0, gt=0)
+    # Local stack only: how long one run of the Replicate emulator takes (progress moves in 5 % steps).
+    wan_emulator_run_seconds: float = Field(20.0, ge=0, le=3600)
     # Local stack only: the base URL our signed file links point at.
     public_base_url: str | None = None
     # Buying credits (contract "Buying credits"). Without a secret key, POST /checkout answers 503

@@ -32,6 +32,7 @@ COUNTS = (
     "queued_failed",          # never got a Replicate job within QUEUED_TIMEOUT_SECONDS: failed
     "checked",                # no news for STUCK_AFTER_SECONDS: Replicate asked
     "replicate_unreachable",  # ... and Replicate did not answer (tried again next sweep)
+    "provider_lost",          # ... and Replicate answered 404 (it no longer knows the prediction): failed
     "settled_succeeded",      # ... and Replicate's answer ended the generation so
     "settled_failed",
     "settled_canceled",
@@ -116,6 +117,12 @@ def _settle(svc: Services, gen: dict, counts: Counter) -> None:
     try:
         prediction = svc.provider.get(gen["replicate_id"])
     except ProviderError as exc:
+        if exc.status == 404:  # a prediction we created that Replicate no longer knows: final
+            ended = generations.fail_lost(svc, gen["generation_id"], gen["replicate_id"], settled_by="sweep")
+            if ended["status"] == "failed" and ended["error_code"] == "provider_lost":
+                counts["provider_lost"] += 1
+                counts["refunded"] += int(ended["refunded"])
+            return
         counts["replicate_unreachable"] += 1
         log.warning("sweep could not ask Replicate about %s: %s", gen["generation_id"], exc)
         return

@@ -23,6 +23,7 @@ Needs nothing by default. Settings (environment or .env):
                         public WEBHOOK_URL for Replicate to call back)
   WAN_DATA_DIR          database, stored files and made-up local secrets;
                         default: .wan-data in the project directory, whatever the current directory
+  WAN_EMULATOR_RUN_SECONDS  how long one emulated run takes (progress every 5 %); default 20
 One stack per WAN_DATA_DIR: a second one refuses and names the first."""
 
 MIGRATE_HELP = """\
