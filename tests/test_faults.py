@@ -159,7 +159,12 @@ def test_the_database_dropping_during_a_status_poll_writes_nothing(api, db, db_u
 
 
 def test_a_cancel_while_the_create_waits_on_replicate_refunds_once_and_stops_the_job(api, stack, db):
-    stack.emulator.behaviour.create_hang_seconds = 1.0  # below the 2 s timeout: the job does start
+    from shared.replicate_provider import ReplicateProvider
+
+    # The job must start: a deadline far above the 1 s hang, so a loaded machine cannot time it out.
+    s = stack.services.settings
+    stack.services.provider = ReplicateProvider(s.replicate_api_token, s.replicate_base_url, timeout_seconds=10)
+    stack.emulator.behaviour.create_hang_seconds = 1.0
     token = api.token()
     answer = {}
     creator = threading.Thread(target=lambda: answer.setdefault("r", api.text_to_video(token)))

@@ -53,7 +53,7 @@ THROTTLE_SECONDS = 0.5     # Replicate sends `logs` and `output` events at most 
 # (https://replicate.com/docs/topics/webhooks/setup-webhook, "Webhook events filter")
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a test setting a setting that does not exist fails instead of doing nothing
 class Behaviour:
     """How the emulator behaves; tests change it between requests."""
 
