@@ -44,3 +44,16 @@ def test_as_root_a_parent_the_server_user_cannot_enter_is_named_not_widened(pg_t
         EmbeddedPostgres(private / "data", durable=False).start()
     assert mode(private) == 0o700
     assert not (private / "data" / "pgdata").exists()
+
+
+def test_a_data_directory_deep_enough_to_overflow_a_unix_socket_path_still_starts(pg_tmp_path):
+    """Postgres refuses a Unix socket path over 107 bytes; a project cloned deep in a home directory
+    would then never start its database. The stack connects over TCP only, so it opens no socket."""
+    deep = pg_tmp_path / ("a-long-directory-name-" * 6) / "wan-data" / "postgres"
+    assert len(str(deep / ".s.PGSQL.65535")) > 107
+    server = EmbeddedPostgres(deep, durable=False).start()
+    try:
+        with psycopg.connect(server.url()) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        server.stop()

@@ -1,8 +1,7 @@
 """An embedded Postgres for the local stack and the tests: no server needs to be installed.
 
 The server binaries come from the `pgserver` wheel (which bundles them) or, failing that, from a
-Postgres on PATH. The server listens on 127.0.0.1 only, on a free port, and on a socket in its data
-directory. Postgres refuses to run as root, so as root it runs as an unprivileged system user.
+Postgres on PATH. The server listens on 127.0.0.1 only, on a free port (no Unix socket). Postgres refuses to run as root, so as root it runs as an unprivileged system user.
 """
 
 from __future__ import annotations
@@ -168,7 +167,9 @@ class EmbeddedPostgres:
     def _spawn(self, run_as: dict) -> None:
         options = [
             "-c", "listen_addresses=127.0.0.1",
-            "-c", f"unix_socket_directories={self.data_dir}",
+            # No Unix socket: everything connects over TCP, and a socket path over 107 bytes (a
+            # project cloned deep in a home directory) would stop the server from starting at all.
+            "-c", "unix_socket_directories=",
             "-c", "max_connections=200",
             "-c", "shared_buffers=128MB",
         ]
