@@ -187,3 +187,16 @@ def test_against_replicate_the_stack_fetches_the_accounts_webhook_secret(db_url,
     finally:
         stack.stop()
         ThreadedServer.stop_all([server])
+
+
+def test_the_local_servers_send_answers_at_once_on_kept_alive_connections():
+    """The listening socket has TCP_NODELAY and its connections inherit it. Without it (the socket is
+    made with proto 0, which asyncio's own nodelay skips), Nagle held every answer after the first on
+    a kept-alive connection ~40 ms for the client's delayed ACK (issue 15, docs/benchmarks.md)."""
+    from wan_local.dev import bind
+
+    with bind("127.0.0.1", 0) as listener, socket.create_connection(listener.getsockname()) as client:
+        accepted, _ = listener.accept()
+        with accepted:
+            assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)

@@ -61,12 +61,18 @@ def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound now: a busy port is known before anything else starts."""
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     try:
-        return socket.create_server((host, port), family=family)
+        sock = socket.create_server((host, port), family=family)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise PortInUse(f"port {port} on {host} is in use: choose another with --port "
                             f"(--port 0 picks a free one)") from None
         raise
+    # create_server makes the socket with proto 0, and asyncio sets TCP_NODELAY only on accepted
+    # sockets whose proto is IPPROTO_TCP: without this, Nagle held every answer after the first on a
+    # kept-alive connection for the client's delayed ACK, ~40 ms (docs/benchmarks.md). Accepted
+    # sockets inherit it from the listening one.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 class ThreadedServer:
