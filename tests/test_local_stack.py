@@ -200,3 +200,20 @@ def test_the_local_servers_send_answers_at_once_on_kept_alive_connections():
         with accepted:
             assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_db_pool_size_bounds_each_process_pool(db_url, tmp_path, monkeypatch):
+    """DB_POOL_SIZE is the most connections one process keeps (containers x it must fit the Supabase
+    pooler's client limit: docs/benchmarks.md); the service's and the commands' pools both take it."""
+    from shared.services import postgres_backend
+    from wan_local.dev import operator_services
+
+    monkeypatch.setenv("DB_POOL_SIZE", "3")
+    settings = Settings(_env_file=None, database_url=db_url, wan_data_dir=str(tmp_path), supabase_url=None,
+                        supabase_service_role_key=None, replicate_api_token=None)
+    assert settings.db_pool_size == 3
+    for backend in (postgres_backend(settings), operator_services(settings).backend):
+        try:
+            assert backend.pool.max_size == 3
+        finally:
+            backend.close()

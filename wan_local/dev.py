@@ -26,10 +26,9 @@ from fastapi import APIRouter, FastAPI
 from functions import account, generation_status, image_to_video, replicate_webhook, stripe_webhook, text_to_video
 from shared.app import create_app
 from shared.replicate_provider import ReplicateProvider
-from shared.services import Services
+from shared.services import Services, postgres_backend
 from shared.settings import Settings
 from shared.storage import LocalStorage
-from shared.db import PostgresBackend
 from wan_local import dev_routes
 from wan_local.docs import serve_docs
 from wan_local.embedded_pg import DataDirLock, EmbeddedPostgres, free_port, make_dirs
@@ -164,7 +163,7 @@ def operator_services(settings: Settings) -> Services:
         data_dir = local_data_dir(settings)
         secret = _local_secrets(data_dir)["storage_secret"].encode()
         services = Services(
-            settings=settings, backend=PostgresBackend(settings.database_url),
+            settings=settings, backend=postgres_backend(settings),
             provider=ReplicateProvider(settings.replicate_api_token, settings.replicate_base_url,
                                        timeout_seconds=settings.replicate_timeout_seconds),
             storage=LocalStorage(data_dir / "storage", base, secret))
@@ -240,7 +239,7 @@ class DevStack:
         storage = LocalStorage(self.data_dir / "storage", self.url, self.local_secrets["storage_secret"].encode())
         self.services = Services(
             settings=self.settings,
-            backend=PostgresBackend(database_url, role=self.db_role),
+            backend=postgres_backend(self.settings, role=self.db_role),
             provider=ReplicateProvider(self.settings.replicate_api_token, self.settings.replicate_base_url,
                                        timeout_seconds=self.settings.replicate_timeout_seconds),
             storage=storage,
