@@ -203,6 +203,19 @@ def _load(base: str, concurrency: int, requests: int, make_request) -> list[floa
     return latencies
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _load_cpu(base: str, pid: int, concurrency: int, requests: int, make_request) -> tuple[float, float, float]:
+    """(p50 ms, p99 ms, server CPU ms per request) of a load on the server process `pid`."""
+    before = _cpu_seconds(pid)
+    samples = _load(base, concurrency, requests, make_request)
+    return (*_percentiles(samples), (_cpu_seconds(pid) - before) * 1000 / len(samples))
+
+
 def _load_rate(base: str, concurrency: int, requests: int, make_request) -> tuple[float, float, float]:
     """(requests per second, p50 ms, p99 ms) of `requests` made from `concurrency` clients."""
     began = time.perf_counter()
@@ -289,6 +302,9 @@ def latency(pg: EmbeddedPostgres, concurrency: int, requests: int) -> dict:
         def floor_create(http, i, n):
             return http.post("/create", json={"prompt": f"a fox {n}", "model": "t2v-14B", "resolution": "480p"})
 
+        def floor_create_client(http, i, n):
+            return http.post("/create-client", json={"prompt": f"a fox {n}", "model": "t2v-14B", "resolution": "480p"})
+
         def floor_one(http, i, n):
             return http.get("/one")
 
@@ -296,13 +312,15 @@ def latency(pg: EmbeddedPostgres, concurrency: int, requests: int) -> dict:
             return http.get("/one-thread")
 
         for target, request in ((base, lambda h, i, n: h.get("/pricing")), (base, create), (floor_base, floor_create),
-                                (floor_base, floor_one), (floor_base, floor_one_thread)):
+                                (floor_base, floor_create_client), (floor_base, floor_one), (floor_base, floor_one_thread)):
             _load(target, concurrency, concurrency * 10, request)  # warm up: pools, imports, connections
         for name, request, floor_request, floor_name in (("create", create, floor_create, "POST /create"),
                                                          ("status", status, floor_one, "GET /one"),
                                                          ("webhook", webhook, floor_one, "GET /one")):
-            f50, f99 = _percentiles(_load(floor_base, concurrency, requests, floor_request))
-            p50, p99 = _percentiles(_load(base, concurrency, requests, request))
+            f50, f99, fcpu = _load_cpu(floor_base, processes[2].pid, concurrency, requests, floor_request)
+            p50, p99, cpu = _load_cpu(base, processes[1].pid, concurrency, requests, request)
+            print(f"    {name}: server CPU per request {cpu:.2f} ms, floor's {fcpu:.2f} ms", flush=True)
+            out[f"{name}_cpu_ms"], out[f"{name}_floor_cpu_ms"] = cpu, fcpu
             report(f"{name} p50, {concurrency} concurrent (ms) vs {floor_name}", p50, f50, "ms", "<= 1.5x",
                    p50 / f50 <= 1.5, p50 / f50)
             report(f"{name} p99, {concurrency} concurrent (ms) vs {floor_name}", p99, f99, "ms", "<= 2x",
@@ -313,9 +331,13 @@ def latency(pg: EmbeddedPostgres, concurrency: int, requests: int) -> dict:
         t50, t99 = _percentiles(_load(floor_base, concurrency, requests, floor_one_thread))
         report(f"  info: one statement, sync on a thread p50 (ms)", t50, a50, "ms", "info", True, t50 / a50)
         report(f"  info: one statement, sync on a thread p99 (ms)", t99, a99, "ms", "info", True, t99 / a99)
+        c50, c99 = _percentiles(_load(floor_base, concurrency, requests, floor_create_client))
+        f50, f99 = _percentiles(_load(floor_base, concurrency, requests, floor_create))
+        report(f"  info: POST /create floor, official client p50 (ms)", c50, f50, "ms", "info", True, c50 / f50)
+        report(f"  info: POST /create floor, official client p99 (ms)", c99, f99, "ms", "info", True, c99 / f99)
         q50, q99 = _percentiles(_load(base, concurrency, requests, lambda h, i, n: h.get("/pricing")))
         report(f"  info: GET /pricing p50 / p99 (ms; the old floor)", q50, q99, "ms", "info", True)
-        out = status_capacity(base, status, requests)
+        out |= status_capacity(base, status, requests)
     finally:
         for process in processes:
             process.terminate()
