@@ -29,11 +29,20 @@ class RawPoster:
         self.host, self.port, self.idle = host, port, []
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
         head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        writer.write(f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\ncontent-type: application/json\r\n"
-                     f"content-length: {len(body)}\r\n{head}\r\n".encode() + body)
-        status_line = await reader.readline()
+        request = (f"POST {path} HTTP/1.1\r\nhost: {self.host}:{self.port}\r\ncontent-type: application/json\r\n"
+                   f"content-length: {len(body)}\r\n{head}\r\n").encode() + body
+        while self.idle:  # a kept-alive socket the server may have closed meanwhile (uvicorn: after 5 s)
+            reader, writer = self.idle.pop()
+            try:
+                return await self._exchange(reader, writer, request)
+            except (ConnectionError, asyncio.IncompleteReadError, IndexError):
+                writer.close()
+        return await self._exchange(*await asyncio.open_connection(self.host, self.port), request)
+
+    async def _exchange(self, reader, writer, request: bytes) -> tuple[int, bytes]:
+        writer.write(request)
+        status = int((await reader.readline()).split()[1])
         length = 0
         while (line := await reader.readline()) not in (b"\r\n", b""):
             name, _, value = line.decode("latin-1").partition(":")
@@ -41,7 +50,7 @@ class RawPoster:
                 length = int(value)
         answer = await reader.readexactly(length)
         self.idle.append((reader, writer))
-        return int(status_line.split()[1]), answer
+        return status, answer
 
 
 def build(database_url: str, emulator_port: int, webhook: str):
