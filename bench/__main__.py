@@ -13,6 +13,9 @@
 5. cold import time of each web function's module vs `import fastapi` — target <= 1.5x
 6. server memory under 40 concurrent uploads of a 75 KB, 4096x4096 PNG from a user with 0 credits
    (every one answered 402) vs the same server idle — target: growth <= 200 MB (it was 1.4 GB)
+7. one GET /metrics scrape (the newest snapshot + the in-flight count) on 1,000,000 generations vs a
+   primary-key lookup — <= 5x; the snapshot the sweep takes (operator_metrics(): six statements) vs
+   ledger_discrepancies() alone (one of the six) — <= 2x
 
 Everything runs on loopback against an embedded Postgres (fsync off, the same for floor and subject).
 """
@@ -473,6 +476,70 @@ def sweep_scaling(pg: EmbeddedPostgres, sizes: tuple[int, int], stuck: int = 100
            timings[large] / timings[small] <= 2, timings[large] / timings[small])
 
 
+# --- 6. metrics scrape -------------------------------------------------------------------------------
+
+def metrics_scrape(pg: EmbeddedPostgres, rows: int, users: int = 1000) -> None:
+    """A realistic history: `rows` finished generations over three models and two resolutions
+    (5 % failed, 2 % canceled, all refunded), each charged, on `users` users whose books balance."""
+    url = new_database(pg, f"bench_metrics_{rows}")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("insert into auth.users (email) select 'u' || i || '@bench.example' from generate_series(1, %s) i",
+                     (users,))
+        conn.execute("select public.add_credits(id, %s) from public.profiles", (20 * rows // users + 1000,))
+        conn.execute("""
+            with u as (select array_agg(id order by id) a from public.profiles)
+            insert into public.generations (user_id, kind, model, resolution, prompt, cost, status, created_at,
+                                            started_at, completed_at, settled_by, replicate_id, error_code, error)
+            select u.a[1 + i %% %(users)s], 'text-to-video', (array['t2v-14B', 't2v-1.3B', 't2v-14B'])[1 + i %% 3],
+                   case when i %% 3 = 1 then '480p' else (array['480p', '720p'])[1 + i %% 2] end, 'p', 10,
+                   case when i %% 20 = 0 then 'failed' when i %% 50 = 1 then 'canceled' else 'succeeded' end,
+                   now() - make_interval(secs => i), now() - make_interval(secs => i) + interval '20 s',
+                   now() - make_interval(secs => i) + make_interval(secs => 60 + i %% 400),
+                   (array['webhook', 'webhook', 'webhook', 'status_poll', 'sweep'])[1 + i %% 5],
+                   'r' || i, case when i %% 20 = 0 then 'provider_failed' end,
+                   case when i %% 20 = 0 then 'failed' end
+            from generate_series(1, %(rows)s) i, u""", {"users": users, "rows": rows})
+        conn.execute("""
+            with entries as (
+              select g.user_id, g.id, -10 as amount, 'deduction' as type, g.created_at, 0 as k
+                from public.generations g
+              union all
+              select g.user_id, g.id, 10, 'refund', g.created_at, 1
+                from public.generations g where g.status in ('failed', 'canceled')),
+            ordered as (
+              select e.*, p.credits + sum(e.amount) over (partition by e.user_id order by e.created_at, e.id, e.k)
+                       as balance_after
+                from entries e join public.profiles p on p.id = e.user_id)
+            insert into public.credit_transactions (user_id, amount, type, generation_id, balance_after)
+            select user_id, amount, type, id, balance_after from ordered order by user_id, created_at, id, k""")
+        conn.execute("""update public.profiles p set credits = s.total
+                          from (select user_id, sum(amount) total from public.credit_transactions group by 1) s
+                         where s.user_id = p.id""")
+        conn.execute("vacuum analyze")
+        assert conn.execute("select count(*) from public.ledger_discrepancies()").fetchone()[0] == 0
+
+        def timed(sql: str, repeats: int = 5) -> float:
+            runs = []
+            for _ in range(repeats):
+                began = time.perf_counter()
+                conn.execute(sql).fetchall()
+                runs.append(time.perf_counter() - began)
+            return statistics.median(runs) * 1000
+
+        floor = timed("select count(*) from public.ledger_discrepancies()")
+        snapshot = timed("select public.take_metrics_snapshot(0)", repeats=3)
+        window = timed("select public.operator_metrics(now() - interval '24 hours')")
+        # A scrape reads the newest snapshot and the in-flight count: its floor is one primary-key lookup.
+        lookup = timed("select id from public.profiles order by id limit 1", repeats=50)
+        scrape = timed("select public.metrics_for_scrape()", repeats=50)
+    report(f"GET /metrics scrape on {rows:,} generations (ms)", scrape, lookup, "ms", "<= 5x", scrape / lookup <= 5,
+           scrape / lookup)
+    report("metrics snapshot (the sweep, once a minute) (ms)", snapshot, floor, "ms", "<= 2x",
+           snapshot / floor <= 2, snapshot / floor)
+    report(f"wan-api stats --since 24h on {rows:,} (ms)", window, floor, "ms", "<= 2x", window / floor <= 2,
+           window / floor)
+
+
 # --- 5. cold imports --------------------------------------------------------------------------------
 
 def _import_seconds(module: str, repeats: int = 7) -> float:
@@ -563,7 +630,7 @@ def upload_memory(pg: EmbeddedPostgres, concurrency: int = 40, rounds: int = 3) 
            peak - idle <= 200 and set(answers) == {402})
 
 
-SECTIONS = ("throughput", "round-trips", "latency", "middleware", "sweep", "upload-memory", "imports")
+SECTIONS = ("throughput", "round-trips", "latency", "middleware", "sweep", "upload-memory", "metrics", "imports")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -597,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
                 sweep_scaling(pg, sizes)
             if "upload-memory" in run:
                 upload_memory(pg)
+            if "metrics" in run:
+                metrics_scrape(pg, sizes[1])
     if "imports" in run:
         imports()
     targets = [r for r in ROWS if r["target"] != "info"]

@@ -105,7 +105,7 @@ def build(database_url: str, emulator_port: int, webhook: str):
             prediction_input = catalog.replicate_input(variant, prompt="a fox", negative_prompt=None, seed=None,
                                                        aspect_ratio=None, image_url=None)
             if scope["path"] == "/create":
-                body = {"input": prediction_input, "webhook": webhook, "webhook_events_filter": ["start", "completed"]}
+                body = {"input": prediction_input, "webhook": webhook, "webhook_events_filter": ["start", "logs", "completed"]}
                 status, raw = await poster.post(path, json.dumps(body).encode(),
                                                 {"authorization": "Bearer r8_bench", "cancel-after": "2700s"})
                 prediction_id = json.loads(raw).get("id")

@@ -1,30 +1,37 @@
-"""The account web function: /credits, /generations, /pricing, /cancel, /retry, /checkout, and /health."""
+"""The account web function: /credits, /generations, /pricing, /cancel, /retry, /checkout, the user's
+delete, /health, and the operator's /metrics."""
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, field_validator
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from shared import catalog, errors, generations, packs, purchases
+from shared import catalog, errors, generations, metrics, packs, purchases, retention
+from shared.api_models import (GEN_ID, CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
+                               GenerationPage, Health, Pricing, RetryAccepted, documented)
 from shared.app import CurrentUser, IdempotencyKey, Svc, note
 
 _NO_GENERATION = uuid.UUID(int=0)
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text exposition format
 
 
 class GenerationRef(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"generation_id": GEN_ID}]})
 
     generation_id: uuid.UUID
 
 
 class CheckoutRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"pack_id": packs.PACKS[0].pack_id}]})
 
-    pack_id: str
+    pack_id: str = Field(json_schema_extra={"enum": [p.pack_id for p in packs.PACKS]})
 
     @field_validator("pack_id")
     @classmethod
@@ -32,6 +39,12 @@ class CheckoutRequest(BaseModel):
         if packs.pack(value) is None:
             raise ValueError(f"must be one of {', '.join(p.pack_id for p in packs.PACKS)}")
         return value
+
+
+class GenerationRefs(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"generation_ids": [GEN_ID]}]})
+
+    generation_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
 
 
 def get_credits(svc: Svc, user: CurrentUser) -> dict:
@@ -58,6 +71,34 @@ def retry(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser,
     answer = generations.retry(svc, user, body.generation_id, idempotency_key=idempotency_key)
     note(request, generation_id=answer["generation_id"], retry_of=body.generation_id)
     return answer
+
+
+def delete_generation(generation_id: uuid.UUID, request: Request, svc: Svc, user: CurrentUser) -> dict:
+    """Delete one finished generation and its files (the ledger keeps its rows); 409 if unfinished."""
+    note(request, generation_id=generation_id)
+    return retention.delete_one(svc, user, generation_id)
+
+
+def delete_generations(body: GenerationRefs, svc: Svc, user: CurrentUser) -> dict:
+    """Delete up to 100 finished generations; answers which were deleted and why the others were not."""
+    return retention.delete(svc, user, body.generation_ids)
+
+
+# METRICS_TOKEN as an OpenAPI security scheme (documentation only: the handler checks the header itself).
+_metrics_bearer = HTTPBearer(scheme_name="metricsToken", auto_error=False,
+                             description="METRICS_TOKEN, the operator's token for GET /metrics.")
+
+
+def get_metrics(svc: Svc, request: Request, _: Annotated[object, Depends(_metrics_bearer)]) -> PlainTextResponse:
+    """Prometheus metrics for the operator, behind METRICS_TOKEN (404 while it is not set)."""
+    authorization = request.headers.get("authorization")
+    token = svc.settings.metrics_token
+    if not token:
+        raise errors.NotFound("There is nothing at this path.")
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise errors.Unauthorized("A valid metrics token is required.")
+    return PlainTextResponse(metrics.prometheus(metrics.collect_for_scrape(svc)), media_type=METRICS_TYPE)
 
 
 def get_pricing() -> dict:
@@ -92,12 +133,28 @@ def health(svc: Svc) -> dict:
 
 def router() -> APIRouter:
     r = APIRouter()
-    r.add_api_route("/credits", get_credits, methods=["GET"])
-    r.add_api_route("/generations", list_generations, methods=["GET"])
-    r.add_api_route("/cancel", cancel, methods=["POST"])
-    r.add_api_route("/retry", retry, methods=["POST"], status_code=202)
-    r.add_api_route("/pricing", get_pricing, methods=["GET"])
-    r.add_api_route("/checkout", checkout, methods=["POST"], status_code=201)
-    r.add_api_route("/checkout/status", checkout_status, methods=["GET"])
-    r.add_api_route("/health", health, methods=["GET"])
+    # Each route's answer model and errors (shared/api_models.py); docs/openapi.json is made from these.
+    unavailable, invalid, too_large = errors.ServiceUnavailable, errors.InvalidRequest, errors.PayloadTooLarge
+    r.add_api_route("/credits", get_credits, methods=["GET"], **documented(Credits, unavailable))
+    r.add_api_route("/generations", list_generations, methods=["GET"],
+                    **documented(GenerationPage, invalid, unavailable))
+    r.add_api_route("/cancel", cancel, methods=["POST"], **documented(
+        Generation, errors.NotFound, errors.InvalidState, too_large, invalid, unavailable))
+    r.add_api_route("/retry", retry, methods=["POST"], **documented(
+        RetryAccepted, errors.InsufficientCredits, errors.NotFound, errors.InvalidState,
+        errors.IdempotencyKeyReused, too_large, invalid, errors.TooManyActiveGenerations,
+        errors.ProviderUnavailable, unavailable, status=202))
+    r.add_api_route("/pricing", get_pricing, methods=["GET"], **documented(Pricing, user=False))
+    r.add_api_route("/checkout", checkout, methods=["POST"], **documented(
+        CheckoutSession, errors.IdempotencyKeyReused, too_large, invalid, unavailable, status=201))
+    r.add_api_route("/checkout/status", checkout_status, methods=["GET"], **documented(
+        CheckoutStatus, errors.NotFound, invalid, unavailable))
+    r.add_api_route("/health", health, methods=["GET"], **documented(Health, unavailable, user=False))
+    r.add_api_route("/generations/delete", delete_generations, methods=["POST"], **documented(
+        DeleteResult, too_large, invalid, unavailable))
+    r.add_api_route("/generations/{generation_id}", delete_generation, methods=["DELETE"], **documented(
+        Deleted, errors.NotFound, errors.InvalidState, invalid, unavailable))
+    r.add_api_route("/metrics", get_metrics, methods=["GET"], **documented(
+        "Prometheus metrics (text exposition format 0.0.4).", errors.Unauthorized, errors.NotFound, unavailable,
+        user=False, media_type=METRICS_TYPE))
     return r

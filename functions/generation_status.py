@@ -6,7 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Request
 
-from shared import generations
+from shared import errors, generations
+from shared.api_models import Generation, documented
 from shared.app import CurrentUser, Svc, note
 
 PATH = "/status"
@@ -20,5 +21,6 @@ def generation_status(generation_id: uuid.UUID, request: Request, svc: Svc, user
 
 def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
-    r.add_api_route(path, generation_status, methods=["GET"])
+    r.add_api_route(path, generation_status, methods=["GET"], **documented(
+        Generation, errors.NotFound, errors.InvalidRequest, errors.ServiceUnavailable))
     return r

@@ -8,22 +8,30 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from shared import catalog, generations, images
+from shared import catalog, errors, generations, images
+from shared.api_models import Accepted, documented
 from shared.app import CurrentUser, IdempotencyKey, Svc, note
 from shared.schemas import ImageToVideoRequest, parse
 
 PATH = "/image-to-video"
+# The form's enums for the OpenAPI document; the checks themselves are ImageToVideoRequest's (catalog).
+_MODELS = catalog.models_of_kind("image-to-video")
+_RESOLUTIONS = sorted({v.resolution for v in catalog.VARIANTS if v.kind == "image-to-video"})
+_RATIOS = list(dict.fromkeys(r for v in catalog.VARIANTS if v.kind == "image-to-video" for r in v.aspect_ratios))
 
 
 def image_to_video(
     request: Request, svc: Svc, user: CurrentUser,
     image: Annotated[UploadFile, File(description="PNG, JPEG or WebP, at most 10 MB")],
-    prompt: Annotated[str, Form()],
-    model: Annotated[str, Form()],
-    resolution: Annotated[str, Form()],
-    negative_prompt: Annotated[str | None, Form()] = None,
-    seed: Annotated[str | None, Form()] = None,
-    aspect_ratio: Annotated[str | None, Form()] = None,
+    prompt: Annotated[str, Form(description="What the video shows (1-2000 characters after trimming).",
+                                examples=["the fox turns its head"])],
+    model: Annotated[str, Form(json_schema_extra={"enum": _MODELS}, examples=_MODELS)],
+    resolution: Annotated[str, Form(json_schema_extra={"enum": _RESOLUTIONS}, examples=["480p"])],
+    negative_prompt: Annotated[str | None, Form(description="At most 2000 characters.")] = None,
+    seed: Annotated[str | None, Form(description="An integer from 0 to 4294967295.",
+                                     json_schema_extra={"pattern": "^[0-9]+$"})] = None,
+    aspect_ratio: Annotated[str | None, Form(json_schema_extra={"enum": _RATIOS}, description=(
+        "One of the model's own; without it the video follows the image (portrait: 9:16, else 16:9)."))] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> dict:
     """Start an image-to-video generation from an uploaded first frame."""
@@ -45,5 +53,8 @@ def image_to_video(
 
 def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
-    r.add_api_route(path, image_to_video, methods=["POST"], status_code=202)
+    r.add_api_route(path, image_to_video, methods=["POST"], **documented(
+        Accepted, errors.InsufficientCredits, errors.IdempotencyKeyReused, errors.ImageTooLarge,
+        errors.UnsupportedImageType, errors.InvalidRequest, errors.TooManyActiveGenerations,
+        errors.ProviderUnavailable, errors.ServiceUnavailable, status=202))
     return r

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from shared import generations, webhooks
+from shared import errors
+from shared.api_models import WebhookReceived, documented, signed_body
 from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
 from shared.errors import InvalidPayload
 from shared.replicate_provider import parse_prediction
@@ -51,5 +53,10 @@ def _answer(request: Request, outcome: str) -> dict:
 
 def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
-    r.add_api_route(path, replicate_webhook, methods=["POST"])
+    r.add_api_route(path, replicate_webhook, methods=["POST"], **documented(
+        WebhookReceived, errors.InvalidPayload, errors.InvalidSignature, errors.PayloadTooLarge,
+        errors.InvalidRequest, errors.ServiceUnavailable, user=False), **signed_body(
+        "The whole prediction object, as Replicate sends it (Standard Webhooks).",
+        {"webhook-id": "The delivery's id (repeats keep it).", "webhook-timestamp": "Unix seconds; 5 minutes' tolerance.",
+         "webhook-signature": "v1,<base64 HMAC-SHA256> with REPLICATE_WEBHOOK_SECRET."}))
     return r

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from shared import purchases
+from shared import errors
+from shared.api_models import WebhookReceived, documented, signed_body
 from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
 from shared.errors import InvalidPayload
 
@@ -39,5 +41,8 @@ async def stripe_webhook(request: Request, svc: Svc) -> dict:
 
 def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
-    r.add_api_route(path, stripe_webhook, methods=["POST"])
+    r.add_api_route(path, stripe_webhook, methods=["POST"], **documented(
+        WebhookReceived, errors.InvalidPayload, errors.InvalidSignature, errors.PayloadTooLarge,
+        errors.InvalidRequest, errors.ServiceUnavailable, user=False), **signed_body(
+        "A Stripe event object.", {"Stripe-Signature": "t=<unix seconds>,v1=<HMAC-SHA256> with STRIPE_WEBHOOK_SECRET."}))
     return r

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from shared import generations
+from shared import errors, generations
+from shared.api_models import Accepted, documented
 from shared.app import CurrentUser, IdempotencyKey, Svc, note
 from shared.schemas import TextToVideoRequest
 
@@ -22,5 +23,8 @@ def text_to_video(body: TextToVideoRequest, request: Request, svc: Svc, user: Cu
 
 def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
-    r.add_api_route(path, text_to_video, methods=["POST"], status_code=202)
+    r.add_api_route(path, text_to_video, methods=["POST"], **documented(
+        Accepted, errors.InsufficientCredits, errors.IdempotencyKeyReused, errors.PayloadTooLarge,
+        errors.InvalidRequest, errors.TooManyActiveGenerations, errors.ProviderUnavailable,
+        errors.ServiceUnavailable, status=202))
     return r

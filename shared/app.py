@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -39,6 +40,16 @@ WEBHOOK_BODY_LIMIT = 1024 * 1024                       # Replicate's and Stripe'
 UPLOAD_BODY_LIMIT = MAX_IMAGE_BYTES + 64 * 1024         # the image plus the form's text fields
 
 
+VERSION = "1"
+DESCRIPTION = (
+    "Credit-metered video generation with Replicate's Wan models. Every error answers "
+    '`{"detail": "<one sentence for a person>", "code": "<machine code>", ...}`. '
+    "Locally each endpoint is served at the path shown; on Modal each of text_to_video, image_to_video, "
+    "generation_status, replicate_webhook and stripe_webhook answers at its own function URL's root, "
+    "and `account` at `<its URL>/credits`, `<its URL>/pricing` and so on."
+)
+
+
 def body_limit(max_bytes: int):
     """Give an endpoint its own body limit (else: uploads, webhooks by name, JSON; see _route_rules)."""
     def mark(endpoint):
@@ -50,7 +61,7 @@ def body_limit(max_bytes: int):
 def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API",
                docs_url: str | None = "/docs") -> FastAPI:
     configure_logging()
-    app = FastAPI(title=title, version="1", docs_url=docs_url)
+    app = FastAPI(title=title, version=VERSION, description=DESCRIPTION, docs_url=docs_url)
     app.state.services = services
     for router in routers:
         app.include_router(router)
@@ -245,11 +256,16 @@ async def _services(request: Request) -> Services:
 Svc = Annotated[Services, Depends(_services)]
 
 
-async def _current_user(request: Request, svc: Svc,
-                        authorization: Annotated[str | None, Header()] = None) -> uuid.UUID:
+# The bearer scheme, for the OpenAPI document only: auto_error=False, so it never answers by itself; the
+# request guard (and _verify below) checks the header and answers 401 `unauthorized` as before.
+_bearer = HTTPBearer(scheme_name="bearerAuth", bearerFormat="JWT", auto_error=False,
+                     description="A Supabase access token (aud `authenticated`); locally, POST /dev/signup gives one.")
+
+
+async def _current_user(request: Request, svc: Svc, _: Annotated[object, Depends(_bearer)]) -> uuid.UUID:
     user_id = request.scope.get("state", {}).get("user_id")
     if not isinstance(user_id, uuid.UUID):  # the request guard checked it before the body was read
-        user_id = await _verify(authorization, svc.settings)
+        user_id = await _verify(request.headers.get("authorization"), svc.settings)
     note(request, user_id=user_id)
     return user_id
 

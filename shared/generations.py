@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 PROVIDER_DOWN = "The video provider is unavailable right now; your credits were refunded."
 STORAGE_DOWN = "The image could not be stored; your credits were refunded."
 NOT_STARTED = "The generation could not be started; your credits were refunded."
+PROVIDER_LOST = "The video provider no longer knows this generation; your credits were refunded."
 SIGNED_URL_SECONDS = 3600
 STATUS_PROGRESS = {"starting": 0, "processing": 10}  # when the logs print no percentage
 
@@ -67,12 +68,13 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
     except ProviderError as exc:
         log.warning("replicate create failed for %s: %s", gen_id, exc)
         svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=PROVIDER_DOWN,
-                         p_error_code="provider_unavailable")
+                         p_error_code="provider_unavailable", p_settled_by="create")
         raise errors.ProviderUnavailable(retry_after=exc.retry_after) from None
     except Exception:
         # Nothing was started (a bug or a misconfiguration): give the credits back before failing.
         log.exception("could not start generation %s", gen_id)
-        svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=NOT_STARTED, p_error_code="internal_error")
+        svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=NOT_STARTED, p_error_code="internal_error",
+                         p_settled_by="create")
         raise errors.ApiError(NOT_STARTED) from None
     status = "processing"
     try:
@@ -105,10 +107,12 @@ def cancel(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
 def retry(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID, *, idempotency_key: str | None) -> dict:
     """A new generation with the same inputs as a failed or canceled one, charged as new."""
     old = svc.backend.call("generation_by_id", p_gen_id=generation_id)
-    if not old or old["user_id"] != str(user_id):
+    if not old or old["user_id"] != str(user_id) or old["deleted"]:
         raise errors.NotFound()
     if old["status"] not in ("failed", "canceled"):
         raise errors.InvalidState(f"Only a failed or canceled generation can be retried; this one is {old['status']}.")
+    if old["image_expired"]:
+        raise errors.InvalidState("This generation's uploaded image has expired; start a new one instead.")
     request_type = ImageToVideoRequest if old["kind"] == "image-to-video" else TextToVideoRequest
     fields = {k: old[k] for k in ("prompt", "model", "resolution", "negative_prompt", "seed", "aspect_ratio")}
     request = parse(request_type, {k: v for k, v in fields.items() if v is not None})
@@ -146,15 +150,17 @@ def _replay(gen: dict) -> dict:
 
 
 def apply_prediction(svc: Services, generation_id: str, prediction: Prediction,
-                     event_id: str | None = None) -> dict:
+                     event_id: str | None = None, source: str | None = None) -> dict:
     """Record what Replicate says in one transaction (webhook, status poll and sweep alike);
-    returns {"outcome", "generation"}. A success starts the copy of its video."""
+    returns {"outcome", "generation"}. A success starts the copy of its video. `source` (webhook,
+    status_poll, sweep; by default webhook when there is an event id) is how the metrics count it."""
     # Progress: the model's last printed percentage, else a sign of life from the status.
     progress = prediction.progress if prediction.progress is not None else STATUS_PROGRESS.get(prediction.status, 0)
     result = svc.backend.call(
         "record_prediction", p_gen_id=generation_id, p_replicate_id=prediction.id,
         p_status=prediction.status, p_progress=progress, p_output_url=prediction.output_url,
-        p_error=prediction.error, p_event_id=event_id)
+        p_error=prediction.error, p_event_id=event_id, p_source=source,
+        p_started_at=prediction.started_at, p_completed_at=prediction.completed_at)
     gen = result.get("generation")
     if result["outcome"] == "applied" and gen["status"] == "succeeded":
         svc.copy_video_later(generation_id)
@@ -165,15 +171,30 @@ def status(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
     """One of the user's generations. If Replicate has been quiet about an unfinished one, ask it
     (the database lets one caller do so per 10 s) and apply the answer: the lost-webhook fallback."""
     gen = svc.backend.call("get_generation", p_user_id=user_id, p_gen_id=generation_id)
+    if gen["deleted"]:
+        raise errors.NotFound()
     if gen.pop("should_poll"):
         try:
             prediction = svc.provider.get(gen["replicate_id"])
         except ProviderError as exc:
-            log.warning("status poll of %s failed: %s", generation_id, exc)
+            if exc.status == 404:
+                gen = fail_lost(svc, str(generation_id), gen["replicate_id"], settled_by="status_poll")
+            else:
+                log.warning("status poll of %s failed: %s", generation_id, exc)
         else:
-            result = apply_prediction(svc, str(generation_id), prediction)
+            result = apply_prediction(svc, str(generation_id), prediction, source="status_poll")
             gen = result.get("generation", gen)
     return view(svc, gen)
+
+
+def fail_lost(svc: Services, generation_id: str, prediction_id: str, *, settled_by: str) -> dict:
+    """Replicate answers 404 for a prediction we created (we hold its id): it will never report
+    again, so fail and refund now instead of holding a slot until the deadline. fail_generation
+    locks the row and changes only an unfinished generation, so a racing poll, sweep or webhook
+    cannot refund it twice."""
+    log.warning("Replicate does not know prediction %s of generation %s: failing it", prediction_id, generation_id)
+    return svc.backend.call("fail_generation", p_gen_id=generation_id, p_error=PROVIDER_LOST,
+                            p_error_code="provider_lost", p_settled_by=settled_by)
 
 
 def view(svc: Services, gen: dict) -> dict:
@@ -182,13 +203,15 @@ def view(svc: Services, gen: dict) -> dict:
 
 def views(svc: Services, gens: list[dict]) -> list[dict]:
     """Generations as the API answers them. A succeeded one's video_url is our signed copy once it
-    exists (all signed in one storage call), until then Replicate's own URL (valid for an hour)."""
-    copied = [g["video_path"] for g in gens if g["status"] == "succeeded" and g.get("video_path")]
+    exists (all signed in one storage call), until then Replicate's own URL (valid for an hour);
+    null once retention deleted it (`expired`)."""
+    copied = [g["video_path"] for g in gens
+              if g["status"] == "succeeded" and g.get("video_path") and not g.get("expired")]
     signed = dict(zip(copied, svc.storage.signed_urls(copied, SIGNED_URL_SECONDS))) if copied else {}
     outputs = policy_for(svc.settings)
 
     def video_url(gen: dict) -> str | None:
-        if gen["status"] != "succeeded" or gen.get("video_lost"):
+        if gen["status"] != "succeeded" or gen.get("video_lost") or gen.get("expired"):
             return None
         if gen.get("video_path") in signed:
             return signed[gen["video_path"]]

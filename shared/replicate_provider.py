@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from shared.catalog import Variant
@@ -37,6 +38,8 @@ class Prediction:
     output_url: str | None = None
     error: str | None = None
     progress: int | None = None
+    started_at: str | None = None     # when Replicate started running it (its queue ended), ISO 8601
+    completed_at: str | None = None   # when Replicate finished it
 
     @property
     def finished(self) -> bool:
@@ -73,7 +76,20 @@ def parse_prediction(data: Any) -> Prediction:
     error = data.get("error")
     return Prediction(id=prediction_id, status=status, output_url=output,
                       error=_clean(error, MAX_ERROR_CHARS) if error else None,
-                      progress=_progress(data.get("logs")))
+                      progress=_progress(data.get("logs")),
+                      started_at=_timestamp(data.get("started_at")),
+                      completed_at=_timestamp(data.get("completed_at")))
+
+
+def _timestamp(value: Any) -> str | None:
+    """An ISO 8601 time from a prediction (`started_at`, `completed_at`), or None if it is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value
 
 
 def _progress(logs: Any) -> int | None:
@@ -105,14 +121,18 @@ class ReplicateProvider:
         retrying.max_attempts, retrying.max_backoff_wait = 3, 1.0
 
     def create(self, variant: Variant, input: dict, webhook: str, *, cancel_after_seconds: int | None = None) -> Prediction:
-        """Start a prediction whose webhook (start and completed events) carries our generation id.
+        """Start a prediction whose webhook carries our generation id. It subscribes to `start`,
+        `completed` and `logs`: the model prints its progress, Replicate sends a `logs` event at most
+        every 500 ms (docs: topics/webhooks/setup-webhook), and each is one small transaction that
+        moves the progress bar forward between the client's status polls. Not `output`: these models
+        have one output, which the `completed` event carries.
 
         `Cancel-After` (Replicate, since 2025-10) makes Replicate itself abort a prediction not done by
         then; one never started ends `aborted` and is not billed. The 1.0.7 client's
         `models.predictions.create` takes no headers (it builds them from `wait` alone), so this is the
         same request made through the client's own `_request` (auth, User-Agent, transport) with the
         header added; the answer is read raw, as in get(), because the client's model rejects `aborted`."""
-        body = {"input": input, "webhook": webhook, "webhook_events_filter": ["start", "completed"]}
+        body = {"input": input, "webhook": webhook, "webhook_events_filter": ["start", "logs", "completed"]}
         headers = {"Cancel-After": f"{cancel_after_seconds}s"} if cancel_after_seconds else {}
         with _provider_errors("create"):
             response = self.client._request("POST", f"/v1/models/{variant.replicate_model}/predictions",

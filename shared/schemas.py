@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from shared import catalog
+from shared.api_models import request_enums
 from shared.errors import InvalidRequest
 
 Resolution = Literal["480p", "720p"]
@@ -78,6 +79,9 @@ class _GenerationRequest(BaseModel):
 
 
 class TextToVideoRequest(_GenerationRequest):
+    """A text-to-video request (POST /text-to-video)."""
+
+    model_config = ConfigDict(json_schema_extra=request_enums("text-to-video"), title="TextToVideoRequest")
     KIND: ClassVar[str] = "text-to-video"
 
 
@@ -145,6 +149,7 @@ def generation_out(row: dict, video_url: str | None) -> dict:
         "terminal": row["status"] in TERMINAL,
         "progress": row["progress"],
         "video_url": video_url,
+        "expired": bool(row.get("expired")),  # retention deleted the video (video_url is then null)
         "error": row["error"],
         "cost": row["cost"],
         "refunded": row["refunded"],

@@ -36,8 +36,14 @@ class Settings(BaseSettings):
     # Connections one process (one Modal container) keeps to DATABASE_URL at most. Containers x this
     # must stay within the Supabase pooler's client limit: see docs/benchmarks.md, "Scale on paper".
     db_pool_size: int = Field(10, ge=1)
+    # Stored videos and uploaded images are deleted this many days after their generation finished.
+    retention_days: int = Field(30, ge=1)
+    # Bearer token for GET /metrics; unset: /metrics answers 404.
+    metrics_token: str | None = None
     # How long a create may wait on Replicate before it is failed and refunded.
     replicate_timeout_seconds: float = Field(20.0, gt=0)
+    # Local stack only: how long one run of the Replicate emulator takes (progress moves in 5 % steps).
+    wan_emulator_run_seconds: float = Field(20.0, ge=0, le=3600)
     # Local stack only: the base URL our signed file links point at.
     public_base_url: str | None = None
     # Buying credits (contract "Buying credits"). Without a secret key, POST /checkout answers 503
@@ -50,7 +56,7 @@ class Settings(BaseSettings):
     checkout_cancel_url: str | None = None
 
     @field_validator("supabase_jwt_secret", "replicate_webhook_secret", "supabase_service_role_key",
-                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret")
+                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret", "metrics_token")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDERS:

@@ -15,12 +15,17 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 
+# Objects per Storage API delete request: keeps each request's body and the server's work bounded.
+DELETE_BATCH = 1000
+
+
 class Storage(Protocol):
     def put(self, path: str, data: bytes, content_type: str) -> None: ...
     def put_file(self, path: str, source: Path, content_type: str) -> None: ...
     def exists(self, path: str) -> bool: ...
     def signed_url(self, path: str, expires_in: int) -> str: ...
     def signed_urls(self, paths: list[str], expires_in: int) -> list[str]: ...
+    def delete(self, paths: list[str]) -> None: ...
 
 
 class LocalStorage:
@@ -63,6 +68,11 @@ class LocalStorage:
     def signed_urls(self, paths: list[str], expires_in: int) -> list[str]:
         return [self.signed_url(path, expires_in) for path in paths]
 
+    def delete(self, paths: list[str]) -> None:
+        """Remove these files; one already gone is not an error (retention may run twice)."""
+        for path in paths:
+            self._file(path).unlink(missing_ok=True)
+
     def open_signed(self, path: str, expires: int, sig: str) -> Path | None:
         """The file behind a signed link, or None when the link is forged, expired or dangling."""
         if expires < time.time() or not hmac.compare_digest(sig, self._signature(path, expires)):
@@ -97,3 +107,11 @@ class SupabaseStorage:
         """One request for a page of history instead of one per video."""
         by_path = {item["path"]: item["signedURL"] for item in self.bucket.create_signed_urls(paths, expires_in)}
         return [by_path[path] for path in paths]
+
+    def delete(self, paths: list[str]) -> None:
+        """Remove these objects, up to DELETE_BATCH per request: storage3's `remove(paths)` sends `DELETE
+        /object/{bucket}` with `{"prefixes": [...]}` (storage3 2.34 `_sync/file_api.py`; "Deletes files
+        within the same bucket", supabase.com/docs/reference/javascript/storage-from-remove). Objects
+        already gone are simply missing from Storage's answer, not an error: a repeated delete is safe."""
+        for start in range(0, len(paths), DELETE_BATCH):
+            self.bucket.remove(paths[start:start + DELETE_BATCH])

@@ -13,7 +13,7 @@ import logging
 import time
 from collections import Counter
 
-from shared import generations
+from shared import generations, metrics, retention
 from shared.replicate_provider import ProviderError
 from shared.services import Services
 from shared.video_copy import copy_video
@@ -32,6 +32,7 @@ COUNTS = (
     "queued_failed",          # never got a Replicate job within QUEUED_TIMEOUT_SECONDS: failed
     "checked",                # no news for STUCK_AFTER_SECONDS: Replicate asked
     "replicate_unreachable",  # ... and Replicate did not answer (tried again next sweep)
+    "provider_lost",          # ... and Replicate answered 404 (it no longer knows the prediction): failed
     "settled_succeeded",      # ... and Replicate's answer ended the generation so
     "settled_failed",
     "settled_canceled",
@@ -41,6 +42,9 @@ COUNTS = (
     "video_not_succeeded",
     "video_failed",           # copy failed; tried again next sweep
     "video_lost",             # Replicate no longer has the output: given up
+    "retention_expired",      # finished more than RETENTION_DAYS ago: their stored files removed
+    "retention_files_deleted",  # files removed from storage (expired, or of deleted generations)
+    "retention_failed",       # files the storage would not remove (tried again next sweep)
     "errors",                 # a generation the sweep could not handle (logged with its traceback)
 )
 TIMED_OUT = "The generation took too long and was stopped; your credits were refunded."
@@ -59,6 +63,13 @@ def sweep(svc: Services, *, batch: int = BATCH) -> dict[str, int]:
         _each(counts, gen, lambda g: _settle(svc, g, counts))
     for gen in _claim(svc, "video_copy", COPY_GRACE_SECONDS, batch):
         _each(counts, gen, lambda g: counts.update([f"video_{copy_video(svc, g['generation_id'])}"]))
+    # Stored files past RETENTION_DAYS, and those of deleted generations whose removal failed.
+    retention.expire(svc, counts, batch=batch)
+    try:  # the figures GET /metrics serves: computed here, so that a scrape stays cheap
+        metrics.refresh_snapshot(svc)
+    except Exception:  # noqa: BLE001 - the sweep's money work is done; the next sweep tries again
+        counts["errors"] += 1
+        log.exception("sweep could not refresh the metrics snapshot")
     result = {key: counts.pop(key, 0) for key in COUNTS}
     if counts:  # a count nobody listed: a bug, but the sweep's work is done and the line stays fixed
         log.error("sweep counts not in COUNTS: %s", dict(counts))
@@ -81,7 +92,8 @@ def _each(counts: Counter, gen: dict, action) -> None:
 
 
 def _fail(svc: Services, gen: dict, message: str, code: str, counts: Counter, counter: str) -> None:
-    ended = svc.backend.call("fail_generation", p_gen_id=gen["generation_id"], p_error=message, p_error_code=code)
+    ended = svc.backend.call("fail_generation", p_gen_id=gen["generation_id"], p_error=message, p_error_code=code,
+                             p_settled_by="sweep")
     if ended["status"] == "failed" and ended["error_code"] == code:
         counts[counter] += 1
         counts["refunded"] += int(ended["refunded"])
@@ -105,10 +117,16 @@ def _settle(svc: Services, gen: dict, counts: Counter) -> None:
     try:
         prediction = svc.provider.get(gen["replicate_id"])
     except ProviderError as exc:
+        if exc.status == 404:  # a prediction we created that Replicate no longer knows: final
+            ended = generations.fail_lost(svc, gen["generation_id"], gen["replicate_id"], settled_by="sweep")
+            if ended["status"] == "failed" and ended["error_code"] == "provider_lost":
+                counts["provider_lost"] += 1
+                counts["refunded"] += int(ended["refunded"])
+            return
         counts["replicate_unreachable"] += 1
         log.warning("sweep could not ask Replicate about %s: %s", gen["generation_id"], exc)
         return
-    result = generations.apply_prediction(svc, gen["generation_id"], prediction)
+    result = generations.apply_prediction(svc, gen["generation_id"], prediction, source="sweep")
     counts["checked"] += 1
     if result["outcome"] == "applied" and prediction.finished:
         counts[f"settled_{result['generation']['status']}"] += 1

@@ -170,7 +170,7 @@ class RecordedHttp:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_POST = do_PUT = do_GET = _answer
+            do_POST = do_PUT = do_GET = do_DELETE = _answer
 
             def log_message(self, *args):
                 pass

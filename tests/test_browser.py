@@ -98,9 +98,9 @@ def page(browser, request):
 
 @pytest.fixture
 def running(stack):
-    """The emulator runs every prediction to its end by itself, quickly (five short progress steps)."""
+    """The emulator runs every prediction to its end by itself, quickly (a one-second run)."""
     stack.emulator.behaviour.auto_run = True
-    stack.emulator.behaviour.step_seconds = 0.2
+    stack.emulator.behaviour.run_seconds = 1.0
     return stack
 
 

@@ -95,7 +95,7 @@ def test_replicate_failing_on_cancel_still_cancels_and_refunds_once(api, stack, 
 @pytest.mark.parametrize("outcome", ["succeeded", "failed"])
 def test_a_webhook_arriving_while_the_create_is_in_flight(api, stack, db, outcome):
     behaviour = stack.emulator.behaviour
-    behaviour.auto_run, behaviour.step_seconds, behaviour.outcome = True, 0.01, outcome
+    behaviour.auto_run, behaviour.run_seconds, behaviour.outcome = True, 0.05, outcome
     behaviour.answer_create_after_run = True  # the prediction runs and reports before we hear back
     token = api.token()
     r = api.text_to_video(token)

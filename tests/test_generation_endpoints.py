@@ -34,7 +34,7 @@ def test_text_to_video_charges_and_starts_the_right_replicate_model(api):
     assert create["input"] == {"prompt": "a red fox running through snow", "negative_prompt": "blur",
                                "seed": 7, "aspect_ratio": "9:16"}
     assert create["webhook"] == f"{api.stack.settings.webhook_url}?generation_id={body['generation_id']}"
-    assert create["webhook_events_filter"] == ["start", "completed"]
+    assert create["webhook_events_filter"] == ["start", "logs", "completed"]
     pred = api.stack.emulator.predictions[api.prediction_of(body["generation_id"])]
     assert pred.data["model"] == "wavespeedai/wan-2.1-t2v-720p"
     assert api.balance(token) == 80
@@ -42,7 +42,7 @@ def test_text_to_video_charges_and_starts_the_right_replicate_model(api):
 
 def test_a_generation_reaches_succeeded_with_a_video_the_browser_can_play(api):
     api.stack.emulator.behaviour.auto_run = True
-    api.stack.emulator.behaviour.step_seconds = 0.05
+    api.stack.emulator.behaviour.run_seconds = 0.25
     token = api.token()
     gen_id = api.text_to_video(token).json()["generation_id"]
     final = wait_for(lambda: (s := api.status(token, gen_id).json())["terminal"] and s)

@@ -17,13 +17,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
 EXAMPLES = int(os.environ.get("WAN_FUZZ_EXAMPLES", "15"))
 BAD_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.bm90LWEtc2lnbmF0dXJl"
 
 
-def check(response) -> None:
+# The typed schema (issue 14): every answer's status is one the route documents, and its body is valid
+# against that status's model (required fields present, no undocumented ones, enums respected).
+CONFORMS = [status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def check(response, case=None) -> None:
     assert response.status_code < 500, (response.status_code, response.text)
+    if case is not None:
+        case.validate_response(response, checks=CONFORMS)
     if response.status_code >= 400:
         body = response.json()
         assert isinstance(body.get("detail"), str) and body["detail"], body
@@ -48,7 +56,7 @@ def test_fuzzed_requests_never_fail_and_always_answer_in_the_contract_shape(api,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy(generation_mode=mode))
         def fuzz(case):
-            check(case.call(base_url=api.stack.url, headers={**(case.headers or {}), **headers}))
+            check(case.call(base_url=api.stack.url, headers={**(case.headers or {}), **headers}), case)
 
         try:
             fuzz()
@@ -103,7 +111,7 @@ def test_nul_and_huge_strings_in_every_field_never_fail(api):
         @given(case=operation.as_strategy(), value=NASTY_STRINGS, which=st.integers(0, 20))
         def fuzz(case, value, which):
             _poison(case, value, which)
-            check(case.call(base_url=api.stack.url, headers={**(case.headers or {}), **headers}))
+            check(case.call(base_url=api.stack.url, headers={**(case.headers or {}), **headers}), case)
 
         fuzz()
 

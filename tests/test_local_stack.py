@@ -25,7 +25,7 @@ from wan_local.replicate_emulator import ReplicateEmulator
 
 def dev_env(data_dir, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REPLICATE_API_TOKEN")}
-    return env | {"WAN_DATA_DIR": str(data_dir), "WAN_EMULATOR_STEP_SECONDS": "0.05"} | extra
+    return env | {"WAN_DATA_DIR": str(data_dir), "WAN_EMULATOR_RUN_SECONDS": "0.25"} | extra
 
 
 def start_dev(tmp_path, port: int, data_dir) -> tuple[subprocess.Popen, str]:
@@ -176,7 +176,7 @@ def test_against_replicate_the_stack_fetches_the_accounts_webhook_secret(db_url,
     try:
         assert stack.emulator is None
         assert stack.settings.replicate_webhook_secret == replicate.webhook_secret
-        replicate.behaviour.step_seconds = 0.02
+        replicate.behaviour.run_seconds = 0.1
         with httpx.Client(base_url=stack.url) as http:
             token = http.post("/dev/signup", json={"email": "r@example.com"}).json()["access_token"]
             auth = {"Authorization": f"Bearer {token}"}

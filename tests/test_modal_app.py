@@ -18,7 +18,8 @@ CONTRACT = {
     "replicate_webhook": {"/": {"post"}},
     "account": {"/credits": {"get"}, "/generations": {"get"}, "/cancel": {"post"}, "/retry": {"post"},
                 "/pricing": {"get"}, "/checkout": {"post"}, "/checkout/status": {"get"},
-                "/health": {"get"}},
+                "/health": {"get"},
+                "/generations/{generation_id}": {"delete"}, "/generations/delete": {"post"}, "/metrics": {"get"}},
     "stripe_webhook": {"/": {"post"}},
 }
 

@@ -115,7 +115,7 @@ def test_the_prediction_object_is_whole(emulator):
     assert set(data["urls"]) == {"get", "cancel", "stream", "web"}
     assert data["urls"]["get"] == f"{emulator.base_url}/v1/predictions/{pid}"
     assert (data["source"], data["webhook"], data["webhook_events_filter"]) == (
-        "api", "http://127.0.0.1:9/hook", ["start", "completed"])
+        "api", "http://127.0.0.1:9/hook", ["start", "logs", "completed"])
     emulator.finish(pid, "succeeded")
     done = httpx.get(f"{emulator.base_url}/v1/predictions/{pid}", headers={"Authorization": "Bearer r8"}).json()
     assert done["metrics"]["predict_time"] >= 0 and done["metrics"]["total_time"] >= done["metrics"]["predict_time"]

@@ -208,12 +208,12 @@ def test_a_failed_copy_keeps_replicates_url_until_a_retry_succeeds(api, db):
     from shared.video_copy import copy_video
 
     token, gen_id, pid = api.start_generation()
-    api.stack.emulator.predictions.pop(pid)  # Replicate's file is (for now) not there: the copy fails
+    kept = api.stack.emulator.predictions.pop(pid)  # Replicate's file is (for now) not there: the copy fails
     deliver(api, gen_id, prediction(pid, "succeeded", output=api.stack.emulator._output_url(pid)))
     wait_for(lambda: db.execute("select video_copy_attempts from public.generations where id = %s",
                                 (gen_id,)).fetchone()[0] == 1)
     assert api.status(token, gen_id).json()["video_url"] == api.stack.emulator._output_url(pid)
-    api.stack.emulator.predictions[pid] = object()  # the file is back
+    api.stack.emulator.predictions[pid] = kept  # the file is back
     assert copy_video(api.stack.services, gen_id) == "copied"
     assert copy_video(api.stack.services, gen_id) == "already_copied"
     assert api.status(token, gen_id).json()["video_url"].startswith(api.stack.url + "/files/videos/")

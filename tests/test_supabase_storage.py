@@ -49,3 +49,16 @@ def test_signed_urls_point_at_the_storage_api_and_expire(storage_api, storage):
     assert many == [f"{storage_api.url}/storage/v1/object/sign/wan-media/videos/u1/g{n}.mp4?token=t{n}" for n in (1, 2)]
     assert storage_api.json(1)["paths"] == ["videos/u1/g1.mp4", "videos/u1/g2.mp4"]
     assert len(storage_api.requests) == 2  # one request for the whole page
+
+
+def test_delete_removes_objects_through_the_storage_api_in_batches(storage_api, storage, monkeypatch):
+    import shared.storage
+
+    monkeypatch.setattr(shared.storage, "DELETE_BATCH", 2)
+    # Storage answers with the objects it removed; one already gone is simply missing, not an error.
+    storage_api.answers[("DELETE", "/storage/v1/object/wan-media")] = (200, [{"name": "videos/u1/g1.mp4"}])
+    storage.delete(["videos/u1/g1.mp4", "images/u1/a.png", "videos/u1/g2.mp4"])
+    assert [r["method"] for r in storage_api.requests] == ["DELETE", "DELETE"]
+    assert storage_api.json(0) == {"prefixes": ["videos/u1/g1.mp4", "images/u1/a.png"]}
+    assert storage_api.json(1) == {"prefixes": ["videos/u1/g2.mp4"]}
+    assert storage_api.requests[0]["headers"]["authorization"] == f"Bearer {KEY}"

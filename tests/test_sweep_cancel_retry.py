@@ -225,6 +225,9 @@ def test_with_10000_generations_a_sweep_examines_only_the_10_stuck_ones_through_
     for gen_id in stuck:
         age(db, gen_id, 11)
     db.execute("analyze public.generations")
+    # The metrics snapshot is the sweep's one deliberate whole-table pass, at most once a minute
+    # (shared/metrics.py); a fresh one now leaves the sweep's rules alone to be measured.
+    db.execute("select public.take_metrics_snapshot(0)")
     seq_before = _scans(db)
     backend = PostgresBackend(db_url, min_size=1, max_size=1)
     counts = sweep(Services(stack.settings, backend, stack.services.provider, stack.services.storage))
@@ -366,6 +369,7 @@ def test_the_sweep_line_always_has_every_documented_key_zeros_included(stack, ca
 def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tmp_path):
     postgrest = RecordedHttp()
     postgrest.answers[("POST", "/rest/v1/rpc/claim_for_sweep")] = (200, [])  # nothing to sweep
+    postgrest.answers[("POST", "/rest/v1/rpc/take_metrics_snapshot")] = (200, {"taken": False})
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
         env |= {"SUPABASE_URL": postgrest.url, "SUPABASE_SERVICE_ROLE_KEY": "sb_secret_test_key",
@@ -375,7 +379,9 @@ def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tm
     finally:
         postgrest.close()
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout.splitlines()[-1])["examined"] == 0
-    rules = [json.loads(r["body"])["p_rule"] for r in postgrest.requests]
-    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy"]
+    counts = json.loads(run.stdout.splitlines()[-1])
+    assert (counts["examined"], counts["errors"]) == (0, 0)
+    rules = [json.loads(r["body"]).get("p_rule") or r["path"].rsplit("/", 1)[1] for r in postgrest.requests]
+    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy", "retention", "deleted_files",
+                     "take_metrics_snapshot"]
     assert {r["headers"]["apikey"] for r in postgrest.requests} == {"sb_secret_test_key"}

@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from shared.logs import configure_logging
 from shared.settings import SettingsError, get_settings
+from wan_local.operator_cli import add_commands as add_operator_commands
 
 DEV_HELP = """\
 Applies pending migrations, then serves every endpoint on one port, runs the sweeper every
@@ -22,6 +23,7 @@ Needs nothing by default. Settings (environment or .env):
                         public WEBHOOK_URL for Replicate to call back)
   WAN_DATA_DIR          database, stored files and made-up local secrets;
                         default: .wan-data in the project directory, whatever the current directory
+  WAN_EMULATOR_RUN_SECONDS  how long one emulated run takes (progress every 5 %); default 20
 One stack per WAN_DATA_DIR: a second one refuses and names the first."""
 
 MIGRATE_HELP = """\
@@ -147,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     migrate.set_defaults(run=cmd_migrate)
     commands.add_parser("sweep", help="run one sweep of stuck generations now", description=SWEEP_HELP,
                         formatter_class=raw).set_defaults(run=cmd_sweep)
+    add_operator_commands(commands)
     args = parser.parse_args(argv)
     configure_logging()  # from the first line on, every log line is JSON (uvicorn's included)
     try:

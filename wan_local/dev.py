@@ -23,8 +23,8 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from fastapi import APIRouter, FastAPI
 
-from functions import account, generation_status, image_to_video, replicate_webhook, stripe_webhook, text_to_video
 from shared.app import create_app
+from shared.openapi import production_routers
 from shared.replicate_provider import ReplicateProvider
 from shared.services import Services, postgres_backend
 from shared.settings import Settings
@@ -223,12 +223,7 @@ class DevStack:
         self.bootstrapped = bootstrap_if_plain(database_url)  # a plain Postgres only: Supabase has all of this
         self.applied = migrate(database_url)
         if not settings.replicate_api_token:
-            self.emulator = ReplicateEmulator(settings.replicate_webhook_secret)
-            # How long each of the emulator's five progress steps takes (0 for benchmarks).
-            self.emulator.behaviour.step_seconds = float(os.environ.get("WAN_EMULATOR_STEP_SECONDS", "1.0"))
-            server = ThreadedServer(self.emulator.app, "127.0.0.1", 0).start()
-            self.servers.append(server)
-            self.emulator.base_url = f"http://127.0.0.1:{server.port}"
+            self._start_emulator(settings)
             settings = settings.model_copy(update={"replicate_api_token": "r8_local_emulator",
                                                    "replicate_base_url": self.emulator.base_url})
         elif not settings.replicate_webhook_secret:
@@ -250,6 +245,25 @@ class DevStack:
         if self.sweep_enabled:
             threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True).start()
         return self
+
+    def _start_emulator(self, settings: Settings) -> None:
+        """The Replicate emulator, keeping its predictions in the data directory: after a restart it
+        knows them and finishes the unfinished ones. It takes the port it had last time when that is
+        free, so the output URLs already recorded stay valid."""
+        state = self.data_dir / "replicate-emulator"
+        self.emulator = ReplicateEmulator(settings.replicate_webhook_secret, state_dir=state)
+        self.emulator.behaviour.run_seconds = settings.wan_emulator_run_seconds
+        port_file = state / "port"
+        last = int(port_file.read_text()) if port_file.exists() else 0
+        try:
+            sock = bind("127.0.0.1", last) if last else None
+        except PortInUse:
+            sock = None  # taken by now: any free port (predictions still finish, reached at the new one)
+        server = ThreadedServer(self.emulator.app, "127.0.0.1", 0, sock=sock).start()
+        port_file.write_text(str(server.port))
+        self.servers.append(server)
+        self.emulator.base_url = f"http://127.0.0.1:{server.port}"
+        self.emulator.resume()
 
     def _start_stripe_emulator(self, settings: Settings) -> Settings:
         """The local Stripe: sessions, the checkout page, and events signed for our webhook."""
@@ -278,10 +292,7 @@ class DevStack:
                 logging.getLogger(__name__).exception("sweep failed")
 
     def routers(self) -> list[APIRouter]:
-        return [
-            text_to_video.router(), image_to_video.router(), generation_status.router(),
-            replicate_webhook.router(), stripe_webhook.router(), account.router(), dev_routes.router(self),
-        ]
+        return [*production_routers(), dev_routes.router(self)]  # production's, then the local-only ones
 
     def banner(self) -> list[str]:
         db = "embedded Postgres" if self.postgres else "DATABASE_URL"
@@ -307,6 +318,8 @@ class DevStack:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.emulator:
+            self.emulator.close()  # runs stop where they are; the next start carries them on
         ThreadedServer.stop_all(self.servers)
         if self.services:
             self.services.close()

@@ -13,8 +13,10 @@ import jwt
 import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from shared import errors
+from shared.api_models import Signup, documented
 from shared.errors import NotFound
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -27,6 +29,8 @@ TOKEN_SECONDS = 24 * 3600
 
 
 class SignupRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "me@example.com"}]})
+
     email: str
 
     @field_validator("email")
@@ -49,7 +53,10 @@ def access_token(user_id: str, email: str, secret: str, seconds: int = TOKEN_SEC
 def router(stack: "DevStack") -> APIRouter:
     r = APIRouter()
 
-    @r.post("/dev/signup", status_code=201)
+    signup_docs = documented(Signup, errors.PayloadTooLarge, errors.InvalidRequest, status=201, user=False)
+    signup_docs["responses"][200] = {"model": Signup, "description": "The email already had a user: a fresh token."}
+
+    @r.post("/dev/signup", **signup_docs)
     def signup(body: SignupRequest):
         """Create a user as Supabase Auth would (the signup trigger grants 100 credits) and sign in.
         An email that already exists just gets a fresh token (200)."""

@@ -3,7 +3,7 @@
 - POST /v1/models/{owner}/{name}/predictions and POST /v1/predictions (create by model / version)
 - GET /v1/predictions/{id}, POST /v1/predictions/{id}/cancel
 - GET /v1/webhooks/default/secret
-- GET /files/{id}/output.mp4: the output, a small real MP4
+- GET /files/{id}/output.mp4: the output, a small real H.264 MP4 shaped as the input's aspect ratio
 
 It validates every create as Replicate does, against the models' input data in shared/catalog.py
 (a 422 with Replicate's `invalid_fields` body for a value the model cannot take, a 404 for a model
@@ -12,14 +12,21 @@ the whole prediction object (urls, metrics, webhook, source, data_removed after 
 honours `Cancel-After` (an unstarted prediction past it ends `aborted`), and can answer 429 with
 `Retry-After`.
 
-Predictions move starting -> processing (logs print percentages) -> succeeded, and the emulator POSTs
-Standard Webhooks-signed `start` and `completed` events to the prediction's webhook, retrying the
-completed one on failure as Replicate does. Tests steer it through `Behaviour` and the methods below.
+Predictions move starting -> processing (logs print a percentage every 5 %) -> succeeded over
+`Behaviour.run_seconds`, and the emulator POSTs Standard Webhooks-signed events to the prediction's
+webhook as its `webhook_events_filter` asks: `start`, `logs` and `output` (at most one of each per
+500 ms, as Replicate throttles them), and `completed`, retried on failure as Replicate does.
+
+Given a `state_dir`, every prediction is kept there (one JSON file each, replaced atomically) and a new
+emulator on the same directory knows them and, after `resume()`, carries unfinished runs on from
+their last step: restarting the local stack does not lose a generation. Without one it keeps
+nothing (the tests' default). Tests steer it through `Behaviour` and the methods below.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import threading
 import time
@@ -27,6 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,14 +44,20 @@ from standardwebhooks.webhooks import Webhook
 
 from shared import catalog
 
-SAMPLE_MP4 = resources.files("wan_local").joinpath("assets/sample.mp4").read_bytes()
+# The emulated outputs: 1-second H.264 clips (Chromium plays them), one per aspect ratio.
+_ASSETS = resources.files("wan_local").joinpath("assets")
+SAMPLE_MP4 = {"16:9": _ASSETS.joinpath("sample-16x9.mp4").read_bytes(),
+              "9:16": _ASSETS.joinpath("sample-9x16.mp4").read_bytes()}
+STEPS = 20                 # a run prints 5 %, 10 %, … 95 %, then ends at 100 %
+THROTTLE_SECONDS = 0.5     # Replicate sends `logs` and `output` events at most once per 500 ms
+# (https://replicate.com/docs/topics/webhooks/setup-webhook, "Webhook events filter")
 
 
 @dataclass
 class Behaviour:
     """How the emulator behaves; tests change it between requests."""
 
-    step_seconds: float = 1.0            # time between progress steps; the run takes 5 steps
+    run_seconds: float = 5.0             # how long an automatic run takes (STEPS steps of 5 %)
     auto_run: bool = True                # False: predictions wait in `starting` for finish()
     outcome: str = "succeeded"           # how automatic runs end: succeeded, failed, canceled, aborted
     create_status: int | None = None     # answer creates with this HTTP error status (e.g. 503, 429)
@@ -68,21 +82,69 @@ class _Prediction:
     webhook: str | None
     events: list[str]
     cancel_after: float | None = None    # time.time() after which Replicate stops it (Cancel-After)
-    cancel_requested: threading.Event = field(default_factory=threading.Event)
+    steps_done: int = 0                  # of the run's STEPS; a resumed run goes on from here
+    cancel_requested: threading.Event = field(default_factory=threading.Event)  # also set on close()
+    last_sent: dict = field(default_factory=dict)  # event -> time.monotonic() of its last delivery
+
+    def record(self) -> dict:
+        return {"data": self.data, "webhook": self.webhook, "events": self.events,
+                "cancel_after": self.cancel_after, "steps_done": self.steps_done}
 
 
 class ReplicateEmulator:
-    def __init__(self, webhook_secret: str | None = None, base_url: str = "http://127.0.0.1"):
+    def __init__(self, webhook_secret: str | None = None, base_url: str = "http://127.0.0.1",
+                 state_dir: Path | None = None):
         self.webhook_secret = webhook_secret or "whsec_" + _b64(secrets.token_bytes(24))
         self.base_url = base_url
         self.behaviour = Behaviour()
-        self.predictions: dict[str, _Prediction] = {}
-        self.deliveries: list[dict] = []   # every webhook sent: {"url", "headers", "body", "status"}
+        self.state_dir = Path(state_dir) if state_dir else None
+        self.predictions: dict[str, _Prediction] = self._load()
+        self._closed = threading.Event()
+        self._runs: list[threading.Thread] = []
+        self.deliveries: list[dict] = []   # every webhook sent: {"url", "headers", "body", "event", "status", "sent_at"}
         self.creates: list[dict] = []      # every create request body
         self.gets: list[str] = []          # every prediction id GET asked for
         self.cancels: list[str] = []       # every prediction id a cancel asked for
         self._lock = threading.Lock()
         self.app = self._build_app()
+
+    # --- keeping predictions across restarts -------------------------------------------------
+    def _load(self) -> dict[str, _Prediction]:
+        if not self.state_dir:
+            return {}
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        found = {}
+        for path in sorted(self.state_dir.glob("*.json")):
+            record = json.loads(path.read_text())
+            found[record["data"]["id"]] = _Prediction(**record)
+        return found
+
+    def _save(self, pred: _Prediction) -> None:
+        """Write one prediction atomically (a crash leaves the old file or the new one, never half)."""
+        if not self.state_dir or self._closed.is_set():
+            return
+        path = self.state_dir / f"{pred.data['id']}.json"
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(pred.record()))
+        os.replace(tmp, path)
+
+    def resume(self) -> None:
+        """Carry on the runs a previous emulator on this state_dir left unfinished (call once the
+        server listens: URLs follow `base_url`, which may have changed)."""
+        for pred in self.predictions.values():
+            api = f"{self.base_url}/v1/predictions/{pred.data['id']}"
+            self._set(pred, urls=pred.data["urls"] | {"get": api, "cancel": f"{api}/cancel"},
+                      **({"output": self._output_url(pred.data["id"])} if pred.data["output"] else {}))
+            if pred.data["status"] in ("starting", "processing"):
+                self._start_run(pred, resumed=True)
+
+    def close(self) -> None:
+        """Stop every run where it is (its state stays on disk for the next emulator)."""
+        self._closed.set()
+        for pred in list(self.predictions.values()):
+            pred.cancel_requested.set()
+        for thread in self._runs:
+            thread.join(timeout=10)
 
     # --- steering, for tests -------------------------------------------------------------------
     def finish(self, prediction_id: str, status: str = "succeeded", error: str | None = None) -> dict:
@@ -93,6 +155,8 @@ class ReplicateEmulator:
         self._set(pred, status=status, error=error,
                   output=self._output_url(prediction_id) if status == "succeeded" else None,
                   logs=pred.data["logs"] + ("100%\n" if status == "succeeded" else ""))
+        if status == "succeeded":
+            self._deliver(pred, "output")
         self._deliver(pred, "completed")
         return pred.data
 
@@ -162,9 +226,12 @@ class ReplicateEmulator:
 
         @app.get("/files/{prediction_id}/output.mp4")
         def output(prediction_id: str):
-            if prediction_id not in self.predictions:
+            pred = self.predictions.get(prediction_id)
+            if not pred:
                 return _problem(404, "Not found")
-            return Response(SAMPLE_MP4, media_type="video/mp4")
+            # Replicate's Wan models make 16:9 unless asked for 9:16 (the i2v ones ignore the image's shape).
+            ratio = pred.data["input"].get("aspect_ratio")
+            return Response(SAMPLE_MP4.get(ratio, SAMPLE_MP4["16:9"]), media_type="video/mp4")
 
         return app
 
@@ -207,11 +274,12 @@ class ReplicateEmulator:
         pred = _Prediction(data=data, webhook=body.get("webhook"), events=events,
                            cancel_after=time.time() + seconds if seconds else None)
         self.predictions[prediction_id] = pred
+        self._save(pred)
         answer = JSONResponse(data, status_code=201)  # the prediction as it was when created
         if behaviour.answer_create_after_run:
             await asyncio.to_thread(self._run, pred)  # its webhooks land before the create's answer
         else:
-            threading.Thread(target=self._run, args=(pred,), daemon=True).start()
+            self._start_run(pred)
         return answer
 
     def _refresh(self, pred: _Prediction) -> _Prediction:
@@ -229,25 +297,38 @@ class ReplicateEmulator:
         return pred
 
     # --- a prediction's life -----------------------------------------------------------------
-    def _run(self, pred: _Prediction) -> None:
-        self._deliver(pred, "start")
-        image = pred.data["input"].get("image")
-        if image and self.behaviour.fetch_inputs and not self._fetchable(image):
-            self._set(pred, status="failed", error=f"could not fetch input image {image}")
-            self._deliver(pred, "completed")
-            return
+    def _start_run(self, pred: _Prediction, *, resumed: bool = False) -> None:
+        thread = threading.Thread(target=self._run, args=(pred,), kwargs={"resumed": resumed}, daemon=True)
+        self._runs = [t for t in self._runs if t.is_alive()] + [thread]
+        thread.start()
+
+    def _run(self, pred: _Prediction, *, resumed: bool = False) -> None:
+        if not resumed:
+            self._deliver(pred, "start")
+            image = pred.data["input"].get("image")
+            if image and self.behaviour.fetch_inputs and not self._fetchable(image):
+                self._set(pred, status="failed", error=f"could not fetch input image {image}")
+                self._deliver(pred, "completed")
+                return
         if not self.behaviour.auto_run:
             return
-        step = self.behaviour.step_seconds
-        for percent in (0, 25, 50, 75):
-            if pred.cancel_requested.wait(step) or self._refresh(pred).data["status"] not in ("starting", "processing"):
+        step = self.behaviour.run_seconds / STEPS
+        while pred.steps_done < STEPS - 1:
+            if self._stopped(pred, step):
                 return
-            self._set(pred, status="processing", logs=pred.data["logs"] + f"{percent}%\n",
+            pred.steps_done += 1
+            self._set(pred, status="processing", logs=pred.data["logs"] + f"{pred.steps_done * 100 // STEPS}%\n",
                       started_at=pred.data["started_at"] or _now())
-        if pred.cancel_requested.wait(step) or pred.data["status"] not in ("starting", "processing"):
+            self._deliver(pred, "logs")
+        if self._stopped(pred, step):
             return
         outcome = self.behaviour.outcome
         self.finish(pred.data["id"], outcome, None if outcome == "succeeded" else "emulated failure")
+
+    def _stopped(self, pred: _Prediction, seconds: float) -> bool:
+        """Wait one step; True when the run must end here (canceled, ended, or the emulator closing)."""
+        pred.cancel_requested.wait(seconds)
+        return self._closed.is_set() or self._refresh(pred).data["status"] not in ("starting", "processing")
 
     def _fetchable(self, url: str) -> bool:
         try:
@@ -266,13 +347,20 @@ class ReplicateEmulator:
                 data["metrics"] = {"total_time": round(end - _parse_time(data["created_at"]), 3)}
                 if data["started_at"]:  # only a started prediction ran (and is billed)
                     data["metrics"]["predict_time"] = round(end - started, 3)
+            self._save(pred)
 
     def _output_url(self, prediction_id: str) -> str:
         return f"{self.base_url}/files/{prediction_id}/output.mp4"
 
     def _deliver(self, pred: _Prediction, event: str) -> None:
-        if not pred.webhook or event not in pred.events or not self.behaviour.deliver_webhooks:
+        if (not pred.webhook or event not in pred.events or not self.behaviour.deliver_webhooks
+                or self._closed.is_set()):
             return
+        now = time.monotonic()
+        if event in ("logs", "output"):  # throttled: a skipped event's news rides on the next one
+            if now - pred.last_sent.get(event, -THROTTLE_SECONDS) < THROTTLE_SECONDS:
+                return
+            pred.last_sent[event] = now
         body = json.dumps(pred.data)
         headers = self.signed_headers(body)
         attempts = self.behaviour.webhook_retries if event == "completed" else 1
@@ -282,7 +370,7 @@ class ReplicateEmulator:
             except httpx.HTTPError:
                 status = None
             self.deliveries.append({"url": pred.webhook, "headers": headers, "body": body,
-                                    "event": event, "status": status})
+                                    "event": event, "status": status, "sent_at": now})
             if status is not None and status < 300:
                 return
             time.sleep(0.2 * (attempt + 1))
@@ -339,11 +427,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Replicate API emulator")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--secret", required=True, help="whsec_… webhook signing secret")
-    parser.add_argument("--step-seconds", type=float, default=1.0)
+    parser.add_argument("--run-seconds", type=float, default=5.0, help="how long each run takes")
     parser.add_argument("--hold", action="store_true", help="answer at once but never advance predictions")
     args = parser.parse_args(argv)
     emulator = ReplicateEmulator(args.secret, base_url=f"http://127.0.0.1:{args.port}")
-    emulator.behaviour.step_seconds, emulator.behaviour.auto_run = args.step_seconds, not args.hold
+    emulator.behaviour.run_seconds, emulator.behaviour.auto_run = args.run_seconds, not args.hold
     emulator.behaviour.deliver_webhooks = not args.hold
     uvicorn.run(emulator.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 

@@ -1,0 +1,177 @@
+"""The operator's commands (the admin panel is the CLI; every change is one ledger row):
+
+  wan-api user find EMAIL|ID
+  wan-api credits grant USER AMOUNT --reason TEXT [--by NAME]
+  wan-api credits deduct USER AMOUNT --reason TEXT [--by NAME]
+  wan-api refund GENERATION --reason TEXT [--by NAME]     (goodwill refund of a lost video, once)
+  wan-api stats [--since 24h] [--json]
+
+USER is a user id or an email. They talk to DATABASE_URL, or to Supabase with the service key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import re
+import sys
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from shared import errors
+from shared.settings import get_settings
+
+_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def add_commands(commands) -> None:
+    user = commands.add_parser("user", help="look at users").add_subparsers(dest="user_command", required=True)
+    find = user.add_parser("find", help="a user's profile, balance, last generations and ledger rows")
+    find.add_argument("query", metavar="EMAIL|ID")
+    find.set_defaults(run=cmd_user_find)
+
+    credits = commands.add_parser("credits", help="adjust a user's credits (one ledger row with who and why)")
+    actions = credits.add_subparsers(dest="credits_command", required=True)
+    for name, sign in (("grant", 1), ("deduct", -1)):
+        p = actions.add_parser(name, help=f"{name} credits")
+        p.add_argument("user", metavar="USER", help="user id or email")
+        p.add_argument("amount", type=_positive, metavar="AMOUNT")
+        p.add_argument("--reason", required=True, type=_text, help="why (kept in the ledger)")
+        p.add_argument("--by", default=_os_user(), type=_text, help="who (default: the OS user)")
+        p.set_defaults(run=cmd_credits, sign=sign)
+
+    refund = commands.add_parser("refund", help="goodwill refund of a succeeded generation whose video was lost")
+    refund.add_argument("generation", metavar="GENERATION", type=_uuid)
+    refund.add_argument("--reason", required=True, type=_text)
+    refund.add_argument("--by", default=_os_user(), type=_text)
+    refund.set_defaults(run=cmd_refund)
+
+    stats = commands.add_parser("stats", help="the seed's four metrics against their targets")
+    stats.add_argument("--since", default="24h", type=_duration, help="window: 30m, 24h, 7d, 2w (default 24h)")
+    stats.add_argument("--json", action="store_true", help="machine-readable output")
+    stats.set_defaults(run=cmd_stats)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (a bare container): say so rather than guess
+        return "unknown"
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number of credits, not {value!r}")
+    return int(value)
+
+
+def _uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a generation id") from None
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value.strip()
+
+
+def _duration(value: str) -> timedelta:
+    match = _DURATION.match(value.strip().lower())
+    if not match or int(match[1]) == 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration like 30m, 24h, 7d or 2w")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def _backend():
+    from shared.db import PostgresBackend, SupabaseBackend
+
+    settings = get_settings()
+    if settings.database_url:
+        return PostgresBackend(settings.database_url, max_size=1)
+    if settings.supabase_url and settings.supabase_service_role_key:
+        return SupabaseBackend.connect(settings.supabase_url, settings.supabase_service_role_key)
+    raise SystemExit("wan-api: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)")
+
+
+def _run(action) -> int:
+    """Call the database; an ApiError becomes one line on stderr and exit 1."""
+    backend = _backend()
+    try:
+        return action(backend)
+    except errors.ApiError as exc:
+        print(f"wan-api: {exc.detail}", file=sys.stderr)
+        return 1
+    finally:
+        backend.close()
+
+
+def _user_id(backend, query: str) -> str:
+    return backend.call("find_user", p_query=query, p_limit=0)["user_id"]
+
+
+def cmd_user_find(args: argparse.Namespace) -> int:
+    def action(backend) -> int:
+        print(format_user(backend.call("find_user", p_query=args.query)))
+        return 0
+    return _run(action)
+
+
+def format_user(u: dict) -> str:
+    lines = [f"user     {u['user_id']}", f"email    {u['email']}", f"balance  {u['balance']} credits",
+             f"active   {u['active_generations']} generations", f"since    {u['created_at']}", "",
+             "last generations:"]
+    for g in u["generations"]:
+        flags = " ".join(f for f, on in (("refunded", g["refunded"]), ("video-lost", g["video_lost"]),
+                                         ("expired", g["expired"]), ("deleted", g["deleted"])) if on)
+        lines.append(f"  {g['created_at'][:19]}  {g['generation_id']}  {g['model']:<9} {g['resolution']:<5} "
+                     f"{g['status']:<10} {g['cost']:>3}  {flags}".rstrip())
+    lines += ["", "last ledger rows:"]
+    for t in u["transactions"]:
+        by = f"  (by {t['actor']})" if t["actor"] else ""
+        lines.append(f"  {t['created_at'][:19]}  {t['type']:<12} {t['amount']:>+6} -> {t['balance_after']:>6}  "
+                     f"{t['description'] or ''}{by}")
+    return "\n".join(lines)
+
+
+def cmd_credits(args: argparse.Namespace) -> int:
+    def action(backend) -> int:
+        row = backend.call("adjust_credits", p_user_id=_user_id(backend, args.user), p_amount=args.sign * args.amount,
+                           p_reason=args.reason, p_actor=args.by)
+        verb = "granted" if args.sign > 0 else "deducted"
+        print(f"{verb} {args.amount} credits to user {row['user_id']}: balance {row['balance_after']} "
+              f"(ledger row {row['id']}, by {row['actor']}: {row['description']})")
+        return 0
+    return _run(action)
+
+
+def cmd_refund(args: argparse.Namespace) -> int:
+    def action(backend) -> int:
+        row = backend.call("goodwill_refund", p_gen_id=args.generation, p_reason=args.reason, p_actor=args.by)
+        print(f"refunded {row['amount']} credits to user {row['user_id']} for generation {row['generation_id']}: "
+              f"balance {row['balance_after']} (ledger row {row['id']}, by {row['actor']})")
+        return 0
+    return _run(action)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from shared.metrics import seed_metrics, stats_table
+
+    def action(backend) -> int:
+        since = datetime.now(timezone.utc) - args.since
+        stats = seed_metrics(backend.call("operator_metrics", p_since=since.isoformat()))  # JSON-safe for PostgREST
+        if args.json:
+            print(json.dumps({"since": since.isoformat(), **stats}))
+        else:
+            print(stats_table(stats, _window(args.since)))
+        return 0
+    return _run(action)
+
+
+def _window(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:g} h" if hours < 48 else f"{hours / 24:g} days"
