@@ -187,7 +187,7 @@ def png(width: int, height: int) -> bytes:
 def test_the_readme_walkthrough_answers_as_documented(api, doc):
     """README "Try it" (and "Buying credits"), each answer checked against docs/openapi.json."""
     emulator, stripe, http = api.stack.emulator, api.stack.stripe, api.http
-    emulator.behaviour.auto_run, emulator.behaviour.step_seconds = True, 0.05
+    emulator.behaviour.auto_run, emulator.behaviour.run_seconds = True, 0.25
     signup = http.post("/dev/signup", json={"email": "me@example.com"})
     assert signup.status_code == 201
     served = http.get("/openapi.json").json()  # the local /docs: the production routes and /dev/signup
