@@ -15,11 +15,13 @@ import threading
 import time
 import uuid
 from functools import lru_cache
-
-import jwt
+from typing import TYPE_CHECKING
 
 from shared.errors import Unauthorized
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    import jwt
 
 AUDIENCE = "authenticated"
 LEEWAY_SECONDS = 30            # clock skew allowed on iat/nbf/exp
@@ -34,12 +36,16 @@ class _Jwks:
     would keep a rotated-out key forever) plus our own bound on refetches for unknown kids."""
 
     def __init__(self, url: str):
+        import jwt
+
         self.client = jwt.PyJWKClient(url, cache_keys=False, cache_jwk_set=True, lifespan=JWKS_LIFESPAN_SECONDS,
                                       headers={"User-Agent": USER_AGENT}, timeout=5)
         self._lock = threading.Lock()
         self._last_forced = float("-inf")
 
     def key(self, kid: str | None) -> jwt.PyJWK:
+        import jwt
+
         keys = {k.key_id: k for k in self.client.get_signing_keys()}  # refetched once the set expires
         if kid not in keys:
             with self._lock:
@@ -74,6 +80,10 @@ def needs_network(token: str, settings: Settings) -> bool:
 
 
 def _alg(token: str) -> str | None:
+    # PyJWT (and the cryptography it loads) is imported on the first token, not with the module:
+    # it is a third of a web function's cold import (docs/benchmarks.md).
+    import jwt
+
     try:
         return jwt.get_unverified_header(token).get("alg")
     except jwt.InvalidTokenError:
@@ -81,6 +91,8 @@ def _alg(token: str) -> str | None:
 
 
 def verify_token(token: str, settings: Settings) -> uuid.UUID:
+    import jwt
+
     options = {"require": ["exp", "sub", "aud"]}
     alg = _alg(token)
     try:

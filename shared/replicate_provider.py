@@ -7,17 +7,15 @@ failure becomes `ProviderError`, so callers can fail and refund without knowing 
 from __future__ import annotations
 
 import re
-import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, BinaryIO, Callable
-
-import httpcore
-import httpx
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from shared.catalog import Variant
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_OUTPUT_BYTES = 512 * 1024 * 1024
 MAX_REDIRECTS = 5
@@ -102,104 +100,20 @@ def _progress(logs: Any) -> int | None:
     return min(100, int(float(found[-1]))) if found else None
 
 
-# The deadline of the request this thread is sending (sync httpx sends and reads a request in the
-# caller's thread, so a thread-local reaches every socket read and write of that request).
-_deadline = threading.local()
-
-
-def _within_deadline(timeout: float | None, late: type[Exception]) -> float | None:
-    at = getattr(_deadline, "at", None)
-    if at is None:
-        return timeout
-    remaining = at - time.monotonic()
-    if remaining <= 0:
-        raise late("the call ran past its deadline")
-    return remaining if timeout is None else min(timeout, remaining)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A socket whose every read and write waits at most until the request's deadline: a server that
-    drips one byte a second never trips a per-read timeout, but it does trip this."""
-
-    def __init__(self, stream: httpcore.NetworkStream):
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _within_deadline(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _within_deadline(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(self, ssl_context, server_hostname=None, timeout=None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self._stream.start_tls(
-            ssl_context, server_hostname, _within_deadline(timeout, httpcore.ConnectTimeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.SyncBackend):
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        timeout = _within_deadline(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(super().connect_tcp(host, port, timeout, local_address, socket_options))
-
-
-class _DeadlineBody(httpx.SyncByteStream):
-    """The response body, read under the same deadline as the headers."""
-
-    def __init__(self, stream: httpx.SyncByteStream, at: float):
-        self._stream, self._at = stream, at
-
-    def __iter__(self):
-        previous, _deadline.at = getattr(_deadline, "at", None), self._at
-        try:
-            yield from self._stream
-        finally:
-            _deadline.at = previous
-
-    def close(self) -> None:
-        self._stream.close()
-
-
-class _BoundedTransport(httpx.HTTPTransport):
-    """Bounds every request as a whole (connect, send, headers and body together) by `seconds`,
-    also those the client sends with no timeout (REPLICATE_TIMEOUT_SECONDS is a total deadline)."""
-
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = seconds
-        # httpx.HTTPTransport takes no network backend; its pool reads this attribute for every new
-        # connection (httpcore/_sync/connection_pool.py).
-        self._pool._network_backend = _DeadlineBackend()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout") or {}
-        request.extensions["timeout"] = {
-            k: (v if v is not None else self.seconds) for k, v in
-            {**{"connect": None, "read": None, "write": None, "pool": None}, **timeouts}.items()
-        }
-        at = time.monotonic() + self.seconds
-        previous, _deadline.at = getattr(_deadline, "at", None), at
-        try:
-            response = super().handle_request(request)
-        finally:
-            _deadline.at = previous
-        response.stream = _DeadlineBody(response.stream, at)
-        return response
-
-
 class ReplicateProvider:
     def __init__(self, api_token: str | None, base_url: str, *, timeout_seconds: float = 20.0):
+        # httpx (and the client) load here, not with the module: every web function imports this
+        # module, and httpx is most of a cold import (docs/benchmarks.md, cold imports).
+        import httpx
         import replicate
+
+        from shared.replicate_transport import BoundedTransport
 
         self.timeout_seconds = timeout_seconds
         self.client = replicate.Client(
             api_token=api_token, base_url=base_url,
             timeout=httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds)),
-            transport=_BoundedTransport(timeout_seconds),
+            transport=BoundedTransport(timeout_seconds),
         )
         # The client retries GETs on 429/503 up to 10 times with backoff up to 60 s: far longer than a
         # status request may wait. A few quick tries; the sweeper comes back later anyway.
@@ -240,6 +154,8 @@ class ReplicateProvider:
 
         `check_url` vets the URL and every redirect target before we connect (it raises to refuse);
         the bytes must be an MP4 (an ISO media file: `ftyp` at offset 4), at most `max_bytes`."""
+        import httpx
+
         with _provider_errors("download"), httpx.Client(timeout=httpx.Timeout(60.0, connect=5.0)) as http:
             for _ in range(MAX_REDIRECTS + 1):
                 check_url(url)
@@ -271,6 +187,7 @@ def _stream_mp4(response: httpx.Response, into: BinaryIO, max_bytes: int) -> Non
 @contextmanager
 def _provider_errors(operation: str):
     """Turns everything Replicate or the network can throw into ProviderError."""
+    import httpx
     from replicate.exceptions import ReplicateError
 
     try:

@@ -63,12 +63,17 @@ class Services:
         self.backend.close()
 
 
+def postgres_backend(settings: Settings, *, role: str | None = None) -> PostgresBackend:
+    """The pool to DATABASE_URL, at most DB_POOL_SIZE connections."""
+    return PostgresBackend(settings.database_url, max_size=settings.db_pool_size, role=role)
+
+
 def build_services(settings: Settings) -> Services:
     """Production wiring: Supabase for storage (and data, unless DATABASE_URL names a direct one)."""
     if not (settings.supabase_url and settings.supabase_service_role_key):
         raise RuntimeError("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must be set")
     supabase = SupabaseBackend.connect(settings.supabase_url, settings.supabase_service_role_key)
-    backend = PostgresBackend(settings.database_url) if settings.database_url else supabase
+    backend = postgres_backend(settings) if settings.database_url else supabase
     provider = ReplicateProvider(settings.replicate_api_token, settings.replicate_base_url,
                                  timeout_seconds=settings.replicate_timeout_seconds)
     return Services(settings, backend, provider, SupabaseStorage(supabase.client, settings.storage_bucket))

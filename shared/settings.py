@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     queued_timeout_seconds: int = Field(600, ge=1)
     deadline_seconds: int = Field(2700, ge=60)
     max_active_generations: int = Field(3, ge=1)
+    # Connections one process (one Modal container) keeps to DATABASE_URL at most. Containers x this
+    # must stay within the Supabase pooler's client limit: see docs/benchmarks.md, "Scale on paper".
+    db_pool_size: int = Field(10, ge=1)
     # Stored videos and uploaded images are deleted this many days after their generation finished.
     retention_days: int = Field(30, ge=1)
     # Bearer token for GET /metrics; unset: /metrics answers 404.

@@ -187,3 +187,33 @@ def test_against_replicate_the_stack_fetches_the_accounts_webhook_secret(db_url,
     finally:
         stack.stop()
         ThreadedServer.stop_all([server])
+
+
+def test_the_local_servers_send_answers_at_once_on_kept_alive_connections():
+    """The listening socket has TCP_NODELAY and its connections inherit it. Without it (the socket is
+    made with proto 0, which asyncio's own nodelay skips), Nagle held every answer after the first on
+    a kept-alive connection ~40 ms for the client's delayed ACK (issue 15, docs/benchmarks.md)."""
+    from wan_local.dev import bind
+
+    with bind("127.0.0.1", 0) as listener, socket.create_connection(listener.getsockname()) as client:
+        accepted, _ = listener.accept()
+        with accepted:
+            assert listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_db_pool_size_bounds_each_process_pool(db_url, tmp_path, monkeypatch):
+    """DB_POOL_SIZE is the most connections one process keeps (containers x it must fit the Supabase
+    pooler's client limit: docs/benchmarks.md); the service's and the commands' pools both take it."""
+    from shared.services import postgres_backend
+    from wan_local.dev import operator_services
+
+    monkeypatch.setenv("DB_POOL_SIZE", "3")
+    settings = Settings(_env_file=None, database_url=db_url, wan_data_dir=str(tmp_path), supabase_url=None,
+                        supabase_service_role_key=None, replicate_api_token=None)
+    assert settings.db_pool_size == 3
+    for backend in (postgres_backend(settings), operator_services(settings).backend):
+        try:
+            assert backend.pool.max_size == 3
+        finally:
+            backend.close()

@@ -26,10 +26,9 @@ from fastapi import APIRouter, FastAPI
 from shared.app import create_app
 from shared.openapi import production_routers
 from shared.replicate_provider import ReplicateProvider
-from shared.services import Services
+from shared.services import Services, postgres_backend
 from shared.settings import Settings
 from shared.storage import LocalStorage
-from shared.db import PostgresBackend
 from wan_local import dev_routes
 from wan_local.docs import serve_docs
 from wan_local.embedded_pg import DataDirLock, EmbeddedPostgres, free_port, make_dirs
@@ -61,12 +60,18 @@ def bind(host: str, port: int) -> socket.socket:
     """The listening socket, bound now: a busy port is known before anything else starts."""
     family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
     try:
-        return socket.create_server((host, port), family=family)
+        sock = socket.create_server((host, port), family=family)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise PortInUse(f"port {port} on {host} is in use: choose another with --port "
                             f"(--port 0 picks a free one)") from None
         raise
+    # create_server makes the socket with proto 0, and asyncio sets TCP_NODELAY only on accepted
+    # sockets whose proto is IPPROTO_TCP: without this, Nagle held every answer after the first on a
+    # kept-alive connection for the client's delayed ACK, ~40 ms (docs/benchmarks.md). Accepted
+    # sockets inherit it from the listening one.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 class ThreadedServer:
@@ -158,7 +163,7 @@ def operator_services(settings: Settings) -> Services:
         data_dir = local_data_dir(settings)
         secret = _local_secrets(data_dir)["storage_secret"].encode()
         services = Services(
-            settings=settings, backend=PostgresBackend(settings.database_url),
+            settings=settings, backend=postgres_backend(settings),
             provider=ReplicateProvider(settings.replicate_api_token, settings.replicate_base_url,
                                        timeout_seconds=settings.replicate_timeout_seconds),
             storage=LocalStorage(data_dir / "storage", base, secret))
@@ -229,7 +234,7 @@ class DevStack:
         storage = LocalStorage(self.data_dir / "storage", self.url, self.local_secrets["storage_secret"].encode())
         self.services = Services(
             settings=self.settings,
-            backend=PostgresBackend(database_url, role=self.db_role),
+            backend=postgres_backend(self.settings, role=self.db_role),
             provider=ReplicateProvider(self.settings.replicate_api_token, self.settings.replicate_base_url,
                                        timeout_seconds=self.settings.replicate_timeout_seconds),
             storage=storage,
