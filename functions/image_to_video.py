@@ -9,12 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from shared import catalog, generations, images
-from shared.app import CurrentUser, IdempotencyKey, Svc, note
+from shared.app import CurrentUser, IdempotencyKey, Svc, counts_as_create, note
 from shared.schemas import ImageToVideoRequest, parse
 
 PATH = "/image-to-video"
 
 
+@counts_as_create
 def image_to_video(
     request: Request, svc: Svc, user: CurrentUser,
     image: Annotated[UploadFile, File(description="PNG, JPEG or WebP, at most 10 MB")],

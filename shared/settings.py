@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     queued_timeout_seconds: int = Field(600, ge=1)
     deadline_seconds: int = Field(2700, ge=60)
     max_active_generations: int = Field(3, ge=1)
+    # Per-user limits per minute (fixed windows in Postgres): creates, and every other signed-in call.
+    create_rate_per_minute: int = Field(10, ge=1)
+    request_rate_per_minute: int = Field(120, ge=1)
+    # The whole service's creates per minute (Replicate allows 600 prediction creates a minute).
+    max_creates_per_minute: int = Field(600, ge=1)
+    # How long a container trusts a verified API key before asking the database again: a revoked key
+    # stops working everywhere within this time (at once in the container that revoked it). 0: never cached.
+    api_key_cache_seconds: float = Field(30.0, ge=0)
     # Stored videos and uploaded images are deleted this many days after their generation finished.
     retention_days: int = Field(30, ge=1)
     # Bearer token for GET /metrics; unset: /metrics answers 404.
