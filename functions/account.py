@@ -47,6 +47,8 @@ class NewApiKey(BaseModel):
     def _named(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("must not be empty")
+        if "\x00" in value:  # Postgres text cannot hold it: a 422 here, not a 5xx in the database
+            raise ValueError("must not contain a NUL character (U+0000)")
         return value.strip()
 
 

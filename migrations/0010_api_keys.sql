@@ -20,7 +20,7 @@ create table public.api_keys (
   last_used_at timestamptz,
   revoked_at timestamptz
 );
-create index api_keys_by_user on public.api_keys (user_id, created_at desc);
+create index api_keys_by_user on public.api_keys (user_id);  -- the key's own columns (splinter 0001)
 
 create table public.rate_counters (
   subject uuid not null,          -- a user, or the nil uuid for the whole service

@@ -110,6 +110,8 @@ def test_another_users_session_cannot_revoke_or_see_my_keys(api):
     mine, theirs = api.token(), api.token()
     made = new_key(api, mine)
     assert_error(api.http.delete(f"/api-keys/{made['id']}", headers=api.auth(theirs)), 404, "not_found")
+    their_key = new_key(api, theirs)["key"]
+    assert_error(api.http.delete(f"/api-keys/{made['id']}", headers=api.auth(their_key)), 403, "forbidden")
     assert api.http.get("/api-keys", headers=api.auth(theirs)).json()["items"] == []
     assert api.http.get("/credits", headers=api.auth(made["key"])).status_code == 200
     assert_error(api.http.delete(f"/api-keys/{uuid.uuid4()}", headers=api.auth(mine)), 404, "not_found")
@@ -127,7 +129,8 @@ def test_at_most_ten_active_keys_even_when_twenty_are_asked_at_once(api, db):
     assert api.http.post("/api-keys", json={"name": "replacement"}, headers=api.auth(token)).status_code == 201
 
 
-@pytest.mark.parametrize("body", [{}, {"name": "   "}, {"name": "x" * 101}, {"name": "a", "extra": 1}])
+@pytest.mark.parametrize("body", [{}, {"name": "   "}, {"name": "x" * 101}, {"name": "a", "extra": 1},
+                                  {"name": "a\x00b"}, {"name": 5}])
 def test_a_bad_key_name_is_422(api, body):
     assert_error(api.http.post("/api-keys", json=body, headers=api.auth(api.token())), 422, "invalid_request")
 
