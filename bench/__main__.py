@@ -3,7 +3,7 @@
 1. charge-and-create throughput (create_generation) vs the rules' own writes by hand (the same
    generation insert, guarded balance update and ledger insert as one plain statement), one hot user
    and 1,000 users, same connections — target >= 0.8x (a bare UPDATE is printed as information)
-2. database round trips per request: create, status, webhook — target 2, 1, 1
+2. database round trips per request: create, status, webhook — target 2, 2, 1 (status: its read and the rate-limit upsert)
 3. p50/p99 latency of create, status and webhook under concurrent load on the local stack (its own
    process, standalone zero-delay emulator) vs the same I/O by hand (bench/floor_app.py: two
    one-statement transactions and a raw POST to the same emulator; one one-statement transaction)
@@ -16,6 +16,8 @@
 7. one GET /metrics scrape (the newest snapshot + the in-flight count) on 1,000,000 generations vs the
    same on 10,000 (it must not grow with the tables) — <= 2x; the snapshot the sweep takes (operator_metrics(): six statements) vs
    ledger_discrepancies() alone (one of the six) — <= 2x
+8. create latency with an API key vs with a session token, same user, one at a time — p50 <= 1.2x;
+   round trips of a create made with a key — 2
 
 Everything runs on loopback against an embedded Postgres (fsync off, the same for floor and subject).
 """
@@ -180,7 +182,8 @@ def round_trips(pg: EmbeddedPostgres) -> None:
                 counted["webhook"] = len(calls)
         finally:
             stack.stop()
-    for name, target in (("create", 2), ("status", 1), ("webhook", 1)):
+    # status: its own read plus the per-user request-rate upsert (issue 13, hit_request_rate).
+    for name, target in (("create", 2), ("status", 2), ("webhook", 1)):
         report(f"database round trips per {name}", counted[name], None, "trips", f"{target}", counted[name] <= target)
 
 
@@ -269,6 +272,8 @@ def latency(pg: EmbeddedPostgres, concurrency: int, requests: int) -> dict:
     secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
     env = {**os.environ, "DATABASE_URL": url, "WAN_DATA_DIR": data, "MAX_ACTIVE_GENERATIONS": "1000000",
            "SWEEP_INTERVAL_SECONDS": "3600", "REPLICATE_API_TOKEN": "r8_bench",
+           "CREATE_RATE_PER_MINUTE": "1000000", "REQUEST_RATE_PER_MINUTE": "1000000",
+           "MAX_CREATES_PER_MINUTE": "1000000",
            "REPLICATE_BASE_URL": f"http://127.0.0.1:{emulator_port}", "REPLICATE_WEBHOOK_SECRET": secret,
            "SUPABASE_URL": "", "SUPABASE_JWT_SECRET": "", "WEBHOOK_URL": ""}
     processes = [_serve(["-m", "wan_local.replicate_emulator", "--port", str(emulator_port), "--secret", secret,
@@ -430,6 +435,58 @@ def middleware(concurrency: int, requests: int) -> None:
         for _, process in servers.values():
             process.terminate()
             process.wait(timeout=30)
+
+
+# --- 8. API keys (issue 13): a create with a key vs with a session token ---------------------------
+
+def api_key_create(pg: EmbeddedPostgres, requests: int) -> None:
+    """The same user creates alternately with its access token and with an API key (warm cache, the
+    default 30 s), one request at a time on the in-process stack, the emulator holding every job:
+    the key's p50 against the token's (target <= 1.2x), and the round trips of a create made with a
+    key (target 2, as with a token: verifying a cached key costs none)."""
+    from shared.settings import Settings
+    from wan_local.dev import DevStack
+
+    url = new_database(pg, "bench_api_keys")
+    with tempfile.TemporaryDirectory() as data:
+        stack = DevStack(Settings(_env_file=None, database_url=url, wan_data_dir=data, replicate_api_token=None,
+                                  supabase_url=None, supabase_jwt_secret=None, webhook_url=None,
+                                  replicate_webhook_secret=None, public_base_url=None,
+                                  max_active_generations=1_000_000, create_rate_per_minute=1_000_000,
+                                  request_rate_per_minute=1_000_000, max_creates_per_minute=1_000_000),
+                         port=0, sweep=False).start()
+        stack.emulator.behaviour.auto_run = False
+        stack.emulator.behaviour.deliver_webhooks = False
+        try:
+            with httpx.Client(base_url=stack.url, timeout=30) as http, psycopg.connect(url, autocommit=True) as conn:
+                body = http.post("/dev/signup", json={"email": "keys@bench.example"}).json()
+                conn.execute("select public.add_credits(%s, 100000000, 'purchase', 'bench')", (body["user_id"],))
+                token = {"Authorization": f"Bearer {body['access_token']}"}
+                key = {"Authorization": "Bearer " + http.post("/api-keys", json={"name": "bench"},
+                                                              headers=token).json()["key"]}
+                times: dict[str, list[float]] = {"token": [], "key": []}
+                for n in range(requests * 2 + 20):
+                    name, auth = ("key", key) if n % 2 else ("token", token)
+                    began = time.perf_counter()
+                    r = http.post("/text-to-video", headers=auth,
+                                  json={"prompt": f"a fox {n}", "model": "t2v-14B", "resolution": "480p"})
+                    if n >= 20:  # the first ones warm the pool and the key's cache
+                        times[name].append(time.perf_counter() - began)
+                    assert r.status_code == 202, r.text
+                calls: list[str] = []
+                real_call = stack.services.backend.call
+                stack.services.backend.call = lambda function, **p: (calls.append(function), real_call(function, **p))[1]
+                http.post("/text-to-video", headers=key, json={"prompt": "a fox", "model": "t2v-14B", "resolution": "480p"})
+                stack.services.backend.call = real_call
+        finally:
+            stack.stop()
+    token50, token99 = _percentiles(times["token"])
+    key50, key99 = _percentiles(times["key"])
+    report("create p50 with an API key vs a token (ms)", key50, token50, "ms", "<= 1.2x", key50 / token50 <= 1.2,
+           key50 / token50)
+    report("create p99 with an API key vs a token (ms)", key99, token99, "ms", "<= 1.5x", key99 / token99 <= 1.5,
+           key99 / token99)
+    report("database round trips per create with a key", len(calls), None, "trips", "2", len(calls) <= 2)
 
 
 # --- 4. sweep scaling -------------------------------------------------------------------------------
@@ -640,7 +697,7 @@ def upload_memory(pg: EmbeddedPostgres, concurrency: int = 40, rounds: int = 3) 
            peak - idle <= 200 and set(answers) == {402})
 
 
-SECTIONS = ("throughput", "round-trips", "latency", "middleware", "sweep", "upload-memory", "metrics", "imports")
+SECTIONS = ("throughput", "round-trips", "latency", "middleware", "sweep", "upload-memory", "metrics", "imports", "api-keys")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -676,6 +733,8 @@ def main(argv: list[str] | None = None) -> int:
                 upload_memory(pg)
             if "metrics" in run:
                 metrics_scrape(pg, sizes[1], small=sizes[0])
+            if "api-keys" in run:
+                api_key_create(pg, requests // 4)
     if "imports" in run:
         imports()
     targets = [r for r in ROWS if r["target"] != "info"]

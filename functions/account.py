@@ -13,10 +13,10 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from shared import catalog, errors, generations, metrics, packs, purchases, retention
-from shared.api_models import (GEN_ID, CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
+from shared import api_keys, catalog, errors, generations, metrics, packs, purchases, retention
+from shared.api_models import (GEN_ID, ApiKeyCreated, ApiKeyList, ApiKey, CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
                                GenerationPage, Health, Pricing, RetryAccepted, documented)
-from shared.app import CurrentUser, IdempotencyKey, Svc, note
+from shared.app import CurrentUser, IdempotencyKey, SessionUser, Svc, counts_as_create, note
 
 _NO_GENERATION = uuid.UUID(int=0)
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text exposition format
@@ -39,6 +39,21 @@ class CheckoutRequest(BaseModel):
         if packs.pack(value) is None:
             raise ValueError(f"must be one of {', '.join(p.pack_id for p in packs.PACKS)}")
         return value
+
+
+class NewApiKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        if "\x00" in value:  # Postgres text cannot hold it: a 422 here, not a 5xx in the database
+            raise ValueError("must not contain a NUL character (U+0000)")
+        return value.strip()
 
 
 class GenerationRefs(BaseModel):
@@ -65,6 +80,7 @@ def cancel(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser) -
     return generations.cancel(svc, user, body.generation_id)
 
 
+@counts_as_create
 def retry(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser,
           idempotency_key: IdempotencyKey = None) -> dict:
     """Start a new generation with a failed or canceled one's inputs (charged as new)."""
@@ -82,6 +98,22 @@ def delete_generation(generation_id: uuid.UUID, request: Request, svc: Svc, user
 def delete_generations(body: GenerationRefs, svc: Svc, user: CurrentUser) -> dict:
     """Delete up to 100 finished generations; answers which were deleted and why the others were not."""
     return retention.delete(svc, user, body.generation_ids)
+
+
+def create_api_key(body: NewApiKey, svc: Svc, user: SessionUser) -> dict:
+    """A new personal API key; `key` is shown this once (only a hash of it is kept). Needs a session."""
+    return api_keys.create(svc, user, body.name)
+
+
+def list_api_keys(svc: Svc, user: SessionUser) -> dict:
+    """The caller's API keys (name, prefix, last characters, dates, status), never their secrets."""
+    return api_keys.listed(svc, user)
+
+
+def revoke_api_key(key_id: uuid.UUID, request: Request, svc: Svc, user: SessionUser) -> dict:
+    """Revoke one of the caller's API keys (it stops working within API_KEY_CACHE_SECONDS)."""
+    note(request, api_key_id=key_id)
+    return api_keys.revoke(svc, user, key_id)
 
 
 # METRICS_TOKEN as an OpenAPI security scheme (documentation only: the handler checks the header itself).
@@ -157,4 +189,10 @@ def router() -> APIRouter:
     r.add_api_route("/metrics", get_metrics, methods=["GET"], **documented(
         "Prometheus metrics (text exposition format 0.0.4).", errors.Unauthorized, errors.NotFound, unavailable,
         user=False, media_type=METRICS_TYPE))
+    # API keys: managed with a Supabase session only (a key calling these is 403 forbidden).
+    r.add_api_route("/api-keys", create_api_key, methods=["POST"], **documented(
+        ApiKeyCreated, errors.Forbidden, errors.InvalidState, too_large, invalid, unavailable, status=201))
+    r.add_api_route("/api-keys", list_api_keys, methods=["GET"], **documented(ApiKeyList, errors.Forbidden, unavailable))
+    r.add_api_route("/api-keys/{key_id}", revoke_api_key, methods=["DELETE"], **documented(
+        ApiKey, errors.Forbidden, errors.NotFound, invalid, unavailable))
     return r

@@ -268,6 +268,46 @@ class Deleted(_Out):
     deleted: Literal[True]
 
 
+KEY_ID = "0b7e2f4c-5d1a-4c8e-9f3b-2a6d8e1c4b70"
+_KEY_EXAMPLE = {"id": KEY_ID, "name": "my laptop", "prefix": "3f9a1c2e", "last_chars": "Qx7w",
+                "created_at": EXAMPLE_TIME, "last_used_at": None, "revoked_at": None, "status": "active"}
+
+
+class ApiKeyStatus(enum.StrEnum):
+    """Whether a key still works."""
+
+    active = "active"
+    revoked = "revoked"
+
+
+class ApiKey(_Out):
+    """One of the caller's API keys (never its secret)."""
+
+    model_config = _example(_KEY_EXAMPLE)
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(description="The key's visible part after `wan_live_`.")
+    last_chars: str = Field(description="The key's last characters, to tell keys apart.")
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Updated at most once a minute.")
+    revoked_at: datetime | None
+    status: ApiKeyStatus
+
+
+class ApiKeyCreated(ApiKey):
+    """A new API key: `key` is shown this once (only a salted hash of it is kept)."""
+
+    model_config = _example(_KEY_EXAMPLE | {"key": "wan_live_3f9a1c2e_<43 characters>Qx7w"})
+    key: str = Field(description="Send it as `Authorization: Bearer <key>`.")
+
+
+class ApiKeyList(_Out):
+    """The caller's API keys, newest first."""
+
+    model_config = _example({"items": [_KEY_EXAMPLE]})
+    items: list[ApiKey]
+
+
 class Health(_Out):
     """The database answered a probe."""
 
@@ -321,6 +361,8 @@ ERROR_MODELS: dict[type[errors.ApiError], type[BaseModel]] = {
         required=(int, Field(description="Credits the request costs.")),
         balance=(int, Field(description="The caller's balance."))),
     errors.NotFound: _error_model(errors.NotFound, {}),
+    errors.Forbidden: _error_model(errors.Forbidden, {}),
+    errors.RateLimited: _error_model(errors.RateLimited, {}),
     errors.IdempotencyKeyReused: _error_model(errors.IdempotencyKeyReused, {}),
     errors.InvalidState: _error_model(errors.InvalidState, {}),
     errors.ImageTooLarge: _error_model(errors.ImageTooLarge, {}),
@@ -337,7 +379,7 @@ ERROR_MODELS: dict[type[errors.ApiError], type[BaseModel]] = {
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
 
 # Answers every user route can give, before its handler runs: no valid token, or an unexpected failure.
-USER = (errors.Unauthorized,)
+USER = (errors.Unauthorized, errors.RateLimited)  # every signed-in call is rate-limited
 ALWAYS = (errors.ApiError,)
 
 

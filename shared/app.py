@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import auth, errors
+from shared import api_keys, auth, errors, ratelimit
 from shared.images import MAX_BYTES as MAX_IMAGE_BYTES
 from shared.logs import configure_logging
 from shared.schemas import validation_errors
@@ -58,6 +58,13 @@ def body_limit(max_bytes: int):
     return mark
 
 
+def counts_as_create(endpoint):
+    """Mark an endpoint whose calls count in the `create` window (counted inside the create
+    transaction, shared/generations.py) instead of the `request` window."""
+    endpoint.counts_as_create = True
+    return endpoint
+
+
 def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API",
                docs_url: str | None = "/docs") -> FastAPI:
     configure_logging()
@@ -70,7 +77,7 @@ def create_app(*routers: APIRouter, services: Services | None = None, title: str
     routes = [route for router in routers for route in router.routes if isinstance(route, APIRoute)]
     app.add_middleware(_RequestGuard, fastapi_app=app, routes=routes)
     app.add_middleware(CORSMiddleware, allow_origins=settings.origins, allow_methods=["*"],
-                       allow_headers=["*"], expose_headers=["Retry-After"])
+                       allow_headers=["*"], expose_headers=["Retry-After", "RateLimit", "RateLimit-Policy"])
     app.add_middleware(_RequestLog)
     app.add_exception_handler(errors.ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
@@ -165,18 +172,28 @@ class _RequestGuard:
         route = self._route(scope) if scope["type"] == "http" else None
         if route is None:  # not ours, or a 404/405 that reads no body
             return await self.app(scope, receive, send)
-        limit, needs_user = self.rules[id(route)]
+        limit, needs_user, creates = self.rules[id(route)]
         declared = dict(scope["headers"]).get(b"content-length", b"0")
+        caller = None
         try:
             if int(declared) > limit:
                 raise _too_large(limit)
             if needs_user:
-                scope.setdefault("state", {})["user_id"] = await self._user(scope)
+                caller = await self._caller(scope, creates)
         except errors.ApiError as exc:
             scope.setdefault("state", {}).setdefault("log", {})["outcome"] = exc.code
             return await error_response(exc)(scope, receive, send)
         except ValueError:  # a Content-Length that is not a number (the HTTP server refuses it first)
             return await error_response(errors.InvalidRequest("Content-Length is not a number."))(scope, receive, send)
+        if caller is not None:
+            token = ratelimit.use(caller)
+            try:
+                return await self._counted(scope, receive, _with_rate_headers(send, caller, self._settings()), limit)
+            finally:
+                ratelimit.reset(token)
+        await self._counted(scope, receive, send, limit)
+
+    async def _counted(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         received = 0
 
         async def counted() -> Message:
@@ -193,28 +210,61 @@ class _RequestGuard:
         # The routers' own routes (the app's router wraps included ones differently across versions).
         return next((route for route in self.routes if route.matches(scope)[0] is Match.FULL), None)
 
-    async def _user(self, scope: Scope) -> uuid.UUID:
+    def _settings(self):
+        return (self.fastapi_app.state.services or get_services()).settings
+
+    async def _caller(self, scope: Scope, creates: bool) -> ratelimit.Caller:
+        """Who calls (session token or API key), counted in the `request` window unless the route
+        creates (a create is counted inside its own transaction): one upsert, refused with a 429."""
         svc = self.fastapi_app.state.services or get_services()
         header = dict(scope["headers"]).get(b"authorization")
         authorization = header.decode("latin-1") if header is not None else None
-        return await _verify(authorization, svc.settings)
+        caller = await _verify(authorization, svc)
+        scope.setdefault("state", {})["user_id"] = caller.user_id
+        scope["state"]["caller"] = caller
+        if creates:
+            caller.policy = "create"
+            return caller
+        caller.rate = await run_in_threadpool(
+            svc.backend.call, "hit_request_rate", p_user_id=caller.user_id,
+            p_limit=svc.settings.request_rate_per_minute, p_api_key_id=caller.api_key_id)
+        if not caller.rate["allowed"]:
+            raise ratelimit.request_refused(caller.rate)
+        return caller
 
 
-async def _verify(authorization: str | None, settings) -> uuid.UUID:
-    """The user of `Authorization: Bearer <token>`, checked as the token's own alg says."""
+def _with_rate_headers(send: Send, caller: ratelimit.Caller, settings) -> Send:
+    """Add the caller's RateLimit headers to the answer (an error's own take precedence)."""
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = {name.lower() for name, _ in message.get("headers", [])}
+            extra = [(k.lower().encode(), v.encode()) for k, v in ratelimit.headers(caller, settings).items()
+                     if k.lower().encode() not in present]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+    return send_with_headers
+
+
+async def _verify(authorization: str | None, svc: Services) -> ratelimit.Caller:
+    """The caller of `Authorization: Bearer <token>`: a Supabase access token, checked as the token's
+    own alg says, or an API key (`wan_…`), which acts as its owner."""
     token = auth.bearer_token(authorization)
+    settings = svc.settings
+    if api_keys.is_api_key(token):
+        found = api_keys.cached(token) or await run_in_threadpool(api_keys.verify, token, svc)
+        return ratelimit.Caller(found[0], found[1])
     if auth.needs_network(token, settings):  # ES256/RS256: may fetch the project's JWKS
-        return await run_in_threadpool(auth.verify_token, token, settings)
-    return auth.verify_token(token, settings)  # HS256: pure computation, fine on the event loop
+        return ratelimit.Caller(await run_in_threadpool(auth.verify_token, token, settings))
+    return ratelimit.Caller(auth.verify_token(token, settings))  # HS256: pure computation, fine on the loop
 
 
-def _route_rules(route: APIRoute) -> tuple[int, bool]:
-    """(body limit, needs a signed-in user) of one route."""
+def _route_rules(route: APIRoute) -> tuple[int, bool, bool]:
+    """(body limit, needs a signed-in user, counts as a create) of one route."""
     limit = getattr(route.endpoint, "body_limit", None)
     if limit is None:
         uploads = any(isinstance(p.field_info, params.File) for p in _params(route.dependant))
         limit = UPLOAD_BODY_LIMIT if uploads else JSON_BODY_LIMIT
-    return limit, _needs(route.dependant, _current_user)
+    return limit, _needs(route.dependant, _current_user), getattr(route.endpoint, "counts_as_create", False)
 
 
 def _too_large(limit: int) -> errors.ApiError:
@@ -258,17 +308,30 @@ Svc = Annotated[Services, Depends(_services)]
 
 # The bearer scheme, for the OpenAPI document only: auto_error=False, so it never answers by itself; the
 # request guard (and _verify below) checks the header and answers 401 `unauthorized` as before.
-_bearer = HTTPBearer(scheme_name="bearerAuth", bearerFormat="JWT", auto_error=False,
-                     description="A Supabase access token (aud `authenticated`); locally, POST /dev/signup gives one.")
+_bearer = HTTPBearer(scheme_name="bearerAuth", auto_error=False,
+                     description="A Supabase access token (aud `authenticated`; locally, POST /dev/signup gives one), "
+                                 "or a personal API key `wan_live_…` (POST /api-keys).")
 
 
 async def _current_user(request: Request, svc: Svc, _: Annotated[object, Depends(_bearer)]) -> uuid.UUID:
     user_id = request.scope.get("state", {}).get("user_id")
     if not isinstance(user_id, uuid.UUID):  # the request guard checked it before the body was read
-        user_id = await _verify(request.headers.get("authorization"), svc.settings)
+        caller = await _verify(request.headers.get("authorization"), svc)
+        request.scope.setdefault("state", {})["caller"] = caller
+        user_id = caller.user_id
     note(request, user_id=user_id)
     return user_id
 
 
 CurrentUser = Annotated[uuid.UUID, Depends(_current_user)]
+
+
+async def _session_user(request: Request, user: CurrentUser) -> uuid.UUID:
+    caller = request.scope.get("state", {}).get("caller")
+    if caller is not None and caller.api_key_id is not None:
+        raise errors.Forbidden("API keys cannot manage API keys: sign in and use your session's access token.")
+    return user
+
+
+SessionUser = Annotated[uuid.UUID, Depends(_session_user)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)]

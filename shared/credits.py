@@ -60,6 +60,14 @@ class Credits:
         params = {f"p_{name}": value for name, value in asdict(new).items()}
         return self.backend.call("create_generation", **params)
 
+    def create_generation_limited(self, new: NewGeneration, *, rate_limit: int, global_limit: int,
+                                  api_key_id: UUID | None = None) -> dict[str, Any]:
+        """create_generation behind the per-user create window and the service-wide one, in the same
+        one transaction (migrations/0010); adds `rate` (the user's window) unless replayed."""
+        params = {f"p_{name}": value for name, value in asdict(new).items()}
+        return self.backend.call("create_generation_limited", **params, p_rate_limit=rate_limit,
+                                 p_global_limit=global_limit, p_api_key_id=api_key_id)
+
     def ledger_discrepancies(self) -> list[dict[str, Any]]:
         """Every broken money rule, as rows; empty when the books are right."""
         return self.backend.call("ledger_discrepancies")

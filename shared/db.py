@@ -45,6 +45,10 @@ def raise_db_error(sqlstate: str | None, message: str, detail: str | None, hint:
         if hint == "idempotency_key_reused":
             raise errors.IdempotencyKeyReused()
         raise errors.InvalidState(_sentence(message))
+    if sqlstate == "PT429" and hint == "rate_limited":
+        from shared.ratelimit import create_refused
+
+        raise create_refused(_sentence(message), extra)
     if sqlstate == "PT429":
         raise errors.TooManyActiveGenerations(
             f"You already have {extra.get('active', 'too many')} generations in progress "

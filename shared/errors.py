@@ -85,6 +85,19 @@ class TooManyActiveGenerations(ApiError):
         super().__init__(detail, headers={"Retry-After": str(retry_after)})
 
 
+class RateLimited(ApiError):
+    status, code = 429, "rate_limited"
+    default_detail = "You are making requests too quickly; slow down."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int, headers: dict[str, str] | None = None):
+        super().__init__(detail, headers={**(headers or {}), "Retry-After": str(retry_after)},
+                         retry_after=retry_after)
+
+
+class Forbidden(ApiError):
+    status, code, default_detail = 403, "forbidden", "This credential may not do this."
+
+
 class ProviderUnavailable(ApiError):
     status, code = 503, "provider_unavailable"
     default_detail = "The video provider is unavailable right now; your credits were refunded. Try again shortly."

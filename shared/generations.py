@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import catalog, errors
+from shared import catalog, errors, ratelimit
 from shared.credits import NewGeneration
 from shared.output_urls import policy_for
 from shared.replicate_provider import Prediction, ProviderError
@@ -46,12 +46,15 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
 
     Returns the 202 body. A storage or Replicate failure fails and refunds the generation, then raises 503."""
     image_path = upload.path if upload else image_path
-    created = svc.credits.create_generation(NewGeneration(
+    caller = ratelimit.current()
+    created = svc.credits.create_generation_limited(NewGeneration(
         user_id=user_id, kind=request.KIND, model=request.model, resolution=request.resolution,
         prompt=request.prompt, cost=request.variant.cost, max_active=svc.settings.max_active_generations,
         negative_prompt=request.negative_prompt, seed=request.seed, aspect_ratio=request.aspect_ratio,
         image_path=image_path, idempotency_key=idempotency_key, request_hash=request_hash, retry_of=retry_of,
-    ))
+    ), rate_limit=svc.settings.create_rate_per_minute, global_limit=svc.settings.max_creates_per_minute,
+        api_key_id=caller.api_key_id if caller else None)
+    ratelimit.note_create(created.get("rate"))
     if created["replayed"]:
         return _replay(created)
     gen_id = created["generation_id"]

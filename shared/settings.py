@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     # Connections one process (one Modal container) keeps to DATABASE_URL at most. Containers x this
     # must stay within the Supabase pooler's client limit: see docs/benchmarks.md, "Scale on paper".
     db_pool_size: int = Field(10, ge=1)
+    # Per-user limits per minute (fixed windows in Postgres): creates, and every other signed-in call.
+    create_rate_per_minute: int = Field(10, ge=1)
+    request_rate_per_minute: int = Field(120, ge=1)
+    # The whole service's creates per minute (Replicate allows 600 prediction creates a minute).
+    max_creates_per_minute: int = Field(600, ge=1)
+    # How long a container trusts a verified API key before asking the database again: a revoked key
+    # stops working everywhere within this time (at once in the container that revoked it). 0: never cached.
+    api_key_cache_seconds: float = Field(30.0, ge=0)
     # Stored videos and uploaded images are deleted this many days after their generation finished.
     retention_days: int = Field(30, ge=1)
     # Bearer token for GET /metrics; unset: /metrics answers 404.

@@ -99,6 +99,8 @@ def stack(db_url, tmp_path, stack_settings):
         supabase_service_role_key=None, supabase_jwt_secret=None, webhook_url=None,
         public_base_url=None, allowed_origins="https://app.example.com", replicate_timeout_seconds=2.0,
         stripe_secret_key=None, stripe_webhook_secret=None, checkout_success_url=None, checkout_cancel_url=None,
+        # Tests of other rules make many calls a minute: the limits' own tests set theirs.
+        create_rate_per_minute=100_000, request_rate_per_minute=100_000,
     ) | stack_settings)
     stack = DevStack(settings, port=0, sweep=False, db_role="service_role").start()
     stack.emulator.behaviour.auto_run = False

@@ -19,7 +19,8 @@ CONTRACT = {
     "account": {"/credits": {"get"}, "/generations": {"get"}, "/cancel": {"post"}, "/retry": {"post"},
                 "/pricing": {"get"}, "/checkout": {"post"}, "/checkout/status": {"get"},
                 "/health": {"get"},
-                "/generations/{generation_id}": {"delete"}, "/generations/delete": {"post"}, "/metrics": {"get"}},
+                "/generations/{generation_id}": {"delete"}, "/generations/delete": {"post"}, "/metrics": {"get"},
+                "/api-keys": {"post", "get"}, "/api-keys/{key_id}": {"delete"}},
     "stripe_webhook": {"/": {"post"}},
 }
 

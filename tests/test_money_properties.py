@@ -105,12 +105,17 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @initialize(target=users)
     def second_user(self):
-        return self.sign_up()
+        return self.sign_up(with_key=True)
 
-    @rule(target=users)
-    def sign_up(self):
+    @rule(target=users, with_key=st.booleans())
+    def sign_up(self, with_key=False):
+        """A user whose every later call carries either their session token or an API key of theirs."""
         user_id, token = self.api.signup()
         self.user_ids.append(user_id)
+        if with_key:
+            r = self.api.http.post("/api-keys", json={"name": "machine"}, headers=self.api.auth(token))
+            assert r.status_code == 201, r.text
+            token = r.json()["key"]
         return (user_id, token)
 
     @rule(user=users, amount=st.sampled_from([5, 10, 50]))
