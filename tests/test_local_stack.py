@@ -49,6 +49,7 @@ def test_wan_api_dev_serves_the_readme_walkthrough_and_stops_cleanly(tmp_path, p
         assert "embedded Postgres" in banner and "emulator" in banner
         assert f"data:       {pg_tmp_path / 'data'}\n" in banner  # where the tokens' secrets and the database live
         assert f"POST  http://127.0.0.1:{port}/text-to-video" in banner
+        assert f"web client: http://127.0.0.1:{port}/ " in banner  # what a person opens first
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
             token = http.post("/dev/signup", json={"email": "me@example.com"}).json()["access_token"]
             auth = {"Authorization": f"Bearer {token}"}

@@ -312,6 +312,7 @@ class DevStack:
         for path, operations in self.app.openapi()["paths"].items():
             for method in operations:
                 lines.append(f"  {method.upper():<5} {self.url}{path}")
+        lines.append(f"web client: {self.url}/   (open it in a browser: sign up, make a video, buy credits)")
         lines.append(f"docs:       {self.url}/docs")
         lines.append("ready (Ctrl-C to stop)")
         return lines
