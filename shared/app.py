@@ -51,7 +51,8 @@ DESCRIPTION = (
 
 
 def body_limit(max_bytes: int):
-    """Give an endpoint its own body limit (else: uploads, webhooks by name, JSON; see _route_rules)."""
+    """Give an endpoint its own body limit (else: uploads or JSON, see _route_rules; the webhooks
+    declare theirs)."""
     def mark(endpoint):
         endpoint.body_limit = max_bytes
         return endpoint
@@ -188,7 +189,8 @@ class _RequestGuard:
         if caller is not None:
             token = ratelimit.use(caller)
             try:
-                return await self._counted(scope, receive, _with_rate_headers(send, caller, self._settings()), limit)
+                settings = self._services().settings
+                return await self._counted(scope, receive, _with_rate_headers(send, caller, settings), limit)
             finally:
                 ratelimit.reset(token)
         await self._counted(scope, receive, send, limit)
@@ -210,13 +212,13 @@ class _RequestGuard:
         # The routers' own routes (the app's router wraps included ones differently across versions).
         return next((route for route in self.routes if route.matches(scope)[0] is Match.FULL), None)
 
-    def _settings(self):
-        return (self.fastapi_app.state.services or get_services()).settings
+    def _services(self) -> Services:
+        return self.fastapi_app.state.services or get_services()
 
     async def _caller(self, scope: Scope, creates: bool) -> ratelimit.Caller:
         """Who calls (session token or API key), counted in the `request` window unless the route
         creates (a create is counted inside its own transaction): one upsert, refused with a 429."""
-        svc = self.fastapi_app.state.services or get_services()
+        svc = self._services()
         header = dict(scope["headers"]).get(b"authorization")
         authorization = header.decode("latin-1") if header is not None else None
         caller = await _verify(authorization, svc)

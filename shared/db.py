@@ -17,6 +17,7 @@ import uuid
 from typing import Any, Protocol
 
 from shared import errors
+from shared.ratelimit import create_refused
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ def raise_db_error(sqlstate: str | None, message: str, detail: str | None, hint:
             raise errors.IdempotencyKeyReused()
         raise errors.InvalidState(_sentence(message))
     if sqlstate == "PT429" and hint == "rate_limited":
-        from shared.ratelimit import create_refused
-
         raise create_refused(_sentence(message), extra)
     if sqlstate == "PT429":
         raise errors.TooManyActiveGenerations(

@@ -64,7 +64,7 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
         except Exception:  # noqa: BLE001 - whatever storage raised, the charge must not stand
             log.exception("could not store the image of generation %s", gen_id)
             svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=STORAGE_DOWN,
-                             p_error_code="storage_unavailable")
+                             p_error_code="storage_unavailable", p_settled_by="create")
             raise errors.ServiceUnavailable(STORAGE_DOWN) from None
     try:
         prediction = start_prediction(svc, created)

@@ -31,11 +31,6 @@ def read_limited(stream, limit: int = MAX_BYTES) -> bytes:
     return data
 
 
-def check_image(data: bytes) -> tuple[str, str]:
-    """(file extension, content type) of a valid image; the contract's error otherwise."""
-    return inspect(data)[:2]
-
-
 def inspect(data: bytes) -> tuple[str, str, int, int]:
     """(file extension, content type, width, height) of a valid image; the contract's error otherwise."""
     from PIL import Image, UnidentifiedImageError

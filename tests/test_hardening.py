@@ -249,10 +249,10 @@ def test_a_storage_failure_after_the_charge_fails_and_refunds_like_a_replicate_f
     r = api.image_to_video(token, png(), key="k1")
     assert_error(r, 503, "service_unavailable")
     assert balance(db, user_id) == 100 and api.stack.emulator.creates == []
-    (status, refunded) = db.execute("select status, exists (select from public.credit_transactions t where "
-                                    "t.generation_id = g.id and t.type = 'refund') from public.generations g "
-                                    "where user_id = %s", (user_id,)).fetchone()
-    assert (status, refunded) == ("failed", True)
+    (status, refunded, settled_by) = db.execute(
+        "select status, exists (select from public.credit_transactions t where t.generation_id = g.id and "
+        "t.type = 'refund'), settled_by from public.generations g where user_id = %s", (user_id,)).fetchone()
+    assert (status, refunded, settled_by) == ("failed", True, "create")  # a create failure, in the metrics too
     assert_error(api.image_to_video(token, png(), key="k1"), 503, "service_unavailable")  # replayed, not charged
     assert balance(db, user_id) == 100
 
