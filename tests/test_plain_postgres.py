@@ -59,6 +59,9 @@ def test_a_database_with_auth_users_is_never_given_the_stand_in(plain_server, tm
         conn.execute("create schema auth; create table auth.users (id uuid primary key)")
     run = wan_api("migrate", env={"DATABASE_URL": url}, cwd=tmp_path)
     assert "stand-in" not in run.stderr
+    # It went on to the migrations themselves (which need Supabase's roles, absent here): it did not
+    # stop before deciding.
+    assert run.returncode == 1 and "0001_credit_ledger.sql" in run.stderr, run.stderr
     with psycopg.connect(url) as conn:
         assert conn.execute("select to_regprocedure('auth.uid()') is null").fetchone()[0]  # not ours to add
 
