@@ -133,15 +133,6 @@ def _local_secrets(data_dir: Path) -> dict:
     return made
 
 
-def _stripe_secret(data_dir: Path) -> str:
-    """The local Stripe emulator's webhook signing secret, made once and kept with the others."""
-    made = _local_secrets(data_dir)
-    if "stripe_webhook_secret" not in made:
-        made["stripe_webhook_secret"] = "whsec_" + secrets.token_hex(24)
-        (data_dir / "local-secrets.json").write_text(json.dumps(made))
-    return made["stripe_webhook_secret"]
-
-
 def _replicate_secret(settings: Settings) -> str:
     """The account's webhook signing secret (GET /v1/webhooks/default/secret)."""
     import replicate
@@ -267,15 +258,15 @@ class DevStack:
 
     def _start_stripe_emulator(self, settings: Settings) -> Settings:
         """The local Stripe: sessions, the checkout page, and events signed for our webhook."""
-        secret = settings.stripe_webhook_secret or _stripe_secret(self.data_dir)
-        self.stripe = StripeEmulator(secret, webhook_url=f"{self.url}/webhooks/stripe")
+        # Its sessions live in memory only, so its signing secret need not outlive the process.
+        self.stripe = StripeEmulator(settings.stripe_webhook_secret, webhook_url=f"{self.url}/webhooks/stripe")
         server = ThreadedServer(self.stripe.app, "127.0.0.1", 0).start()
         self.servers.append(server)
         self.stripe.base_url = f"http://127.0.0.1:{server.port}"
         # Back to the web client, whose page confirms with GET /checkout/status (as a frontend does).
         client = f"{self.url}/web/"
         return settings.model_copy(update={
-            "stripe_secret_key": "sk_test_local_emulator", "stripe_webhook_secret": secret,
+            "stripe_secret_key": "sk_test_local_emulator", "stripe_webhook_secret": self.stripe.webhook_secret,
             "stripe_api_base": self.stripe.base_url,
             "checkout_success_url": settings.checkout_success_url or client + "?session_id={CHECKOUT_SESSION_ID}",
             "checkout_cancel_url": settings.checkout_cancel_url or client + "?checkout=canceled",
