@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from shared import api_keys, catalog, errors, generations, metrics, packs, purchases, retention
 from shared.api_models import (GEN_ID, ApiKeyCreated, ApiKeyList, ApiKey, CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
                                GenerationPage, Health, Pricing, RetryAccepted, documented)
-from shared.app import CurrentUser, IdempotencyKey, SessionUser, Svc, counts_as_create, note
+from shared.app import CurrentUser, IdempotencyKey, SessionUser, Svc, counted_in_its_transaction, note
 
 _NO_GENERATION = uuid.UUID(int=0)
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text exposition format
@@ -80,7 +80,7 @@ def cancel(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser) -
     return generations.cancel(svc, user, body.generation_id)
 
 
-@counts_as_create
+@counted_in_its_transaction("create")
 def retry(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser,
           idempotency_key: IdempotencyKey = None) -> dict:
     """Start a new generation with a failed or canceled one's inputs (charged as new)."""

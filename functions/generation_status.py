@@ -8,11 +8,12 @@ from fastapi import APIRouter, Request
 
 from shared import errors, generations
 from shared.api_models import Generation, documented
-from shared.app import CurrentUser, Svc, note
+from shared.app import CurrentUser, Svc, counted_in_its_transaction, note
 
 PATH = "/status"
 
 
+@counted_in_its_transaction("request")
 def generation_status(generation_id: uuid.UUID, request: Request, svc: Svc, user: CurrentUser) -> dict:
     """The generation's status, progress and, once it succeeded, a video URL the browser can play."""
     note(request, generation_id=generation_id)

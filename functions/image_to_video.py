@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from shared import catalog, errors, generations, images
 from shared.api_models import Accepted, documented
-from shared.app import CurrentUser, IdempotencyKey, Svc, counts_as_create, note
+from shared.app import CurrentUser, IdempotencyKey, Svc, counted_in_its_transaction, note
 from shared.schemas import ImageToVideoRequest, parse
 
 PATH = "/image-to-video"
@@ -20,7 +20,7 @@ _RESOLUTIONS = sorted({v.resolution for v in catalog.VARIANTS if v.kind == "imag
 _RATIOS = list(dict.fromkeys(r for v in catalog.VARIANTS if v.kind == "image-to-video" for r in v.aspect_ratios))
 
 
-@counts_as_create
+@counted_in_its_transaction("create")
 def image_to_video(
     request: Request, svc: Svc, user: CurrentUser,
     image: Annotated[UploadFile, File(description="PNG, JPEG or WebP, at most 10 MB")],

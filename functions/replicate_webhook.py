@@ -13,7 +13,7 @@ import uuid
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from shared import generations, webhooks
+from shared import generations, logs, webhooks
 from shared import errors
 from shared.api_models import WebhookReceived, documented, signed_body
 from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
@@ -47,7 +47,7 @@ async def replicate_webhook(request: Request, svc: Svc, generation_id: str | Non
 def _answer(request: Request, outcome: str) -> dict:
     note(request, outcome=outcome)
     if outcome in ("unknown_generation", "job_mismatch"):
-        log.warning(json.dumps({"event": "webhook_ignored", "outcome": outcome, **request.state.log}))
+        logs.event(log, "webhook_ignored", logging.WARNING, **{**request.state.log, "outcome": outcome})
     return {"received": True, "outcome": outcome}
 
 

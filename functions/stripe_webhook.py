@@ -7,13 +7,12 @@ does not retry them. A 5xx only when the event could not be recorded: Stripe the
 
 from __future__ import annotations
 
-import json
 import logging
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from shared import purchases
+from shared import logs, purchases
 from shared import errors
 from shared.api_models import WebhookReceived, documented, signed_body
 from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
@@ -35,7 +34,7 @@ async def stripe_webhook(request: Request, svc: Svc) -> dict:
         raise InvalidPayload(f"The {event['type']} event lacks a field the service needs.") from None
     note(request, outcome=outcome)
     if outcome in ("unknown_session", "unknown_payment", "mismatch"):
-        log.warning(json.dumps({"event": "stripe_event_not_applied", **request.state.log}))
+        logs.event(log, "stripe_event_not_applied", logging.WARNING, **request.state.log)
     return {"received": True, "outcome": outcome}
 
 

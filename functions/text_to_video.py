@@ -6,13 +6,13 @@ from fastapi import APIRouter, Request
 
 from shared import errors, generations
 from shared.api_models import Accepted, documented
-from shared.app import CurrentUser, IdempotencyKey, Svc, counts_as_create, note
+from shared.app import CurrentUser, IdempotencyKey, Svc, counted_in_its_transaction, note
 from shared.schemas import TextToVideoRequest
 
 PATH = "/text-to-video"
 
 
-@counts_as_create
+@counted_in_its_transaction("create")
 def text_to_video(body: TextToVideoRequest, request: Request, svc: Svc, user: CurrentUser,
                   idempotency_key: IdempotencyKey = None) -> dict:
     """Start a text-to-video generation; the same Idempotency-Key and body answer the first answer again."""

@@ -5,7 +5,6 @@ read (and the user's token checked before it, too), and one structured log line 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -22,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import api_keys, auth, errors, ratelimit
+from shared import api_keys, auth, errors, logs, ratelimit
 from shared.images import MAX_BYTES as MAX_IMAGE_BYTES
 from shared.logs import configure_logging
 from shared.schemas import validation_errors
@@ -59,11 +58,14 @@ def body_limit(max_bytes: int):
     return mark
 
 
-def counts_as_create(endpoint):
-    """Mark an endpoint whose calls count in the `create` window (counted inside the create
-    transaction, shared/generations.py) instead of the `request` window."""
-    endpoint.counts_as_create = True
-    return endpoint
+def counted_in_its_transaction(policy: str):
+    """Mark an endpoint whose own database call counts the caller in the `policy` window, in the same
+    transaction (a create in `create`, shared/generations.py; GET /status in `request`), so the guard
+    makes no round trip of its own for it."""
+    def mark(endpoint):
+        endpoint.counted_in_its_transaction = policy
+        return endpoint
+    return mark
 
 
 def create_app(*routers: APIRouter, services: Services | None = None, title: str = "Wan Video API",
@@ -145,10 +147,8 @@ class _RequestLog:
             raise
         finally:
             fields.setdefault("outcome", "ok" if status < 400 else "error")
-            log.info(json.dumps({
-                "event": "request", "method": scope["method"], "path": scope["path"], "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1), **fields,
-            }))
+            logs.event(log, "request", **{"method": scope["method"], "path": scope["path"], "status": status,
+                                          "duration_ms": round((time.perf_counter() - started) * 1000, 1), **fields})
 
 
 class _BodyTooLarge(StarletteHTTPException):
@@ -173,14 +173,14 @@ class _RequestGuard:
         route = self._route(scope) if scope["type"] == "http" else None
         if route is None:  # not ours, or a 404/405 that reads no body
             return await self.app(scope, receive, send)
-        limit, needs_user, creates = self.rules[id(route)]
+        limit, needs_user, counted_by_handler = self.rules[id(route)]
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         caller = None
         try:
             if int(declared) > limit:
                 raise _too_large(limit)
             if needs_user:
-                caller = await self._caller(scope, creates)
+                caller = await self._caller(scope, counted_by_handler)
         except errors.ApiError as exc:
             scope.setdefault("state", {}).setdefault("log", {})["outcome"] = exc.code
             return await error_response(exc)(scope, receive, send)
@@ -215,17 +215,17 @@ class _RequestGuard:
     def _services(self) -> Services:
         return self.fastapi_app.state.services or get_services()
 
-    async def _caller(self, scope: Scope, creates: bool) -> ratelimit.Caller:
-        """Who calls (session token or API key), counted in the `request` window unless the route
-        creates (a create is counted inside its own transaction): one upsert, refused with a 429."""
+    async def _caller(self, scope: Scope, counted_by_handler: str | None) -> ratelimit.Caller:
+        """Who calls (session token or API key), counted in the `request` window (one upsert, refused
+        with a 429) unless the route's own transaction counts it (`counted_in_its_transaction`)."""
         svc = self._services()
         header = dict(scope["headers"]).get(b"authorization")
         authorization = header.decode("latin-1") if header is not None else None
         caller = await _verify(authorization, svc)
         scope.setdefault("state", {})["user_id"] = caller.user_id
         scope["state"]["caller"] = caller
-        if creates:
-            caller.policy = "create"
+        if counted_by_handler:
+            caller.policy = counted_by_handler
             return caller
         caller.rate = await run_in_threadpool(
             svc.backend.call, "hit_request_rate", p_user_id=caller.user_id,
@@ -255,18 +255,21 @@ async def _verify(authorization: str | None, svc: Services) -> ratelimit.Caller:
     if api_keys.is_api_key(token):
         found = api_keys.cached(token) or await run_in_threadpool(api_keys.verify, token, svc)
         return ratelimit.Caller(found[0], found[1])
+    known = auth.cached_user(token, settings)  # verified before by this container, still valid
+    if known is not None:
+        return ratelimit.Caller(known)
     if auth.needs_network(token, settings):  # ES256/RS256: may fetch the project's JWKS
         return ratelimit.Caller(await run_in_threadpool(auth.verify_token, token, settings))
     return ratelimit.Caller(auth.verify_token(token, settings))  # HS256: pure computation, fine on the loop
 
 
-def _route_rules(route: APIRoute) -> tuple[int, bool, bool]:
-    """(body limit, needs a signed-in user, counts as a create) of one route."""
+def _route_rules(route: APIRoute) -> tuple[int, bool, str | None]:
+    """(body limit, needs a signed-in user, the window its own transaction counts it in) of one route."""
     limit = getattr(route.endpoint, "body_limit", None)
     if limit is None:
         uploads = any(isinstance(p.field_info, params.File) for p in _params(route.dependant))
         limit = UPLOAD_BODY_LIMIT if uploads else JSON_BODY_LIMIT
-    return limit, _needs(route.dependant, _current_user), getattr(route.endpoint, "counts_as_create", False)
+    return limit, _needs(route.dependant, _current_user), getattr(route.endpoint, "counted_in_its_transaction", None)
 
 
 def _too_large(limit: int) -> errors.ApiError:

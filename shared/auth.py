@@ -7,6 +7,11 @@ signing keys, its older HS256 tokens stay valid until they expire):
   SUPABASE_URL is set. The key set is cached for JWKS_LIFESPAN_SECONDS only (a key removed from the
   JWKS stops being trusted within that time), and a token naming an unknown `kid` refetches it at most
   once per UNKNOWN_KID_REFETCH_SECONDS, so a stream of forged kids cannot hammer Supabase.
+
+A token verified once is trusted by this container until it expires (a frontend polls with the same
+token for its whole hour): a signing-key token no longer than the key set that verified it is fresh,
+so a removed key still stops being trusted within JWKS_LIFESPAN_SECONDS. Verifying costs ~0.13 ms of
+CPU per request on the hot status path (docs/benchmarks.md); a lookup costs a dict probe.
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ JWKS_LIFESPAN_SECONDS = 300.0
 UNKNOWN_KID_REFETCH_SECONDS = 60.0
 USER_AGENT = "wan-video-api (PyJWT JWKS client)"
 ASYMMETRIC = ("ES256", "RS256")
+TOKEN_CACHE_MAX = 10_000      # tokens remembered per container; the whole cache is dropped when full
+
+_verified: dict[tuple[str, str | None, str | None], tuple[uuid.UUID, float]] = {}  # -> (user, until: monotonic)
+_verified_lock = threading.Lock()
 
 
 class _Jwks:
@@ -43,7 +52,8 @@ class _Jwks:
         self._lock = threading.Lock()
         self._last_forced = float("-inf")
 
-    def key(self, kid: str | None) -> jwt.PyJWK:
+    def key(self, kid: str | None) -> tuple[jwt.PyJWK, float]:
+        """The signing key `kid`, and until when (monotonic) the key set it came from is fresh."""
         import jwt
 
         keys = {k.key_id: k for k in self.client.get_signing_keys()}  # refetched once the set expires
@@ -54,7 +64,8 @@ class _Jwks:
                     keys = {k.key_id: k for k in self.client.get_signing_keys(refresh=True)}
         if kid not in keys:
             raise jwt.PyJWKClientError(f"no signing key {kid!r} in the project's JWKS")
-        return keys[kid]
+        cache = self.client.jwk_set_cache
+        return keys[kid], cache.jwk_set_with_timestamp.get_timestamp() + cache.lifespan
 
 
 @lru_cache(maxsize=4)
@@ -76,7 +87,22 @@ def bearer_token(authorization: str | None) -> str:
 
 def needs_network(token: str, settings: Settings) -> bool:
     """Whether checking this token may fetch the JWKS (the caller then runs it off the event loop)."""
-    return bool(settings.supabase_url) and _alg(token) in ASYMMETRIC
+    return bool(settings.supabase_url) and cached_user(token, settings) is None and _alg(token) in ASYMMETRIC
+
+
+def cached_user(token: str, settings: Settings) -> uuid.UUID | None:
+    """The user of a token this container verified and still trusts (see the module's notes); no I/O."""
+    hit = _verified.get((token, settings.supabase_jwt_secret, settings.supabase_url))
+    if hit is not None and hit[1] > time.monotonic():
+        return hit[0]
+    return None
+
+
+def _remember(token: str, settings: Settings, user_id: uuid.UUID, until: float) -> None:
+    with _verified_lock:
+        if len(_verified) >= TOKEN_CACHE_MAX:
+            _verified.clear()
+        _verified[(token, settings.supabase_jwt_secret, settings.supabase_url)] = (user_id, until)
 
 
 def _alg(token: str) -> str | None:
@@ -93,13 +119,18 @@ def _alg(token: str) -> str | None:
 def verify_token(token: str, settings: Settings) -> uuid.UUID:
     import jwt
 
+    known = cached_user(token, settings)
+    if known is not None:
+        return known
     options = {"require": ["exp", "sub", "aud"]}
     alg = _alg(token)
+    key_fresh_until = float("inf")
     try:
         if alg == "HS256" and settings.supabase_jwt_secret:
             key = settings.supabase_jwt_secret
         elif alg in ASYMMETRIC and settings.supabase_url:
-            key = _jwks(settings.supabase_url).key(jwt.get_unverified_header(token).get("kid")).key
+            signing_key, key_fresh_until = _jwks(settings.supabase_url).key(jwt.get_unverified_header(token).get("kid"))
+            key = signing_key.key
         elif not settings.supabase_jwt_secret and not settings.supabase_url:
             raise Unauthorized("The server cannot check access tokens: it has no JWT secret or Supabase URL.")
         else:
@@ -115,6 +146,9 @@ def verify_token(token: str, settings: Settings) -> uuid.UUID:
     except jwt.InvalidTokenError:
         raise Unauthorized("The access token is not valid.") from None
     try:
-        return uuid.UUID(str(claims["sub"]))
+        user_id = uuid.UUID(str(claims["sub"]))
     except ValueError:
         raise Unauthorized("The access token does not name a user.") from None
+    # Trusted until it expires (without the leeway: after that, it is checked again, leeway and all).
+    _remember(token, settings, user_id, min(time.monotonic() + float(claims["exp"]) - time.time(), key_fresh_until))
+    return user_id

@@ -67,7 +67,10 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
                              p_error_code="storage_unavailable", p_settled_by="create")
             raise errors.ServiceUnavailable(STORAGE_DOWN) from None
     try:
-        prediction = start_prediction(svc, created)
+        prediction = start_prediction(svc, {
+            "generation_id": gen_id, "model": request.model, "resolution": request.resolution,
+            "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
+            "aspect_ratio": request.aspect_ratio, "image_path": image_path})
     except ProviderError as exc:
         log.warning("replicate create failed for %s: %s", gen_id, exc)
         svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=PROVIDER_DOWN,
@@ -172,9 +175,15 @@ def apply_prediction(svc: Services, generation_id: str, prediction: Prediction,
 
 def status(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
     """One of the user's generations. If Replicate has been quiet about an unfinished one, ask it
-    (the database lets one caller do so per 10 s) and apply the answer: the lost-webhook fallback."""
-    gen = svc.backend.call("get_generation", p_user_id=user_id, p_gen_id=generation_id)
-    if gen["deleted"]:
+    (the database lets one caller do so per 10 s) and apply the answer: the lost-webhook fallback.
+    The read is counted in the caller's request window in the same transaction (one round trip)."""
+    caller = ratelimit.current()
+    answer = svc.backend.call("get_generation_counted", p_user_id=user_id, p_gen_id=generation_id,
+                              p_rate_limit=svc.settings.request_rate_per_minute,
+                              p_api_key_id=caller.api_key_id if caller else None)
+    ratelimit.note_request(answer["rate"])
+    gen = answer["generation"]
+    if gen is None or gen["deleted"]:
         raise errors.NotFound()
     if gen.pop("should_poll"):
         try:

@@ -2,9 +2,9 @@
 each with a UTC timestamp, and our own loggers at INFO even when the platform configured the root
 logger first.
 
-A message that is itself a JSON object (`log.info(json.dumps({"event": "request", ...}))`) has its
-keys merged into the line; any other message goes under "message". A traceback or a multi-line
-error (Replicate's, say) stays inside its JSON string, so a line is always one event.
+An event (`logs.event(log, "request", status=200, ...)`) has its fields as the line's own keys (a
+handler that is not ours sees them as a JSON message); any other message goes under "message". A traceback or a multi-line error (Replicate's, say) stays inside
+its JSON string, so a line is always one event.
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname.lower(),
             "logger": record.name,
         }
-        message = record.getMessage()
-        fields = _json_object(message)
-        if fields is None:
-            line["message"] = message
-        else:  # an event's keys sit beside ours (a clash keeps ours: ts, level, logger)
-            line.update({k: v for k, v in fields.items() if k not in line})
+        if isinstance(record.msg, _Event):  # its keys sit beside ours (a clash keeps ours: ts, level, logger)
+            line.update({k: v for k, v in record.msg.items() if k not in line})
+        else:
+            line["message"] = record.getMessage()
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
@@ -38,14 +36,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def _json_object(message: str) -> dict | None:
-    if not message.startswith("{"):
-        return None
-    try:
-        value = json.loads(message)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
+class _Event(dict):
+    """An event's fields. Our formatter writes them as the line's keys (no JSON string to parse back:
+    there is one on every request); any other handler (a platform's, pytest's) gets them as JSON."""
+
+    def __str__(self) -> str:
+        return json.dumps(self, default=str)
+
+
+def event(logger: logging.Logger, name: str, level: int = logging.INFO, /, **fields) -> None:
+    """Log the event `name` with its fields."""
+    if logger.isEnabledFor(level):
+        logger.log(level, _Event(event=name, **fields))
 
 
 def json_handler(stream=None) -> logging.Handler:

@@ -23,7 +23,7 @@ import logging
 import uuid
 from typing import Any
 
-from shared import errors, packs
+from shared import errors, logs, packs
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def create_checkout(svc: Services, user_id: uuid.UUID, pack_id: str, idempotency
     except stripe.IdempotencyError:
         raise errors.IdempotencyKeyReused() from None
     except stripe.StripeError as exc:
-        log.error(json.dumps({"event": "stripe_error", "call": "create_session", "error": str(exc)}))
+        logs.event(log, "stripe_error", logging.ERROR, call="create_session", error=str(exc))
         raise errors.ServiceUnavailable("The payment provider is unavailable right now; try again shortly.") from None
     svc.backend.call("record_checkout", p_session_id=session.id, p_user_id=user_id, p_pack_id=pack.pack_id,
                      p_credits=pack.credits, p_amount=pack.amount, p_currency=pack.currency)
@@ -107,8 +107,8 @@ def fetch_session(svc: Services, session_id: str) -> dict:
     try:
         return _client(svc).v1.checkout.sessions.retrieve(session_id).to_dict()
     except stripe.StripeError as exc:
-        log.error(json.dumps({"event": "stripe_error", "call": "retrieve_session", "session_id": session_id,
-                              "error": str(exc)}))
+        logs.event(log, "stripe_error", logging.ERROR, call="retrieve_session", session_id=session_id,
+                   error=str(exc))
         raise errors.ServiceUnavailable("The payment provider is unavailable right now; try again shortly.") from None
 
 
@@ -121,8 +121,8 @@ def fulfil(svc: Services, session: dict, event_id: str | None = None, event_type
         p_pack_id=(session.get("metadata") or {}).get("pack_id"), p_payment_intent=_id(session.get("payment_intent")),
         p_event_id=event_id, p_event_type=event_type)
     if result["outcome"] == "mismatch":
-        log.warning(json.dumps({"event": "purchase_mismatch", "session_id": session["id"], "event_id": event_id,
-                                "mismatch": result.get("mismatch")}))
+        logs.event(log, "purchase_mismatch", logging.WARNING, session_id=session["id"], event_id=event_id,
+                   mismatch=result.get("mismatch"))
     return result
 
 

@@ -90,6 +90,16 @@ def create_refused(sentence: str, rate: dict) -> errors.RateLimited:
                               headers={"RateLimit": state_header("create", 0, reset_seconds)})
 
 
+def note_request(rate: dict) -> None:
+    """A call whose own transaction counted it in the `request` window (GET /status): its state goes
+    on the answer, and a refusal is the 429."""
+    if not rate["allowed"]:
+        raise request_refused(rate)
+    caller = current()
+    if caller is not None:
+        caller.rate = rate
+
+
 def note_create(rate: dict | None) -> None:
     """The create transaction counted this create: its window's state goes on the answer."""
     caller = current()

@@ -8,12 +8,11 @@ being unreachable changes nothing, and the next sweep tries again.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections import Counter
 
-from shared import generations, metrics, retention
+from shared import generations, logs, metrics, retention
 from shared.replicate_provider import ProviderError
 from shared.services import Services
 from shared.video_copy import copy_video
@@ -74,7 +73,7 @@ def sweep(svc: Services, *, batch: int = BATCH) -> dict[str, int]:
     if counts:  # a count nobody listed: a bug, but the sweep's work is done and the line stays fixed
         log.error("sweep counts not in COUNTS: %s", dict(counts))
     result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    log.info(json.dumps({"event": "sweep", **result}))
+    logs.event(log, "sweep", **result)
     return result
 
 

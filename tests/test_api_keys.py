@@ -244,6 +244,29 @@ def test_a_key_and_its_owners_session_share_one_window(limited_api, db):
     assert_error(api.http.get("/credits", headers=api.auth(token)), 429, "rate_limited")
 
 
+def test_status_is_counted_in_the_request_window_by_its_own_one_round_trip(limited_api, db, monkeypatch):
+    """GET /status (polled every few seconds) counts in the same window as every other call, unknown
+    ids included (probing ids is limited too), yet costs one database round trip, not two."""
+    api = limited_api
+    token, gen_id, _ = api.start_generation()  # counted in the create window; its start webhook is in
+    _settle_into_a_fresh_window(db)
+    db.execute("update public.generations set last_event_at = clock_timestamp() where id = %s",
+               (gen_id,))  # heard from just now: no poll of Replicate
+    calls: list[str] = []
+    real_call = api.stack.services.backend.call
+    monkeypatch.setattr(api.stack.services.backend, "call",
+                        lambda function, **params: (calls.append(function), real_call(function, **params))[1])
+    answers = [api.status(token, gen_id if i % 2 else str(uuid.uuid4())) for i in range(12)]
+    assert [r.status_code for r in answers] == [404, 200] * 6
+    assert calls == ["get_generation_counted"] * 12
+    assert [int(re.search(r"r=(\d+)", r.headers["RateLimit"]).group(1)) for r in answers] == list(range(11, -1, -1))
+    assert all(r.headers["RateLimit-Policy"] == '"request";q=12;w=60' for r in answers)
+    refused = api.status(token, gen_id)
+    assert_error(refused, 429, "rate_limited")
+    assert re.fullmatch(r'"request";r=0;t=\d+', refused.headers["RateLimit"]) and "Retry-After" in refused.headers
+    assert_error(api.http.get("/credits", headers=api.auth(token)), 429, "rate_limited")  # one window for both
+
+
 def test_the_rate_headers_are_exposed_to_the_browser(limited_api):
     api = limited_api
     response = api.http.get("/credits", headers=api.auth(api.token(), Origin="https://app.example.com"))

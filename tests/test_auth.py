@@ -164,3 +164,30 @@ def test_a_token_issued_slightly_in_the_future_is_accepted():
     settings = Settings(_env_file=None, supabase_jwt_secret=SECRET, supabase_url=None)
     body = claims(iat=int(time.time()) + 20, nbf=int(time.time()) + 20)
     assert verify_token(jwt.encode(body, SECRET, algorithm="HS256"), settings) == uuid.UUID(body["sub"])
+
+
+def test_a_token_is_verified_once_then_trusted_until_it_expires(monkeypatch):
+    """The status path polls with one token for its whole life: its signature is checked once per
+    container, and the remembered answer ends at the token's expiry (then the full check, leeway and
+    all, decides again)."""
+    settings = Settings(_env_file=None, supabase_jwt_secret=SECRET, supabase_url=None)
+    decodes = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: (decodes.append(1), real_decode(*a, **k))[1])
+    body = claims(exp=int(time.time()) + 2)
+    token = jwt.encode(body, SECRET, algorithm="HS256")
+    for _ in range(5):
+        assert verify_token(token, settings) == uuid.UUID(body["sub"])
+    assert len(decodes) == 1
+    monkeypatch.setattr(auth, "LEEWAY_SECONDS", 0)
+    assert wait_for(lambda: auth.cached_user(token, settings) is None, timeout=5)
+    with pytest.raises(Unauthorized, match="expired"):
+        verify_token(token, settings)
+
+
+def test_a_remembered_token_is_not_trusted_by_a_server_with_other_keys():
+    body = claims()
+    token = jwt.encode(body, SECRET, algorithm="HS256")
+    assert verify_token(token, Settings(_env_file=None, supabase_jwt_secret=SECRET, supabase_url=None))
+    with pytest.raises(Unauthorized):
+        verify_token(token, Settings(_env_file=None, supabase_jwt_secret="y" * 40, supabase_url=None))

@@ -138,7 +138,8 @@ def test_a_restart_of_the_stack_mid_generation_is_a_non_event(db_url, tmp_path):
     settings = Settings(_env_file=None, database_url=db_url, wan_data_dir=str(tmp_path / "wan-data"),
                         replicate_api_token=None, replicate_webhook_secret=None, supabase_url=None,
                         supabase_service_role_key=None, supabase_jwt_secret=None, webhook_url=None,
-                        public_base_url=None, wan_emulator_run_seconds=6.0)
+                        public_base_url=None, wan_emulator_run_seconds=6.0,
+                        request_rate_per_minute=100_000)  # it polls status far more often than a client
     port = free_port()
     stack = DevStack(settings, port=port, sweep=False, db_role="service_role").start()
     try:
