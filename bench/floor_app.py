@@ -8,6 +8,8 @@
 - `GET /one`: one one-statement transaction: the I/O of GET /status and of the Replicate webhook.
 - `GET /one-thread`: the same from a sync function on a worker thread over a sync pool, as our sync
   handlers run: its gap to `/one` is what async handlers over an async pool could save at most.
+- `GET /fastapi-one`: the same sync statement as the handler of a one-route FastAPI app (response
+  model, worker thread): the framework's own cost, our code's none (no auth, middleware or logging).
 
 Run by bench/__main__.py as `python -m bench.floor_app --port P --database-url U --emulator-port E`
 under uvicorn with the server settings of the local stack (h11, no access log).
@@ -76,6 +78,8 @@ def build(database_url: str, emulator_port: int, webhook: str):
         with pools["sync"].connection() as conn:
             conn.execute(STATEMENT).fetchone()
 
+    framework = _framework_floor(one_statement_sync)
+
     async def answer(send, status: int, payload: dict) -> None:
         body = json.dumps(payload).encode()
         await send({"type": "http.response.start", "status": status,
@@ -98,6 +102,8 @@ def build(database_url: str, emulator_port: int, webhook: str):
                     pools["sync"].close()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["path"] == "/fastapi-one":
+            return await framework(scope, receive, send)
         while (await receive()).get("more_body"):  # read the request body, as a handler does
             pass
         if scope["path"] in ("/create", "/create-client"):
@@ -125,6 +131,23 @@ def build(database_url: str, emulator_port: int, webhook: str):
             await run_in_threadpool(one_statement_sync)
             return await answer(send, 200, {"ok": True})
         return await answer(send, 404, {"detail": "no such floor"})
+
+    return app
+
+
+def _framework_floor(one_statement_sync):
+    from fastapi import FastAPI
+    from pydantic import BaseModel
+
+    class One(BaseModel):
+        ok: bool
+
+    app = FastAPI()
+
+    @app.get("/fastapi-one", response_model=One)
+    def one() -> dict:  # sync, so FastAPI runs it on a worker thread, as ours run
+        one_statement_sync()
+        return {"ok": True}
 
     return app
 
