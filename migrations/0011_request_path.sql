@@ -11,7 +11,10 @@
 --    hit_request_rate) and get_generation (0002) in one transaction, where the request guard used to
 --    make the hit a transaction of its own. A refused hit reads nothing; an unknown id still counts
 --    (answered with generation null, which the service turns into its 404), so probing ids is limited
---    like any other call.
+--    like any other call. Lock order: the user's `request` counter row, then the generation (only when
+--    get_generation claims a poll), then the API key's row last (0010's _touch_api_key): a create made
+--    with the same key takes profile then key, and a webhook or cancel generation then profile, so
+--    touching the key before the generation could close a cycle of the three.
 
 create or replace function public.create_generation(
   p_user_id uuid,
@@ -91,15 +94,20 @@ create function public.get_generation_counted(
 ) returns jsonb
 language plpgsql security definer set search_path = '' as $$
 declare
-  v_rate jsonb := public.hit_request_rate(p_user_id, p_rate_limit, p_api_key_id);
+  v_rate jsonb := public._hit_rate(p_user_id, 'request', p_rate_limit);
+  v_gen jsonb;
 begin
-  if not (v_rate ->> 'allowed')::boolean then
-    return jsonb_build_object('rate', v_rate);
+  if (v_rate ->> 'allowed')::boolean
+     and exists (select from public.generations where id = p_gen_id and user_id = p_user_id) then
+    v_gen := public.get_generation(p_user_id, p_gen_id);
   end if;
-  if not exists (select from public.generations where id = p_gen_id and user_id = p_user_id) then
-    return jsonb_build_object('rate', v_rate, 'generation', null);
+  if p_api_key_id is not null then
+    perform public._touch_api_key(p_api_key_id);
   end if;
-  return jsonb_build_object('rate', v_rate, 'generation', public.get_generation(p_user_id, p_gen_id));
+  -- Refused: no 'generation' key (nothing was read); unknown: generation null.
+  return case when (v_rate ->> 'allowed')::boolean
+              then jsonb_build_object('rate', v_rate, 'generation', v_gen)
+              else jsonb_build_object('rate', v_rate) end;
 end
 $$;
 

@@ -41,31 +41,39 @@ _verified_lock = threading.Lock()
 
 
 class _Jwks:
-    """The project's signing keys: PyJWT's key-set cache (with a lifespan; no per-key cache, which
-    would keep a rotated-out key forever) plus our own bound on refetches for unknown kids."""
+    """The project's signing keys, fetched by PyJWT's client and kept JWKS_LIFESPAN_SECONDS here (no
+    per-key cache, which would keep a rotated-out key forever), with our own bound on refetches for
+    unknown kids. The set and its fetch time are read together, so a key's answer says until when
+    the very set it came from is fresh (a remembered token must not outlive it)."""
 
     def __init__(self, url: str):
         import jwt
 
-        self.client = jwt.PyJWKClient(url, cache_keys=False, cache_jwk_set=True, lifespan=JWKS_LIFESPAN_SECONDS,
+        self.client = jwt.PyJWKClient(url, cache_keys=False, cache_jwk_set=False,
                                       headers={"User-Agent": USER_AGENT}, timeout=5)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one fetch at a time; the others wait for its answer
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched = float("-inf")
         self._last_forced = float("-inf")
+
+    def _fetch(self) -> None:
+        self._keys = {k.key_id: k for k in self.client.get_signing_keys()}
+        self._fetched = time.monotonic()
 
     def key(self, kid: str | None) -> tuple[jwt.PyJWK, float]:
         """The signing key `kid`, and until when (monotonic) the key set it came from is fresh."""
         import jwt
 
-        keys = {k.key_id: k for k in self.client.get_signing_keys()}  # refetched once the set expires
-        if kid not in keys:
-            with self._lock:
-                if time.monotonic() - self._last_forced >= UNKNOWN_KID_REFETCH_SECONDS:
-                    self._last_forced = time.monotonic()
-                    keys = {k.key_id: k for k in self.client.get_signing_keys(refresh=True)}
+        with self._lock:
+            if time.monotonic() - self._fetched >= JWKS_LIFESPAN_SECONDS:
+                self._fetch()
+            if kid not in self._keys and time.monotonic() - self._last_forced >= UNKNOWN_KID_REFETCH_SECONDS:
+                self._last_forced = time.monotonic()
+                self._fetch()
+            keys, fresh_until = self._keys, self._fetched + JWKS_LIFESPAN_SECONDS
         if kid not in keys:
             raise jwt.PyJWKClientError(f"no signing key {kid!r} in the project's JWKS")
-        cache = self.client.jwk_set_cache
-        return keys[kid], cache.jwk_set_with_timestamp.get_timestamp() + cache.lifespan
+        return keys[kid], fresh_until
 
 
 @lru_cache(maxsize=4)

@@ -55,8 +55,9 @@ class Credits:
     def create_generation(self, new: NewGeneration) -> dict[str, Any]:
         """Check the limit and balance, insert the generation and charge it, in one transaction.
 
-        Returns the generation with `credits_remaining`, and `replayed` when the Idempotency-Key was
-        seen before with the same request (nothing charged then)."""
+        Returns `generation_id`, `status`, `cost`, `credits_remaining` and `replayed` (false); when the
+        Idempotency-Key was seen before with the same request (nothing charged then), the whole first
+        generation with `replayed` true."""
         params = {f"p_{name}": value for name, value in asdict(new).items()}
         return self.backend.call("create_generation", **params)
 

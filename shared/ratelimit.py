@@ -1,8 +1,8 @@
 """Per-user rate limits a client can read (issue 13).
 
 Two fixed one-minute windows per user, counted in Postgres (migrations/0010): `create` (the create
-calls, counted inside the create transaction itself) and `request` (every other signed-in call, one
-cheap upsert before the handler). The service-wide MAX_CREATES_PER_MINUTE is a third window counted
+calls, counted inside the create transaction itself) and `request` (every other signed-in call: GET
+/status inside its own read, migrations/0011; the rest by one cheap upsert before the handler). The service-wide MAX_CREATES_PER_MINUTE is a third window counted
 with each create. Every answer to a signed-in call carries the IETF draft headers
 (draft-ietf-httpapi-ratelimit-headers: `RateLimit-Policy: "create";q=10;w=60` and
 `RateLimit: "create";r=7;t=42`, r = calls left in this window, t = seconds until it resets); a

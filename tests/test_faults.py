@@ -158,6 +158,28 @@ def test_the_database_dropping_during_a_status_poll_writes_nothing(api, db, db_u
     assert api.status(token, gen_id).status_code == 200
 
 
+def test_a_status_call_with_an_api_key_locks_the_keys_row_only_after_its_generation(api, db, db_url):
+    """A create made with a key locks its profile then the key's row; a webhook or cancel locks a
+    generation then its profile. A status call that held the key's row (its last_used_at) while it
+    waited for its generation would close that cycle: Postgres would abort one of the three."""
+    token, gen_id, _ = api.start_generation()
+    made = api.http.post("/api-keys", json={"name": "poller"}, headers=api.auth(token)).json()
+    aged(db, gen_id, 1)  # quiet: the status claims a poll, which takes the generation's row lock
+    answer = {}
+    with psycopg.connect(db_url) as locker:
+        locker.execute("select 1 from public.generations where id = %s for update", (gen_id,))
+        sender = threading.Thread(target=lambda: answer.setdefault("r", api.status(made["key"], gen_id)))
+        sender.start()
+        wait_for(lambda: db.execute("select 1 from pg_stat_activity where wait_event_type = 'Lock' "
+                                    "and query like '%get_generation_counted%'").fetchone())
+        with psycopg.connect(db_url, autocommit=True) as other:  # the create's step: profile, then the key
+            other.execute("set lock_timeout = '2s'")
+            other.execute("update public.api_keys set last_used_at = now() where id = %s", (made["id"],))
+        locker.rollback()
+        sender.join()
+    assert answer["r"].status_code == 200
+
+
 def test_a_cancel_while_the_create_waits_on_replicate_refunds_once_and_stops_the_job(api, stack, db):
     from shared.replicate_provider import ReplicateProvider
 
