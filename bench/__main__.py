@@ -12,6 +12,8 @@
    same statement behind a one-route FastAPI app, which splits the gap into the framework's share and
    ours; then status requests/s at p99 < 50 ms and the scale on paper
 3c. the request logger as BaseHTTPMiddleware (before) and pure ASGI (now), GET /pricing
+3d. (information) the process's CPU per GET /status in-process with each of our layers taken away in
+    turn, and the one-route FastAPI floor: our share of the status gap, layer by layer
 4. sweep time for the same 100 stuck generations among 10,000 and among 1,000,000 rows — target <= 2x
 5. cold import time of each web function's module vs `import fastapi` — target <= 1.5x
 6. server memory under 40 concurrent uploads of a 75 KB, 4096x4096 PNG from a user with 0 credits
@@ -431,6 +433,92 @@ def status_capacity(base: str, status, requests: int, heard_from_now) -> dict:
     return {"status_capacity": rate, "clients": clients, "p99": p99, "containers": containers}
 
 
+# --- 3d. our share of GET /status's CPU, layer by layer (issue 15) ------------------------------------
+
+async def _drive(app, path: str, query: str, headers: list, n: int) -> list[int]:
+    """`n` GETs straight into an ASGI app, one at a time (no server, no network); their statuses."""
+    statuses: list[int] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
+             "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
+    for _ in range(n):
+        await app(dict(scope), receive, send)
+    return statuses
+
+
+def layers(pg: EmbeddedPostgres, requests: int) -> None:
+    """The process's CPU per GET /status (our app in-process, one request at a time) with one of our
+    layers taken away at a time, and the one-route FastAPI floor app serving one statement: what each
+    of our layers costs on top of the framework. Interleaved rounds, medians."""
+    import asyncio
+
+    from bench.floor_app import _framework_floor
+    from shared.app import create_app
+    from shared.settings import Settings
+    from wan_local.dev import DevStack
+
+    url = new_database(pg, "bench_layers")
+    with tempfile.TemporaryDirectory() as data:
+        stack = DevStack(Settings(_env_file=None, database_url=url, wan_data_dir=data, replicate_api_token=None,
+                                  supabase_url=None, supabase_jwt_secret=None, webhook_url=None,
+                                  replicate_webhook_secret=None, public_base_url=None,
+                                  request_rate_per_minute=10**9), port=0, sweep=False).start()
+        stack.emulator.behaviour.auto_run = False
+        stack.emulator.behaviour.deliver_webhooks = False
+        try:
+            with httpx.Client(base_url=stack.url) as http:
+                token = http.post("/dev/signup", json={"email": "layers@bench.example"}).json()["access_token"]
+                gen = http.post("/text-to-video", headers={"Authorization": f"Bearer {token}"},
+                                json={"prompt": "a fox", "model": "t2v-14B", "resolution": "480p"}).json()["generation_id"]
+            with psycopg.connect(url, autocommit=True) as conn:  # processing, heard from: no poll of Replicate
+                conn.execute("update public.generations set status = 'processing', last_event_at = now() + interval '1 day'")
+            headers = [(b"host", b"bench"), (b"authorization", f"Bearer {token}".encode()), (b"accept", b"*/*")]
+            for handler in logging.getLogger().handlers:  # the request log is formatted and written, not shown
+                if isinstance(handler, logging.StreamHandler):
+                    handler.setStream(open(os.devnull, "w"))
+            logging.disable(logging.NOTSET)
+
+            def without(*names):
+                app = create_app(*stack.routers(), services=stack.services, docs_url=None)
+                app.user_middleware = [m for m in app.user_middleware if m.cls.__name__ not in names]
+                return app
+
+            def one_statement():
+                with stack.services.backend.pool.connection() as conn:
+                    conn.execute("select 1").fetchone()
+
+            apps = {"ours": (without(), "/status"), "without the request log": (without("_RequestLog"), "/status"),
+                    "without CORS": (without("CORSMiddleware"), "/status"),
+                    "without the request guard": (without("_RequestGuard"), "/status"),
+                    "FastAPI one-statement floor": (_framework_floor(one_statement), "/fastapi-one")}
+            loop = asyncio.new_event_loop()
+            cpu: dict[str, list[float]] = {name: [] for name in apps}
+            for round_ in range(6):  # the first round warms up
+                for name, (app, path) in apps.items():
+                    began = time.process_time()
+                    statuses = loop.run_until_complete(_drive(app, path, f"generation_id={gen}", headers, requests // 5))
+                    assert set(statuses) == {200}, (name, set(statuses))
+                    if round_:
+                        cpu[name].append((time.process_time() - began) * 1000 / len(statuses))
+            loop.close()
+        finally:
+            logging.disable(logging.INFO)
+            stack.stop()
+    ours = statistics.median(cpu["ours"]) * 1000
+    for name, runs in cpu.items():
+        us = statistics.median(runs) * 1000
+        report(f"  info: status CPU in-process, {name}", us, None if name == "ours" else ours, "µs", "info",
+               True, None if name == "ours" else us / ours)
+
+
 # --- 3c. the request logger, before and after (issue 15) -------------------------------------------
 
 def middleware(concurrency: int, requests: int) -> None:
@@ -721,7 +809,8 @@ def upload_memory(pg: EmbeddedPostgres, concurrency: int = 40, rounds: int = 3) 
            peak - idle <= 200 and set(answers) == {402})
 
 
-SECTIONS = ("throughput", "round-trips", "latency", "middleware", "sweep", "upload-memory", "metrics", "imports", "api-keys")
+SECTIONS = ("throughput", "round-trips", "latency", "layers", "middleware", "sweep", "upload-memory", "metrics", "imports",
+            "api-keys")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -749,6 +838,8 @@ def main(argv: list[str] | None = None) -> int:
                 round_trips(pg)
             if "latency" in run:
                 latency(pg, concurrency=8, requests=requests)
+            if "layers" in run:
+                layers(pg, requests)
             if "middleware" in run:
                 middleware(concurrency=8, requests=requests)
             if "sweep" in run:
