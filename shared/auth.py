@@ -95,7 +95,7 @@ def bearer_token(authorization: str | None) -> str:
 
 def needs_network(token: str, settings: Settings) -> bool:
     """Whether checking this token may fetch the JWKS (the caller then runs it off the event loop)."""
-    return bool(settings.supabase_url) and cached_user(token, settings) is None and _alg(token) in ASYMMETRIC
+    return bool(settings.supabase_url) and _alg(token) in ASYMMETRIC
 
 
 def cached_user(token: str, settings: Settings) -> uuid.UUID | None:
