@@ -20,6 +20,8 @@ from shared.app import CurrentUser, IdempotencyKey, SessionUser, Svc, counted_in
 
 _NO_GENERATION = uuid.UUID(int=0)
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text exposition format
+METRICS_EXAMPLE = ("# HELP wan_generations Generations created (all time), by their current status.\n"
+                   "# TYPE wan_generations gauge\nwan_generations{status=\"succeeded\"} 1042\n")
 
 
 class GenerationRef(BaseModel):
@@ -42,7 +44,7 @@ class CheckoutRequest(BaseModel):
 
 
 class NewApiKey(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "my render server"}]})
 
     name: str = Field(max_length=100)
 
@@ -188,7 +190,7 @@ def router() -> APIRouter:
         Deleted, errors.NotFound, errors.InvalidState, invalid, unavailable))
     r.add_api_route("/metrics", get_metrics, methods=["GET"], **documented(
         "Prometheus metrics (text exposition format 0.0.4).", errors.Unauthorized, errors.NotFound, unavailable,
-        user=False, media_type=METRICS_TYPE))
+        user=False, media_type=METRICS_TYPE, example=METRICS_EXAMPLE))
     # API keys: managed with a Supabase session only (a key calling these is 403 forbidden).
     r.add_api_route("/api-keys", create_api_key, methods=["POST"], **documented(
         ApiKeyCreated, errors.Forbidden, errors.InvalidState, too_large, invalid, unavailable, status=201))

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shared import generations, logs, webhooks
 from shared import errors
-from shared.api_models import WebhookReceived, documented, signed_body
+from shared.api_models import PREDICTION_EXAMPLE, WebhookReceived, documented, signed_body
 from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
 from shared.errors import InvalidPayload
 from shared.replicate_provider import parse_prediction
@@ -58,5 +58,5 @@ def router(path: str = PATH) -> APIRouter:
         errors.InvalidRequest, errors.ServiceUnavailable, user=False), **signed_body(
         "The whole prediction object, as Replicate sends it (Standard Webhooks).",
         {"webhook-id": "The delivery's id (repeats keep it).", "webhook-timestamp": "Unix seconds; 5 minutes' tolerance.",
-         "webhook-signature": "v1,<base64 HMAC-SHA256> with REPLICATE_WEBHOOK_SECRET."}))
+         "webhook-signature": "v1,<base64 HMAC-SHA256> with REPLICATE_WEBHOOK_SECRET."}, PREDICTION_EXAMPLE))
     return r

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shared import logs, purchases
 from shared import errors
-from shared.api_models import WebhookReceived, documented, signed_body
+from shared.api_models import STRIPE_EVENT_EXAMPLE, WebhookReceived, documented, signed_body
 from shared.app import WEBHOOK_BODY_LIMIT, Svc, body_limit, note
 from shared.errors import InvalidPayload
 
@@ -43,5 +43,6 @@ def router(path: str = PATH) -> APIRouter:
     r.add_api_route(path, stripe_webhook, methods=["POST"], **documented(
         WebhookReceived, errors.InvalidPayload, errors.InvalidSignature, errors.PayloadTooLarge,
         errors.InvalidRequest, errors.ServiceUnavailable, user=False), **signed_body(
-        "A Stripe event object.", {"Stripe-Signature": "t=<unix seconds>,v1=<HMAC-SHA256> with STRIPE_WEBHOOK_SECRET."}))
+        "A Stripe event object.", {"Stripe-Signature": "t=<unix seconds>,v1=<HMAC-SHA256> with STRIPE_WEBHOOK_SECRET."},
+        STRIPE_EVENT_EXAMPLE))
     return r

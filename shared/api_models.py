@@ -8,12 +8,13 @@ real answers against these models, so a documented field cannot silently disappe
 
 Adding a typed route: define its answer model here, then register it with
 `r.add_api_route(path, handler, methods=[...], **documented(Model, errors.X, errors.Y, ...))`,
-and regenerate docs/openapi.json (`python -m shared.openapi`).
+and regenerate docs/openapi.json (`scripts/regenerate`).
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import uuid
 from datetime import datetime
 from typing import Any, Literal, Union
@@ -384,13 +385,13 @@ ALWAYS = (errors.ApiError,)
 
 
 def documented(model: type[BaseModel] | str, *raises: type[errors.ApiError], status: int = 200,
-               user: bool = True, media_type: str | None = None) -> dict[str, Any]:
+               user: bool = True, media_type: str | None = None, example: str | None = None) -> dict[str, Any]:
     """`add_api_route` keyword arguments documenting a route: its answer `model` at `status`, and each
     error it can answer (the statuses, the codes, an example each). `user`: the route needs a token.
-    A text answer (not JSON): `model` is its one-sentence description, `media_type` its type."""
+    A text answer (not JSON): `model` is its one-sentence description, `media_type` its type, `example` one."""
     extra: dict[str, Any] = {}
     if isinstance(model, str):
-        success = {"description": model, "content": {media_type: {"schema": {"type": "string"}}}}
+        success = {"description": model, "content": {media_type: {"schema": {"type": "string"}, "example": example}}}
         # A media type of None keeps FastAPI from adding an empty JSON schema to the text answer (and
         # from filing the JSON errors under text/plain); the handler returns its own Response anyway.
         extra["response_class"] = _OwnResponse
@@ -424,12 +425,84 @@ def _union(models: list[type[BaseModel]]):
     return Union[tuple(models)]  # noqa: UP007 - a union built at runtime
 
 
-def signed_body(what: str, headers: dict[str, str]) -> dict[str, Any]:
-    """`add_api_route` keyword arguments documenting a webhook's raw JSON body and its signature
-    headers (the handler reads the raw body itself, so FastAPI cannot see either)."""
+def signed_body(what: str, headers: dict[str, str], example: dict[str, Any]) -> dict[str, Any]:
+    """`add_api_route` keyword arguments documenting a webhook's raw JSON body (with an `example` of
+    it) and its signature headers (the handler reads the raw body itself, so FastAPI cannot see either)."""
     return {"openapi_extra": {
         "requestBody": {"required": True, "description": what,
-                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "content": {"application/json": {"schema": {"type": "object"}, "example": example}}},
         "parameters": [{"name": name, "in": "header", "required": True, "description": text,
                         "schema": {"type": "string"}} for name, text in headers.items()],
     }}
+
+
+# --- the document as generators read it -----------------------------------------------------------------
+
+ERROR_CODES = sorted({cls.code for cls in ERROR_MODELS})
+FORM_NAMES = {"Body_image_to_video_image_to_video_post": "ImageToVideoForm"}
+FORM_EXAMPLES = {"ImageToVideoForm": {"image": "(a PNG, JPEG or WebP file)", "prompt": "the fox turns its head",
+                                      "model": "i2v-14B", "resolution": "480p"}}
+# A prediction as Replicate POSTs it (https://replicate.com/docs/reference/http#predictions.get: the
+# same object as GET /v1/predictions/{id}).
+PREDICTION_EXAMPLE = {
+    "id": "ufawqhfynnddngldkgtslldrkq", "model": "wavespeedai/wan-2.1-t2v-480p", "version": "hidden",
+    "input": {"prompt": "a red fox running through fresh snow", "aspect_ratio": "16:9"},
+    "logs": "100%|##########| 30/30", "output": "https://replicate.delivery/xezq/abc/output.mp4", "error": None,
+    "status": "succeeded", "created_at": "2026-11-24T09:30:05.412Z", "started_at": "2026-11-24T09:30:05.9Z",
+    "completed_at": "2026-11-24T09:30:10.8Z", "urls": {"get": "https://api.replicate.com/v1/predictions/"
+                                                              "ufawqhfynnddngldkgtslldrkq"},
+    "metrics": {"predict_time": 4.9}}
+# A Stripe event (https://docs.stripe.com/api/events/object) of a paid Checkout Session.
+STRIPE_EVENT_EXAMPLE = {
+    "id": "evt_1QbUq2LkdIwHu7ix", "object": "event", "type": "checkout.session.completed", "livemode": False,
+    "created": 1795000000, "api_version": "2025-03-31.basil",
+    "data": {"object": {"id": "cs_test_a1b2c3", "object": "checkout.session", "mode": "payment",
+                        "payment_status": "paid", "status": "complete", "amount_total": 500, "currency": "usd",
+                        "client_reference_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566",
+                        "metadata": {"pack_id": "credits-100"}, "payment_intent": "pi_3QbUq2LkdIwHu7ix"}}}
+
+
+def refine(doc: dict[str, Any]) -> dict[str, Any]:
+    """What FastAPI's document needs before a client generator can use it (openapi-typescript,
+    datamodel-code-generator; both run on it in tests/test_sdks.py):
+    - the multipart body gets a name (`ImageToVideoForm`), its files `format: binary`;
+    - an `enum`/`pattern` that FastAPI puts beside `anyOf: [string, null]` moves into the string
+      branch (beside it, generators read it as an enum of unknown type);
+    - one `Error` schema (`code` an enum of every code) that each error model references with `allOf`,
+      so a client has one error type; the per-code models still pin their own `code`.
+    Every app serves its document through this (shared/app.py), so the checked-in file and each
+    function's /openapi.json agree."""
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    for old, new in FORM_NAMES.items():
+        if old in schemas:
+            schemas[new] = schemas.pop(old) | {"title": new}
+    text = json.dumps(doc)
+    for old, new in FORM_NAMES.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    doc = json.loads(text)
+    schemas = doc["components"]["schemas"]
+    for name in FORM_NAMES.values():
+        if name in schemas:
+            schemas[name]["examples"] = [FORM_EXAMPLES[name]]
+        for prop in schemas.get(name, {}).get("properties", {}).values():
+            if prop.get("contentMediaType") == "application/octet-stream":
+                prop["format"] = "binary"
+    for schema in schemas.values():
+        for prop in schema.get("properties", {}).values():
+            branches = [b for b in prop.get("anyOf", []) if b.get("type") == "string"]
+            for key in ("enum", "pattern"):
+                if key in prop and len(branches) == 1:
+                    branches[0][key] = prop.pop(key)
+    if ERROR_MODELS[errors.ApiError].__name__ in schemas:
+        schemas["ErrorCode"] = {"type": "string", "enum": ERROR_CODES, "title": "ErrorCode",
+                                "description": "Every machine code an error answer can carry."}
+        schemas["Error"] = {
+            "type": "object", "title": "Error", "required": ["detail", "code"],
+            "description": "Every error answer: one sentence for a person, a machine code, and the "
+                           "code's own extra fields (`errors` on 422, `required` and `balance` on 402).",
+            "properties": {"detail": {"type": "string", "description": "One sentence for a person; show it as is."},
+                           "code": {"$ref": "#/components/schemas/ErrorCode"}}}
+        for model in ERROR_MODELS.values():
+            if model.__name__ in schemas:
+                schemas[model.__name__]["allOf"] = [{"$ref": "#/components/schemas/Error"}]
+    return doc

@@ -22,6 +22,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import api_keys, auth, errors, logs, ratelimit
+from shared.api_models import refine
 from shared.images import MAX_BYTES as MAX_IMAGE_BYTES
 from shared.logs import configure_logging
 from shared.schemas import validation_errors
@@ -86,7 +87,19 @@ def create_app(*routers: APIRouter, services: Services | None = None, title: str
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    _refine_openapi(app)
     return app
+
+
+def _refine_openapi(app: FastAPI) -> None:
+    """Serve the document as generators read it (api_models.refine), once per app."""
+    make = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = refine(make())
+        return app.openapi_schema
+    app.openapi = openapi
 
 
 def error_response(exc: errors.ApiError) -> JSONResponse:

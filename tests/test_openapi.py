@@ -14,7 +14,8 @@ import pytest
 from openapi_spec_validator import validate as validate_openapi
 from PIL import Image
 
-from shared import api_models, catalog, errors, openapi, packs
+from shared import api_models, catalog, errors, packs
+from wan_local import openapi
 from tests.support import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,11 @@ CONTRACT_FIELDS = {
 }
 
 
+def methods(path_item: dict) -> dict:
+    """A path's operations, without its `x-` extensions (the Modal function serving it)."""
+    return {k: v for k, v in path_item.items() if not k.startswith("x-")}
+
+
 @pytest.fixture
 def stack_settings() -> dict:
     return {"metrics_token": METRICS_TOKEN}
@@ -66,7 +72,7 @@ def test_the_document_is_valid_openapi(doc):
 
 
 def test_only_the_production_routes_are_documented(doc):
-    documented = {(method, path) for path, ops in doc["paths"].items() for method in ops}
+    documented = {(method, path) for path, ops in doc["paths"].items() for method in methods(ops)}
     assert documented == USER_ROUTES | OPEN_ROUTES | OPERATOR_ROUTES
 
 
@@ -74,7 +80,7 @@ def test_every_answer_and_error_is_typed(doc):
     schemas = doc["components"]["schemas"]
     assert not {"HTTPValidationError", "ValidationError"} & set(schemas), "FastAPI's own 422 leaked in"
     for path, ops in doc["paths"].items():
-        for method, op in ops.items():
+        for method, op in methods(ops).items():
             where = f"{method.upper()} {path}"
             assert op.get("description"), where
             for status, answer in op["responses"].items():
@@ -108,7 +114,7 @@ def test_every_answer_and_error_is_typed(doc):
 
 def test_the_token_is_a_security_scheme_not_a_header_parameter(doc):
     for ops in doc["paths"].values():
-        for op in ops.values():
+        for op in methods(ops).values():
             assert all(p["name"].lower() != "authorization" for p in op.get("parameters", []))
 
 
@@ -138,7 +144,7 @@ def test_enums_follow_the_catalog_and_the_packs(doc):
     assert schemas["PackId"]["enum"] == [p.pack_id for p in packs.PACKS]
     text = schemas["TextToVideoRequest"]["properties"]
     assert text["model"]["enum"] == catalog.models_of_kind("text-to-video")
-    form = schemas["Body_image_to_video_image_to_video_post"]["properties"]
+    form = schemas["ImageToVideoForm"]["properties"]
     assert form["model"]["enum"] == catalog.models_of_kind("image-to-video")
     assert schemas["CheckoutRequest"]["properties"]["pack_id"]["enum"] == [p.pack_id for p in packs.PACKS]
 
@@ -285,8 +291,80 @@ def test_the_document_covers_exactly_what_the_modal_web_functions_serve(doc):
             continue
         for path, ops in function.local().openapi()["paths"].items():
             local = ROOT_FUNCTIONS[name] if path == "/" else path
-            for method, op in ops.items():
+            for method, op in methods(ops).items():
                 assert _typed(op) == _typed(doc["paths"][local][method]), (name, path, method)
                 assert op.get("security") == doc["paths"][local][method].get("security"), (name, path, method)
+                # The SDKs map a path to its deployed URL by these two (clients/*/routes).
+                assert doc["paths"][local]["x-wan-function"] == name, local
+                assert doc["paths"][local]["x-wan-function-path"] == path, local
                 seen.add((method, local))
     assert seen == USER_ROUTES | OPEN_ROUTES | OPERATOR_ROUTES
+
+
+# --- what a client generator needs (issue 24) -----------------------------------------------------------
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def test_the_document_names_its_server_and_each_paths_function(doc):
+    assert doc["servers"][0]["url"] == "http://127.0.0.1:8000"
+    for path, item in doc["paths"].items():
+        assert item["x-wan-function"] in openapi.FUNCTIONS, path
+        assert item["x-wan-function-path"].startswith("/"), path
+
+
+def test_the_upload_form_is_named_and_its_file_is_binary(doc):
+    schemas = doc["components"]["schemas"]
+    assert not [name for name in schemas if name.startswith("Body_")]
+    form = schemas["ImageToVideoForm"]
+    assert form["properties"]["image"]["format"] == "binary"
+    body = doc["paths"]["/image-to-video"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert body == {"$ref": "#/components/schemas/ImageToVideoForm"}
+    ratio = form["properties"]["aspect_ratio"]
+    assert ratio["anyOf"][0] == {"type": "string", "enum": ["16:9", "9:16"]}
+
+
+def test_no_enum_or_pattern_stands_beside_an_anyof(doc):
+    """Beside `anyOf`, generators read an enum as one of unknown type (openapi-typescript: `@enum {unknown}`)."""
+    loose = [node for node in _walk(doc) if "anyOf" in node and ({"enum", "pattern"} & set(node))]
+    assert not loose
+
+
+def test_every_error_model_is_an_error_with_one_code_enum(doc):
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["ErrorCode"]["enum"]) == {cls.code for cls in api_models.ERROR_MODELS}
+    assert schemas["Error"]["properties"]["code"] == {"$ref": "#/components/schemas/ErrorCode"}
+    for path, item in doc["paths"].items():
+        for method, op in methods(item).items():
+            for status, answer in op["responses"].items():
+                if int(status) < 400:
+                    continue
+                schema = answer["content"]["application/json"]["schema"]
+                for ref in (s["$ref"] for s in schema.get("anyOf", [schema])):
+                    model = schemas[ref.rsplit("/", 1)[1]]
+                    assert model["allOf"] == [{"$ref": "#/components/schemas/Error"}], (method, path, status)
+
+
+def test_every_operation_has_examples(doc):
+    schemas = doc["components"]["schemas"]
+
+    def has_example(media: dict) -> bool:
+        schema = media.get("schema", {})
+        named = schemas.get(schema.get("$ref", "").rsplit("/", 1)[-1], {})
+        return bool(media.get("examples") or media.get("example") or named.get("examples")
+                    or schema.get("examples"))
+
+    for path, item in doc["paths"].items():
+        for method, op in methods(item).items():
+            body = op.get("requestBody", {}).get("content", {})
+            assert all(has_example(media) for media in body.values()), (method, path, "request")
+            for status, answer in op["responses"].items():
+                for media_type, media in answer.get("content", {}).items():
+                    assert has_example(media), (method, path, status, media_type)

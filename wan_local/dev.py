@@ -24,13 +24,13 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from fastapi import APIRouter, FastAPI
 
 from shared.app import create_app
-from shared.openapi import production_routers
 from shared.replicate_provider import ReplicateProvider
 from shared.services import Services, postgres_backend
 from shared.settings import Settings
 from shared.storage import LocalStorage
 from wan_local import dev_routes
 from wan_local.docs import serve_docs
+from wan_local.openapi import production_routers, serve_with_functions
 from wan_local.embedded_pg import DataDirLock, EmbeddedPostgres, free_port, make_dirs
 from wan_local.migrate import BOOTSTRAP_NOTE, bootstrap_if_plain, migrate
 from wan_local.replicate_emulator import ReplicateEmulator
@@ -231,6 +231,7 @@ class DevStack:
             storage=storage,
         )
         self.app = create_app(*self.routers(), services=self.services, docs_url=None)
+        serve_with_functions(self.app)
         serve_docs(self.app)  # offline: Swagger UI from the installed wheel, not a CDN
         self.servers.append(ThreadedServer(self.app, self.host, self.port, api_socket).start())
         if self.sweep_enabled:
@@ -301,7 +302,7 @@ class DevStack:
             "endpoints:",
         ]
         for path, operations in self.app.openapi()["paths"].items():
-            for method in operations:
+            for method in (m for m in operations if not m.startswith("x-")):
                 lines.append(f"  {method.upper():<5} {self.url}{path}")
         lines.append(f"web client: {self.url}/   (open it in a browser: sign up, make a video, buy credits)")
         lines.append(f"docs:       {self.url}/docs")

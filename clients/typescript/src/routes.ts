@@ -1,0 +1,77 @@
+// Generated from docs/openapi.json by scripts/regenerate: do not edit.
+// Each path of the API: the Modal web function serving it, and its path below that function's URL.
+export const API_VERSION = "1";
+export const ROUTES: Record<string, readonly [string, string]> = {
+  "/text-to-video": [
+    "text_to_video",
+    "/"
+  ],
+  "/image-to-video": [
+    "image_to_video",
+    "/"
+  ],
+  "/status": [
+    "generation_status",
+    "/"
+  ],
+  "/webhooks/replicate": [
+    "replicate_webhook",
+    "/"
+  ],
+  "/credits": [
+    "account",
+    "/credits"
+  ],
+  "/generations": [
+    "account",
+    "/generations"
+  ],
+  "/cancel": [
+    "account",
+    "/cancel"
+  ],
+  "/retry": [
+    "account",
+    "/retry"
+  ],
+  "/pricing": [
+    "account",
+    "/pricing"
+  ],
+  "/checkout": [
+    "account",
+    "/checkout"
+  ],
+  "/checkout/status": [
+    "account",
+    "/checkout/status"
+  ],
+  "/health": [
+    "account",
+    "/health"
+  ],
+  "/generations/delete": [
+    "account",
+    "/generations/delete"
+  ],
+  "/generations/{generation_id}": [
+    "account",
+    "/generations/{generation_id}"
+  ],
+  "/metrics": [
+    "account",
+    "/metrics"
+  ],
+  "/api-keys": [
+    "account",
+    "/api-keys"
+  ],
+  "/api-keys/{key_id}": [
+    "account",
+    "/api-keys/{key_id}"
+  ],
+  "/webhooks/stripe": [
+    "stripe_webhook",
+    "/"
+  ]
+} as const;
