@@ -97,7 +97,7 @@ def test_past_the_deadline_it_is_canceled_at_replicate_failed_and_refunded(api, 
     assert (counts["timed_out"], counts["refunded"]) == (1, 1)
     assert stack.emulator.cancels == [pid]
     r = row(db, gen_id)
-    assert (r["status"], r["error_code"], r["refunded"]) == ("failed", "timed_out", True)
+    assert (r["status"], r["error_code"], r["refunded"]) == ("failed", "timeout", True)
     assert api.balance(token) == 100
 
 
