@@ -73,21 +73,35 @@ class Refusal:
     term: str | None = None  # the blocked term found (local policy only)
 
 
+_WORD = re.compile(r"\w+")
+
+
 class LocalPolicy:
-    """Blocked terms as whole words: one alternation, longest terms first, bounded by non-word
-    characters on both sides, over the normalized text ('kill' refuses 'Kill it' but not 'skilled')."""
+    """Blocked terms as whole words over the normalized text: the text is split into words once and
+    each word looked up (a set for one-word terms, the first word for phrases), so the cost follows
+    the text's length, not the list's. 'kill' refuses 'Kill it!' but not 'skilled'; a phrase matches
+    its words in a row whatever separates them ('severed head', 'severed-head')."""
 
     def __init__(self, terms: tuple[str, ...]):
-        folded = sorted({normalize(t) for t in terms if t.strip()}, key=len, reverse=True)
-        self.terms = tuple(folded)
-        body = "|".join(r"\s+".join(re.escape(word) for word in term.split()) for term in folded)
-        self._pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)") if folded else None
+        phrases = {tuple(_WORD.findall(normalize(t))) for t in terms}
+        phrases.discard(())
+        self.terms = tuple(sorted(" ".join(p) for p in phrases))
+        self._words = {p[0] for p in phrases if len(p) == 1}
+        self._phrases: dict[str, list[tuple[str, ...]]] = {}
+        for p in sorted((p for p in phrases if len(p) > 1), key=len, reverse=True):
+            self._phrases.setdefault(p[0], []).append(p)
 
     def find(self, text: str | None) -> str | None:
-        if not text or self._pattern is None:
+        if not text or not (self._words or self._phrases):
             return None
-        match = self._pattern.search(normalize(text))
-        return " ".join(match.group(0).split()) if match else None
+        words = _WORD.findall(normalize(text))
+        for i, word in enumerate(words):
+            if word in self._words:
+                return word
+            for phrase in self._phrases.get(word, ()):
+                if tuple(words[i:i + len(phrase)]) == phrase:
+                    return " ".join(phrase)
+        return None
 
     def check(self, texts: dict[str, str | None]) -> Refusal | None:
         for field, text in texts.items():

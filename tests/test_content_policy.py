@@ -108,6 +108,7 @@ def test_a_term_inside_another_word_is_accepted(api, prompt):
     pytest.param("a plate of CREME BRULEE", "creme brulee", id="accents_dropped_by_the_user"),
     pytest.param("a cafe at dawn", "cafe", id="accents_in_the_setting_only"),
     pytest.param("a Café, then a SEVERED\n  head", "cafe", id="first_match"),
+    pytest.param("a SEVERED\n  head, then a café", "severed head", id="first_match_is_a_phrase"),
     pytest.param("the severed   head of a statue", "severed head", id="phrase_across_whitespace"),
     pytest.param("ｇｏｒｅ in full-width letters", "gore", id="compatibility_forms"),
 ])
@@ -118,11 +119,13 @@ def test_case_accents_and_spacing_do_not_hide_a_term(api, db, prompt, term):
 
 
 def test_the_local_policy_matches_whole_normalized_words():
-    policy = LocalPolicy(("Kill", "crème brûlée", "x-ray"))
-    assert policy.terms == ("creme brulee", "x-ray", "kill")
+    policy = LocalPolicy(("Kill", "crème brûlée", "x-ray", " ", "severed head"))
+    assert policy.terms == ("creme brulee", "kill", "severed head", "x ray")
     assert policy.find("Skillful killer") is None and policy.find("kill!") == "kill"
     assert policy.find("CRÈME   Brûlée") == "creme brulee" and policy.find("cremebrulee") is None
-    assert policy.find("an X-RAY image") == "x-ray" and policy.find("x-rays") is None
+    assert policy.find("an X-RAY image") == "x ray" and policy.find("x-rays") is None
+    assert policy.find("a severed, head") == "severed head" and policy.find("severed heads") is None
+    assert policy.find("severed") is None
     assert LocalPolicy(()).find("anything") is None
     assert normalize("Ａ Crème") == "a creme"
 
