@@ -56,6 +56,8 @@ CLASSIFIER_IMAGE_SIDE = 768
 
 def normalize(text: str) -> str:
     """Case- and accent-folded text: NFKD, combining marks dropped, casefolded ('Crème' -> 'creme')."""
+    if text.isascii():  # the common case: NFKD changes no ASCII character, and casefold is lower
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
@@ -208,6 +210,7 @@ def image_for_classifier(data: bytes) -> str:
     from PIL import Image
 
     with Image.open(io.BytesIO(data)) as img:
+        img.draft("RGB", (CLASSIFIER_IMAGE_SIDE, CLASSIFIER_IMAGE_SIDE))  # JPEG: decode at a reduced scale
         img.thumbnail((CLASSIFIER_IMAGE_SIDE, CLASSIFIER_IMAGE_SIDE))
         out = io.BytesIO()
         img.convert("RGB").save(out, format="JPEG", quality=85)
