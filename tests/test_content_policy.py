@@ -323,3 +323,20 @@ def test_metrics_show_refusals_and_flagged_users(api, db):
     assert 'wan_content_refusals_total{field="negative_prompt",category="blocked_term",source="local"} 1' in text
     assert "wan_moderation_blocked_users 1" in text
     assert f'wan_moderation_flagged_user_refusals{{user_id="{user_id}",blocked="true"}} 2' in text
+
+
+@pytest.mark.parametrize("stack_settings", _hosted(), indirect=True)
+def test_a_retry_sends_its_stored_image_to_the_classifier(api, db, classifier):
+    user_id, token = api.signup()
+    first = api.image_to_video(token, png())
+    assert first.status_code == 202, first.text
+    gen_id = first.json()["generation_id"]
+    api.stack.emulator.finish(api.prediction_of(gen_id), "failed", error="CUDA out of memory")
+    wait_for(lambda: api.status(token, gen_id).json()["terminal"])
+    classifier.behaviour.flag_images = "violence"
+    r = api.http.post("/retry", json={"generation_id": gen_id}, headers=api.auth(token))
+    body = assert_error(r, 422, "content_policy")
+    assert (body["field"], body["category"]) == ("image", "violence")
+    url = classifier.requests[-1]["input"][0]["image_url"]["url"]
+    assert url.startswith(api.stack.url) and "uploads/" in url        # the stored upload's signed URL
+    assert api.balance(token) == 100 and generations_of(db, user_id) == 1
