@@ -23,6 +23,11 @@
    ledger_discrepancies() alone (one of the six) — <= 2x
 8. create latency with an API key vs with a session token, same user, one at a time — p50 <= 1.2x;
    round trips of a create made with a key — 2
+9. the content policy's cost on a create: the local policy (shipped terms + 200 operator terms) on a
+   typical request and on the longest one (2,000 + 2,000 characters) — p50 <= 1 ms; (information) the
+   hosted classifier's round trip through the official client to the loopback emulator (our client's
+   share of its latency; OpenAI's own is bounded by MODERATION_TIMEOUT_SECONDS), and the thumbnail an
+   uploaded image becomes for it
 
 Everything runs on loopback against an embedded Postgres (fsync off, the same for floor and subject).
 """
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
 import logging
 import os
@@ -809,8 +815,62 @@ def upload_memory(pg: EmbeddedPostgres, concurrency: int = 40, rounds: int = 3) 
            peak - idle <= 200 and set(answers) == {402})
 
 
+def content_policy(repeats: int) -> None:
+    """The local policy as a create runs it (Moderator.check, no classifier), then the hosted check."""
+    from PIL import Image
+
+    from shared.moderation import Moderator, OpenAIClassifier, image_for_classifier
+    from shared.settings import Settings
+    from wan_local.dev import ThreadedServer
+    from wan_local.openai_emulator import OpenAIModerationEmulator
+
+    settings = Settings(_env_file=None, openai_api_key=None,
+                        blocked_terms=",".join(f"operator term {i}" for i in range(200)))
+    moderator = Moderator(settings)
+    requests = {
+        "typical": {"prompt": "a red fox running through fresh snow at dawn, cinematic, slow motion",
+                    "negative_prompt": "blur, low quality, watermark"},
+        "longest": {"prompt": ("a quiet harbour at dusk, fishing boats rocking on the swell, " * 40)[:2000],
+                    "negative_prompt": ("blurry, overexposed, static, low quality, extra fingers, " * 40)[:2000]},
+    }
+    for name, texts in requests.items():
+        samples = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            assert moderator.check(texts) is None
+            samples.append(time.perf_counter() - started)
+        p50, p99 = (v * 1000 for v in _percentiles(samples))  # microseconds
+        report(f"content policy, local, {name} p50", p50, None, "us", "<= 1 ms", p50 <= 1000)
+        report(f"content policy, local, {name} p99", p99, None, "us", "info", True)
+
+    emulator = OpenAIModerationEmulator()
+    server = ThreadedServer(emulator.app, "127.0.0.1", 0).start()
+    try:
+        hosted = OpenAIClassifier(emulator.api_key, f"http://127.0.0.1:{server.port}/v1", "omni-moderation-latest", 5.0)
+        texts = requests["typical"]
+        hosted.check(texts, None)  # the client's first call builds its connection
+        samples = []
+        for _ in range(max(20, repeats // 50)):
+            started = time.perf_counter()
+            hosted.check(texts, None)
+            samples.append(time.perf_counter() - started)
+        p50, p99 = _percentiles(samples)
+        report("content policy, hosted (loopback) text p50", p50, None, "ms", "info", True)
+        report("content policy, hosted (loopback) text p99", p99, None, "ms", "info", True)
+    finally:
+        emulator.close()
+        ThreadedServer.stop_all([server])
+    for fmt in ("JPEG", "PNG"):
+        buffer = io.BytesIO()
+        Image.effect_noise((1920, 1080), 64).convert("RGB").save(buffer, format=fmt)
+        started = time.perf_counter()
+        image_for_classifier(buffer.getvalue())
+        report(f"content policy, 1920x1080 {fmt} -> thumbnail", (time.perf_counter() - started) * 1000, None, "ms",
+               "info", True)
+
+
 SECTIONS = ("throughput", "round-trips", "latency", "layers", "middleware", "sweep", "upload-memory", "metrics", "imports",
-            "api-keys")
+            "api-keys", "content-policy")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -852,6 +912,8 @@ def main(argv: list[str] | None = None) -> int:
                 api_key_create(pg, requests // 4)
     if "imports" in run:
         imports()
+    if "content-policy" in run:
+        content_policy(1000 if args.quick else 5000)
     targets = [r for r in ROWS if r["target"] != "info"]
     missed = [r["metric"] for r in targets if not r["met"]]
     print(f"{len(targets) - len(missed)} of {len(targets)} targets met" + (f"; missed: {', '.join(missed)}" if missed else ""))

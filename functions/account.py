@@ -176,7 +176,8 @@ def router() -> APIRouter:
         Generation, errors.NotFound, errors.InvalidState, too_large, invalid, unavailable))
     r.add_api_route("/retry", retry, methods=["POST"], **documented(
         RetryAccepted, errors.InsufficientCredits, errors.NotFound, errors.InvalidState,
-        errors.IdempotencyKeyReused, too_large, invalid, errors.TooManyActiveGenerations,
+        errors.IdempotencyKeyReused, too_large, invalid, errors.ContentPolicy, errors.AccountBlocked,
+        errors.TooManyActiveGenerations,
         errors.ProviderUnavailable, unavailable, status=202))
     r.add_api_route("/pricing", get_pricing, methods=["GET"], **documented(Pricing, user=False))
     r.add_api_route("/checkout", checkout, methods=["POST"], **documented(

@@ -56,6 +56,6 @@ def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
     r.add_api_route(path, image_to_video, methods=["POST"], **documented(
         Accepted, errors.InsufficientCredits, errors.IdempotencyKeyReused, errors.ImageTooLarge,
-        errors.UnsupportedImageType, errors.InvalidRequest, errors.TooManyActiveGenerations,
+        errors.UnsupportedImageType, errors.InvalidRequest, errors.ContentPolicy, errors.AccountBlocked, errors.TooManyActiveGenerations,
         errors.ProviderUnavailable, errors.ServiceUnavailable, status=202))
     return r

@@ -26,6 +26,6 @@ def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
     r.add_api_route(path, text_to_video, methods=["POST"], **documented(
         Accepted, errors.InsufficientCredits, errors.IdempotencyKeyReused, errors.PayloadTooLarge,
-        errors.InvalidRequest, errors.TooManyActiveGenerations, errors.ProviderUnavailable,
+        errors.InvalidRequest, errors.ContentPolicy, errors.AccountBlocked, errors.TooManyActiveGenerations, errors.ProviderUnavailable,
         errors.ServiceUnavailable, status=202))
     return r

@@ -133,7 +133,7 @@ _GENERATION = {
     "generation_id": GEN_ID, "kind": "text-to-video", "model": "t2v-14B", "resolution": "480p",
     "prompt": "a red fox running through fresh snow", "status": "succeeded", "terminal": True,
     "progress": 100, "video_url": "http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=…",
-    "expired": False, "error": None, "cost": 10, "refunded": False, "retry_of": None, "created_at": EXAMPLE_TIME,
+    "expired": False, "error": None, "error_code": None, "cost": 10, "refunded": False, "retry_of": None, "created_at": EXAMPLE_TIME,
     "updated_at": "2026-11-24T09:30:11.004211Z", "completed_at": "2026-11-24T09:30:11.004211Z",
 }
 
@@ -153,6 +153,11 @@ class Generation(_Out):
     video_url: str | None = Field(description="A URL the browser can fetch, once succeeded; else null.")
     expired: bool = Field(description="Retention deleted the stored video (video_url is then null).")
     error: str | None = Field(description="Why it failed, for a person; else null.")
+    error_code: str | None = Field(description=(
+        "Why it failed, for a program; null unless it failed or was canceled. One of provider_unavailable, "
+        "provider_failed, provider_aborted, provider_lost, content_policy (the provider's safety checker "
+        "refused it), timeout, queued_timeout, storage_unavailable, internal_error, canceled (at the "
+        "provider), canceled_by_user."))
     cost: int
     refunded: bool
     retry_of: uuid.UUID | None = Field(description="The generation this one retries, if any.")
@@ -371,6 +376,25 @@ ERROR_MODELS: dict[type[errors.ApiError], type[BaseModel]] = {
     errors.UnsupportedImageType: _error_model(errors.UnsupportedImageType, {}),
     errors.InvalidRequest: _error_model(errors.InvalidRequest, _INVALID_EXAMPLE,
                                         errors=(list[FieldError], Field(description="Each field's problem."))),
+    errors.ContentPolicy: _error_model(
+        errors.ContentPolicy, {"detail": 'The prompt was refused by the content policy (the blocked term "gore"); '
+                                         "nothing was charged.", "field": "prompt", "category": "blocked_term",
+                               "blocked_until": None,
+                               "errors": [{"field": "prompt", "message": "prompt: refused by the content policy "
+                                                                         "(blocked_term)"}]},
+        field=(Literal["prompt", "negative_prompt", "image"], Field(description="What was refused.")),
+        category=(str, Field(description="Why: `blocked_term` (the local policy) or the classifier's category, "
+                                         "e.g. `sexual`, `violence/graphic`.")),
+        blocked_until=(datetime | None, Field(description="Set when this refusal paused the account's creates "
+                                                          "(too many refusals in 24 h): until when.")),
+        errors=(list[FieldError], Field(description="The refused field, as validation errors list theirs."))),
+    errors.AccountBlocked: _error_model(
+        errors.AccountBlocked, {"detail": "After repeated content-policy refusals this account cannot start new "
+                                          "generations until 2026-11-25T09:30:00Z; reads still work (to appeal, "
+                                          "contact support).", "blocked_until": "2026-11-25T09:30:00Z",
+                                "reason": "content_policy"},
+        blocked_until=(datetime | None, Field(description="When creates are allowed again.")),
+        reason=(Literal["content_policy"], Field(description="Why the account is blocked."))),
     errors.TooManyActiveGenerations: _error_model(errors.TooManyActiveGenerations, {}),
     errors.ProviderUnavailable: _error_model(errors.ProviderUnavailable, {}),
     errors.ServiceUnavailable: _error_model(errors.ServiceUnavailable, {}),

@@ -53,6 +53,12 @@ def raise_db_error(sqlstate: str | None, message: str, detail: str | None, hint:
             f"You already have {extra.get('active', 'too many')} generations in progress "
             f"(the limit is {extra.get('limit', '?')}); wait for one to finish."
         )
+    if sqlstate == "PT403" and hint == "moderation_block":  # 0018's block after repeated refusals
+        until = extra.get("blocked_until", "later")
+        raise errors.AccountBlocked(
+            f"After repeated content-policy refusals this account cannot start new generations until {until}; "
+            "reads still work (to appeal, contact support).", blocked_until=extra.get("blocked_until"),
+            reason="content_policy")
     if sqlstate == "22023":
         raise errors.InvalidRequest(_sentence(message))
     log.error("database error %s: %s", sqlstate, message)

@@ -77,6 +77,31 @@ class InvalidRequest(ApiError):
         super().__init__(detail or errors[0]["message"], errors=errors)
 
 
+_FIELD_NAMES = {"prompt": "prompt", "negative_prompt": "negative prompt", "image": "image"}
+
+
+class ContentPolicy(ApiError):
+    """A prompt, negative prompt or image the content policy refuses (contract section 7): nothing
+    was charged. `field` names what was refused, `category` why (`blocked_term` or the classifier's)."""
+
+    status, code, default_detail = 422, "content_policy", "The content policy refused this request."
+
+    def __init__(self, field: str, category: str, *, term: str | None = None, blocked_until: str | None = None):
+        what = _FIELD_NAMES.get(field, field)
+        why = f'the blocked term "{term}"' if term else f"content classified as {category}"
+        detail = f"The {what} was refused by the content policy ({why}); nothing was charged."
+        if blocked_until:
+            detail = detail[:-1] + f", and after repeated refusals new generations are paused until {blocked_until}."
+        super().__init__(detail, field=field, category=category, blocked_until=blocked_until,
+                         errors=[{"field": field, "message": f"{field}: refused by the content policy ({category})"}])
+
+
+class AccountBlocked(ApiError):
+    """The user may not start generations for now (reads still work)."""
+
+    status, code, default_detail = 403, "account_blocked", "This account may not start new generations."
+
+
 class TooManyActiveGenerations(ApiError):
     status, code = 429, "too_many_active_generations"
     default_detail = "You have too many generations in progress; wait for one to finish."

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import catalog, errors, ratelimit
+from shared import catalog, errors, moderation, ratelimit
 from shared.credits import NewGeneration
 from shared.output_urls import policy_for
 from shared.replicate_provider import Prediction, ProviderError
@@ -44,7 +44,9 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
            upload: Upload | None = None) -> dict:
     """Charge and create (one transaction), store the upload, start the job at Replicate, record its id.
 
-    Returns the 202 body. A storage or Replicate failure fails and refunds the generation, then raises 503."""
+    Returns the 202 body. A storage or Replicate failure fails and refunds the generation, then raises 503.
+    The content policy checks the request first, before any money moves (422 content_policy)."""
+    moderation.screen(svc, user_id, request, image=upload.data if upload else None, image_path=image_path)
     image_path = upload.path if upload else image_path
     caller = ratelimit.current()
     created = svc.credits.create_generation_limited(NewGeneration(

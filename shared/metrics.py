@@ -37,7 +37,8 @@ def collect_for_scrape(svc: Services) -> dict[str, Any]:
     if data is None:
         svc.backend.call("take_metrics_snapshot", p_min_age_seconds=0)
         data = svc.backend.call("metrics_for_scrape")
-    return data
+    # The content policy's figures, live (indexed, the flagged list bounded): migrations/0018.
+    return data | {"moderation": svc.backend.call("moderation_metrics")}
 
 
 def refresh_snapshot(svc: Services) -> bool:
@@ -116,7 +117,25 @@ def prometheus(data: dict[str, Any]) -> str:
     family("wan_purchase_unrecovered_credits", "gauge",
            "Credits a refund or dispute should have taken back but the user had already spent.",
            [("", k, b["unrecovered_credits"]) for k, b in packs])
+    if "moderation" in data:
+        _moderation(data["moderation"], family)
     return "\n".join(out) + "\n"
+
+
+def _moderation(m: dict[str, Any], family) -> None:
+    """The content policy (issue 27): refusals by field and category, users paused now, and the users
+    with the most refusals in the last 24 h (at most 20, so the label set stays bounded)."""
+    family("wan_content_refusals_total", "counter", "Creates the content policy refused (never charged).",
+           [("", {"field": r["field"], "category": r["category"], "source": r["source"]}, r["count"])
+            for r in m["refusals"]])
+    family("wan_content_refusals_24h", "gauge", "Content-policy refusals in the last 24 hours.",
+           [("", {}, m["refusals_24h"])])
+    family("wan_moderation_blocked_users", "gauge", "Users whose creates are paused after repeated refusals.",
+           [("", {}, m["blocked_users"])])
+    family("wan_moderation_flagged_user_refusals", "gauge",
+           "Refusals in the last 24 h of the (at most 20) users refused most; blocked=true while paused.",
+           [("", {"user_id": f["user_id"], "blocked": "true" if f["blocked_until"] else "false"}, f["refusals_24h"])
+            for f in m["flagged"]])
 
 
 def _labels(labels: dict) -> str:

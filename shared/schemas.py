@@ -151,6 +151,7 @@ def generation_out(row: dict, video_url: str | None) -> dict:
         "video_url": video_url,
         "expired": bool(row.get("expired")),  # retention deleted the video (video_url is then null)
         "error": row["error"],
+        "error_code": row.get("error_code"),  # contract section 7: null unless it failed or was canceled
         "cost": row["cost"],
         "refunded": row["refunded"],
         "retry_of": row.get("retry_of"),

@@ -38,6 +38,17 @@ class Services:
     def credits(self) -> Credits:
         return Credits(self.backend)
 
+    @property
+    def moderation(self):
+        """The content policy (shared/moderation.py): blocked terms, and the classifier if configured.
+        Built once per settings object (the operator's tools and tests may swap the settings)."""
+        from shared.moderation import Moderator
+
+        current = self.__dict__.get("_moderation")
+        if current is None or current.settings is not self.settings:
+            current = self.__dict__["_moderation"] = Moderator(self.settings)
+        return current
+
     @cached_property
     def stripe(self):
         """The StripeClient (shared/purchases.py), or None while STRIPE_SECRET_KEY is unset."""

@@ -63,8 +63,26 @@ class Settings(BaseSettings):
     checkout_success_url: str | None = None
     checkout_cancel_url: str | None = None
 
+    # Content policy (shared/moderation.py, README "Content policy"). BLOCKED_TERMS: comma-separated,
+    # whole words, case- and accent-insensitive, added to the shipped list.
+    blocked_terms: str = ""
+    # The hosted classifier (OpenAI's moderation endpoint) runs when OPENAI_API_KEY is set.
+    openai_api_key: str | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    moderation_model: str = "omni-moderation-latest"
+    # The classifier's whole budget per create (text and image calls together).
+    moderation_timeout_seconds: float = Field(2.0, gt=0, le=30)
+    # A classifier that fails or times out lets the create through (true) or refuses it with a 503 (false).
+    moderation_fail_open: bool = True
+    # More than this many refusals in 24 h pause the user's creates for MODERATION_BLOCK_SECONDS.
+    moderation_strikes: int = Field(5, ge=1)
+    moderation_block_seconds: int = Field(86400, ge=60)
+    # Keep the refused prompt with each refusal (off: only user, field, category and time are kept).
+    moderation_store_prompts: bool = False
+
     @field_validator("supabase_jwt_secret", "replicate_webhook_secret", "supabase_service_role_key",
-                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret", "metrics_token")
+                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret", "metrics_token",
+                     "openai_api_key")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDERS:

@@ -108,7 +108,7 @@ def _time_out(svc: Services, gen: dict, counts: Counter) -> None:
         except ProviderError as exc:
             counts["cancel_failed"] += 1
             log.warning("deadline cancel of %s failed: %s", gen["generation_id"], exc)
-    _fail(svc, gen, TIMED_OUT, "timed_out", counts, "timed_out")
+    _fail(svc, gen, TIMED_OUT, "timeout", counts, "timed_out")  # error_code as contract section 7 names it
 
 
 def _settle(svc: Services, gen: dict, counts: Counter) -> None:

@@ -74,7 +74,9 @@ def test_a_stuck_generation_that_failed_at_replicate_is_refunded(api, stack, db)
     age(db, gen_id, 11)
     assert sweep(stack.services)["settled_failed"] == 1
     body = api.status(token, gen_id).json()
-    assert (body["status"], body["refunded"], body["error"]) == ("failed", True, "NSFW content detected")
+    # A safety refusal (issue 27): typed content_policy, the provider's words kept in the error.
+    assert (body["status"], body["refunded"], body["error_code"]) == ("failed", True, "content_policy")
+    assert body["error"].endswith("(NSFW content detected)")
     assert api.balance(token) == 100
 
 
@@ -97,7 +99,7 @@ def test_past_the_deadline_it_is_canceled_at_replicate_failed_and_refunded(api, 
     assert (counts["timed_out"], counts["refunded"]) == (1, 1)
     assert stack.emulator.cancels == [pid]
     r = row(db, gen_id)
-    assert (r["status"], r["error_code"], r["refunded"]) == ("failed", "timed_out", True)
+    assert (r["status"], r["error_code"], r["refunded"]) == ("failed", "timeout", True)
     assert api.balance(token) == 100
 
 

@@ -274,7 +274,7 @@ class Error(BaseModel):
         str, Field(description='One sentence for a person; show it as is.')
     ]
     code: Annotated[
-        Literal['forbidden', 'idempotency_key_reused', 'image_too_large', 'insufficient_credits', 'internal_error', 'invalid_payload', 'invalid_request', 'invalid_signature', 'invalid_state', 'not_found', 'payload_too_large', 'provider_unavailable', 'rate_limited', 'service_unavailable', 'too_many_active_generations', 'unauthorized', 'unsupported_image_type'],
+        Literal['account_blocked', 'content_policy', 'forbidden', 'idempotency_key_reused', 'image_too_large', 'insufficient_credits', 'internal_error', 'invalid_payload', 'invalid_request', 'invalid_signature', 'invalid_state', 'not_found', 'payload_too_large', 'provider_unavailable', 'rate_limited', 'service_unavailable', 'too_many_active_generations', 'unauthorized', 'unsupported_image_type'],
         Field(
             description='Every machine code an error answer can carry.',
             title='ErrorCode',
@@ -304,6 +304,34 @@ class Accepted(BaseModel):
     credits_remaining: Annotated[
         int,
         Field(description='The balance after the charge.', title='Credits Remaining'),
+    ]
+
+
+class AccountBlockedError(Error):
+    """
+    403 account_blocked
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    detail: Annotated[
+        str,
+        Field(description='One sentence for a person; show it as is.', title='Detail'),
+    ]
+    code: Annotated[
+        Literal['account_blocked'],
+        Field(
+            description='Every machine code an error answer can carry.', title='Code'
+        ),
+    ]
+    blocked_until: Annotated[
+        AwareDatetime | None,
+        Field(description='When creates are allowed again.', title='Blocked Until'),
+    ]
+    reason: Annotated[
+        Literal['content_policy'],
+        Field(description='Why the account is blocked.', title='Reason'),
     ]
 
 
@@ -407,6 +435,51 @@ class CheckoutStatus(BaseModel):
     balance: Annotated[int, Field(title='Balance')]
 
 
+class ContentPolicyError(Error):
+    """
+    422 content_policy
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    detail: Annotated[
+        str,
+        Field(description='One sentence for a person; show it as is.', title='Detail'),
+    ]
+    code: Annotated[
+        Literal['content_policy'],
+        Field(
+            description='Every machine code an error answer can carry.', title='Code'
+        ),
+    ]
+    field: Annotated[
+        Literal['prompt', 'negative_prompt', 'image'],
+        Field(description='What was refused.', title='Field'),
+    ]
+    category: Annotated[
+        str,
+        Field(
+            description="Why: `blocked_term` (the local policy) or the classifier's category, e.g. `sexual`, `violence/graphic`.",
+            title='Category',
+        ),
+    ]
+    blocked_until: Annotated[
+        AwareDatetime | None,
+        Field(
+            description="Set when this refusal paused the account's creates (too many refusals in 24 h): until when.",
+            title='Blocked Until',
+        ),
+    ]
+    errors: Annotated[
+        list[FieldError],
+        Field(
+            description='The refused field, as validation errors list theirs.',
+            title='Errors',
+        ),
+    ]
+
+
 class ForbiddenError(Error):
     """
     403 forbidden
@@ -487,6 +560,13 @@ class Generation(BaseModel):
     error: Annotated[
         str | None,
         Field(description='Why it failed, for a person; else null.', title='Error'),
+    ]
+    error_code: Annotated[
+        str | None,
+        Field(
+            description="Why it failed, for a program; null unless it failed or was canceled. One of provider_unavailable, provider_failed, provider_aborted, provider_lost, content_policy (the provider's safety checker refused it), timeout, queued_timeout, storage_unavailable, internal_error, canceled (at the provider), canceled_by_user.",
+            title='Error Code',
+        ),
     ]
     cost: Annotated[int, Field(title='Cost')]
     refunded: Annotated[bool, Field(title='Refunded')]

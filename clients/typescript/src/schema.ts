@@ -402,6 +402,39 @@ export interface components {
             credits_remaining: number;
         };
         /**
+         * AccountBlockedError
+         * @description 403 account_blocked
+         * @example {
+         *       "blocked_until": "2026-11-25T09:30:00Z",
+         *       "code": "account_blocked",
+         *       "detail": "After repeated content-policy refusals this account cannot start new generations until 2026-11-25T09:30:00Z; reads still work (to appeal, contact support).",
+         *       "reason": "content_policy"
+         *     }
+         */
+        AccountBlockedError: {
+            /**
+             * Detail
+             * @description One sentence for a person; show it as is.
+             */
+            detail: string;
+            /**
+             * Code
+             * @constant
+             */
+            code: "account_blocked";
+            /**
+             * Blocked Until
+             * @description When creates are allowed again.
+             */
+            blocked_until: string | null;
+            /**
+             * Reason
+             * @description Why the account is blocked.
+             * @constant
+             */
+            reason: "content_policy";
+        } & WithRequired<components["schemas"]["Error"], "detail" | "code">;
+        /**
          * ApiKey
          * @description One of the caller's API keys (never its secret).
          * @example {
@@ -573,6 +606,55 @@ export interface components {
             /** Balance */
             balance: number;
         };
+        /**
+         * ContentPolicyError
+         * @description 422 content_policy
+         * @example {
+         *       "category": "blocked_term",
+         *       "code": "content_policy",
+         *       "detail": "The prompt was refused by the content policy (the blocked term \"gore\"); nothing was charged.",
+         *       "errors": [
+         *         {
+         *           "field": "prompt",
+         *           "message": "prompt: refused by the content policy (blocked_term)"
+         *         }
+         *       ],
+         *       "field": "prompt"
+         *     }
+         */
+        ContentPolicyError: {
+            /**
+             * Detail
+             * @description One sentence for a person; show it as is.
+             */
+            detail: string;
+            /**
+             * Code
+             * @constant
+             */
+            code: "content_policy";
+            /**
+             * Field
+             * @description What was refused.
+             * @enum {string}
+             */
+            field: "prompt" | "negative_prompt" | "image";
+            /**
+             * Category
+             * @description Why: `blocked_term` (the local policy) or the classifier's category, e.g. `sexual`, `violence/graphic`.
+             */
+            category: string;
+            /**
+             * Blocked Until
+             * @description Set when this refusal paused the account's creates (too many refusals in 24 h): until when.
+             */
+            blocked_until: string | null;
+            /**
+             * Errors
+             * @description The refused field, as validation errors list theirs.
+             */
+            errors: components["schemas"]["FieldError"][];
+        } & WithRequired<components["schemas"]["Error"], "detail" | "code">;
         /**
          * Credits
          * @description The caller's balance and ledger, newest first.
@@ -759,6 +841,11 @@ export interface components {
              * @description Why it failed, for a person; else null.
              */
             error: string | null;
+            /**
+             * Error Code
+             * @description Why it failed, for a program; null unless it failed or was canceled. One of provider_unavailable, provider_failed, provider_aborted, provider_lost, content_policy (the provider's safety checker refused it), timeout, queued_timeout, storage_unavailable, internal_error, canceled (at the provider), canceled_by_user.
+             */
+            error_code: string | null;
             /** Cost */
             cost: number;
             /** Refunded */
@@ -1562,7 +1649,7 @@ export interface components {
          * @description Every machine code an error answer can carry.
          * @enum {string}
          */
-        ErrorCode: "forbidden" | "idempotency_key_reused" | "image_too_large" | "insufficient_credits" | "internal_error" | "invalid_payload" | "invalid_request" | "invalid_signature" | "invalid_state" | "not_found" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "service_unavailable" | "too_many_active_generations" | "unauthorized" | "unsupported_image_type";
+        ErrorCode: "account_blocked" | "content_policy" | "forbidden" | "idempotency_key_reused" | "image_too_large" | "insufficient_credits" | "internal_error" | "invalid_payload" | "invalid_request" | "invalid_signature" | "invalid_state" | "not_found" | "payload_too_large" | "provider_unavailable" | "rate_limited" | "service_unavailable" | "too_many_active_generations" | "unauthorized" | "unsupported_image_type";
         /**
          * Error
          * @description Every error answer: one sentence for a person, a machine code, and the code's own extra fields (`errors` on 422, `required` and `balance` on 402).
@@ -1623,6 +1710,15 @@ export interface operations {
                     "application/json": components["schemas"]["InsufficientCreditsError"];
                 };
             };
+            /** @description `account_blocked` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountBlockedError"];
+                };
+            };
             /** @description `idempotency_key_reused` */
             409: {
                 headers: {
@@ -1641,13 +1737,13 @@ export interface operations {
                     "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description `invalid_request` */
+            /** @description `invalid_request` | `content_policy` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InvalidRequestError"];
+                    "application/json": components["schemas"]["InvalidRequestError"] | components["schemas"]["ContentPolicyError"];
                 };
             };
             /** @description `rate_limited` | `too_many_active_generations` */
@@ -1725,6 +1821,15 @@ export interface operations {
                     "application/json": components["schemas"]["InsufficientCreditsError"];
                 };
             };
+            /** @description `account_blocked` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountBlockedError"];
+                };
+            };
             /** @description `idempotency_key_reused` */
             409: {
                 headers: {
@@ -1752,13 +1857,13 @@ export interface operations {
                     "application/json": components["schemas"]["UnsupportedImageTypeError"];
                 };
             };
-            /** @description `invalid_request` */
+            /** @description `invalid_request` | `content_policy` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InvalidRequestError"];
+                    "application/json": components["schemas"]["InvalidRequestError"] | components["schemas"]["ContentPolicyError"];
                 };
             };
             /** @description `rate_limited` | `too_many_active_generations` */
@@ -2261,6 +2366,15 @@ export interface operations {
                     "application/json": components["schemas"]["InsufficientCreditsError"];
                 };
             };
+            /** @description `account_blocked` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountBlockedError"];
+                };
+            };
             /** @description `not_found` */
             404: {
                 headers: {
@@ -2288,13 +2402,13 @@ export interface operations {
                     "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
-            /** @description `invalid_request` */
+            /** @description `invalid_request` | `content_policy` */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["InvalidRequestError"];
+                    "application/json": components["schemas"]["InvalidRequestError"] | components["schemas"]["ContentPolicyError"];
                 };
             };
             /** @description `rate_limited` | `too_many_active_generations` */
