@@ -3,6 +3,12 @@
 - POST /v1/models/{owner}/{name}/predictions and POST /v1/predictions (create by model / version)
 - GET /v1/predictions/{id}, POST /v1/predictions/{id}/cancel
 - GET /v1/webhooks/default/secret
+- GET /v1/account and GET /v1/models/{owner}/{name} (what `wan-api doctor` asks): the account, and each
+  catalog model with `latest_version.openapi_schema` built from the catalog's recorded inputs, shaped
+  as Cog publishes it (`components.schemas.Input` with `required` and `properties`, each `choices`
+  input an enum component referenced through `allOf`; replicate-python 1.0.7's Account, Model and
+  Version; replicate.com/docs/reference/http#models.get). Tests make a model drift by changing
+  `models[...]` (see `input_schema`), or remove it.
 - GET /files/{id}/output.mp4: the output, a small real H.264 MP4 shaped as the input's aspect ratio
 
 It validates every create as Replicate does, against the models' input data in shared/catalog.py
@@ -25,6 +31,7 @@ nothing (the tests' default). Tests steer it through `Behaviour` and the methods
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -106,6 +113,9 @@ class ReplicateEmulator:
         self.gets: list[str] = []          # every prediction id GET asked for
         self.cancels: list[str] = []       # every prediction id a cancel asked for
         self._lock = threading.Lock()
+        self.account = {"type": "user", "username": "local-emulator", "name": "Local Replicate emulator",
+                        "github_url": None}
+        self.models: dict[str, dict] = {name: published_model(m) for name, m in catalog.REPLICATE_MODELS.items()}
         self.app = self._build_app()
 
     # --- keeping predictions across restarts -------------------------------------------------
@@ -174,6 +184,14 @@ class ReplicateEmulator:
                 "webhook-signature": Webhook(self.webhook_secret).sign(msg_id, timestamp, body),
                 "content-type": "application/json"}
 
+    def input_schema(self, model_name: str) -> dict:
+        """The published Input schema of a model, to change in place (a drift)."""
+        return self.models[model_name]["latest_version"]["openapi_schema"]["components"]["schemas"]["Input"]
+
+    def enum_schema(self, model_name: str, input_name: str) -> dict:
+        """The enum component one input refers to (its `choices`), to change in place."""
+        return self.models[model_name]["latest_version"]["openapi_schema"]["components"]["schemas"][input_name]
+
     # --- the API ---------------------------------------------------------------------------------
     def _build_app(self) -> FastAPI:
         app = FastAPI(title="Replicate emulator", openapi_url=None)
@@ -219,6 +237,15 @@ class ReplicateEmulator:
                 self._set(pred, status="canceled")
                 threading.Thread(target=self._deliver, args=(pred, "completed"), daemon=True).start()
             return pred.data
+
+        @app.get("/v1/account")
+        def account():
+            return self.account
+
+        @app.get("/v1/models/{owner}/{name}")
+        def model(owner: str, name: str):
+            found = self.models.get(f"{owner}/{name}")
+            return found if found else _problem(404, "The requested resource could not be found.", title="Not found")
 
         @app.get("/v1/webhooks/default/secret")
         def webhook_secret():
@@ -374,6 +401,36 @@ class ReplicateEmulator:
             if status is not None and status < 300:
                 return
             time.sleep(0.2 * (attempt + 1))
+
+
+def published_model(m: catalog.ReplicateModel) -> dict:
+    """A model as GET /v1/models/{owner}/{name} answers it, its schema built from the catalog's inputs."""
+    owner, name = m.name.split("/")
+    components: dict[str, dict] = {}
+    properties: dict[str, dict] = {}
+    for order, (input_name, spec) in enumerate(m.inputs.items()):
+        prop: dict[str, Any] = {"title": input_name.replace("_", " ").title(), "x-order": order}
+        if spec.choices is not None:  # Cog: a `choices` input is an Enum, referenced through allOf
+            components[input_name] = {"title": input_name, "description": "An enumeration.",
+                                      "enum": list(spec.choices), "type": "string"}
+            prop |= {"allOf": [{"$ref": f"#/components/schemas/{input_name}"}], "default": spec.choices[0]}
+        else:
+            prop["type"] = "integer" if spec.type == "integer" else "string"
+            if spec.type == "uri":
+                prop["format"] = "uri"
+        prop |= {k: v for k, v in (("minimum", spec.minimum), ("maximum", spec.maximum)) if v is not None}
+        properties[input_name] = prop
+    schema = {"openapi": "3.0.2", "info": {"title": "Cog", "version": "0.1.0"}, "paths": {},
+              "components": {"schemas": {
+                  "Input": {"type": "object", "title": "Input", "properties": properties,
+                            "required": [k for k, spec in m.inputs.items() if spec.required]},
+                  "Output": {"type": "string", "title": "Output", "format": "uri"}, **components}}}
+    version = hashlib.sha256(m.name.encode()).hexdigest()
+    return {"url": f"https://replicate.com/{m.name}", "owner": owner, "name": name, "description": m.title,
+            "visibility": "public", "github_url": None, "paper_url": None, "license_url": None, "run_count": 0,
+            "cover_image_url": None, "default_example": None,
+            "latest_version": {"id": version, "created_at": "2025-02-26T00:00:00.000000Z", "cog_version": "0.14.0",
+                               "openapi_schema": schema}}
 
 
 def _problem(status: int, detail: str | None = None, *, title: str | None = None,
