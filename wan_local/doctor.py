@@ -117,7 +117,7 @@ def model_checks(client, model: catalog.ReplicateModel) -> list[Check]:
         published = client.models.get(model.name)
     except ReplicateError as exc:
         if exc.status == 404:
-            return [fail("replicate", name, f"does not exist at Replicate (404), yet {sellers} is sold on it: stop "
+            return [fail("replicate", name, f"{model.name} does not exist at Replicate (404), yet {sellers} is sold on it: stop "
                                             f"selling it (remove its Variant rows from shared/catalog.py) or map it "
                                             f"to the model that replaced it")]
         raise
@@ -391,7 +391,7 @@ def _grant_checks(conn) -> list[Check]:
         "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = 'public' and c.relkind = 'r' and not c.relrowsecurity order by 1").fetchall()]
     if tables:
-        found.append(fail("database", "row level security", f"off on {', '.join(tables)}: enable it in a new migration"))
+        found.append(fail("database", "row level security", f"row level security is off on {', '.join(tables)}: enable it in a new migration"))
     if not found:
         found.append(ok("database", "grants", f"service_role executes the {len(needed)} functions the code calls; no "
                                               f"function is open to anon or authenticated; every table has RLS"))

@@ -113,6 +113,7 @@ class ReplicateEmulator:
         self.gets: list[str] = []          # every prediction id GET asked for
         self.cancels: list[str] = []       # every prediction id a cancel asked for
         self._lock = threading.Lock()
+        self.api_token: str | None = None  # set: only this token is accepted (any is, by default)
         self.account = {"type": "user", "username": "local-emulator", "name": "Local Replicate emulator",
                         "github_url": None}
         self.models: dict[str, dict] = {name: published_model(m) for name, m in catalog.REPLICATE_MODELS.items()}
@@ -198,7 +199,10 @@ class ReplicateEmulator:
 
         @app.middleware("http")
         async def _auth(request: Request, call_next):
-            if request.url.path.startswith("/v1/") and not request.headers.get("authorization", "").startswith(("Bearer ", "Token ")):
+            auth = request.headers.get("authorization", "")
+            refused = not auth.startswith(("Bearer ", "Token ")) or (
+                self.api_token is not None and auth.split(" ", 1)[1] != self.api_token)
+            if request.url.path.startswith("/v1/") and refused:
                 return JSONResponse({"title": "Unauthenticated", "detail": "You did not pass an authentication token",
                                      "status": 401}, status_code=401)
             return await call_next(request)
