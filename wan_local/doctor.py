@@ -597,6 +597,25 @@ def margin_checks(settings: Settings, variants: Sequence[catalog.Variant] = cata
     return found
 
 
+def margin_table(settings: Settings | None = None) -> str:
+    """The README's margin table (tests/test_doctor.py keeps the README's copy equal to this): what
+    one sale of each variant brings in per pack, and the provider price per run it can bear."""
+    settings = settings or Settings(_env_file=None)
+    usd = [p for p in packs.PACKS if p.currency == "usd"]
+    head = ["variant", "credits", *[f"{p.pack_id} (${p.amount / 100:.2f})" for p in usd],
+            "break-even price a run", f"max price for {settings.min_margin:.0%}", "provider price", "third-party figures"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in margin_rows(settings, pack_list=usd):
+        v, credits, least = row["variant"], row["credits"], row["revenue"]
+        known = f"${row['price']:.3f} a run" if row["price"] is not None else "unknown"
+        lines.append("| " + " | ".join([
+            f"`{v.model}` {v.resolution}", str(credits),
+            *[f"${credits * p.amount / 100 / p.credits:.3f}" for p in usd],
+            f"${least:.3f} (${least / v.price.output_seconds:.3f}/s)",
+            f"${least * (1 - settings.min_margin):.3f}", known, v.price.estimates or "none found"]) + " |")
+    return "\n".join(lines)
+
+
 # --- the command ----------------------------------------------------------------------------------
 
 HELP = """\
