@@ -598,7 +598,7 @@ def margin_checks(settings: Settings, variants: Sequence[catalog.Variant] = cata
 
 
 def margin_table(settings: Settings | None = None) -> str:
-    """The README's margin table (tests/test_doctor.py keeps the README's copy equal to this): what
+    """The README's margin table (tests/test_deploy_guide.py keeps the README's copy equal to this): what
     one sale of each variant brings in per pack, and the provider price per run it can bear."""
     settings = settings or Settings(_env_file=None)
     usd = [p for p in packs.PACKS if p.currency == "usd"]
