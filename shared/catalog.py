@@ -232,28 +232,3 @@ def replicate_input(v: Variant, *, prompt: str, negative_prompt: str | None, see
     data: dict[str, object] = {"prompt": prompt, **dict(v.fixed_input)}
     data.update({k: val for k, val in optional.items() if val is not None})
     return data
-
-
-def check_input(model_name: str, data: dict) -> list[dict]:
-    """Replicate's own validation of a create's input against the model's schema (for the emulator):
-    [{"type", "field", "description"}] like the `invalid_fields` of Replicate's 422."""
-    model = REPLICATE_MODELS[model_name]
-    errors = []
-    for name, spec in model.inputs.items():
-        if name not in data:
-            if spec.required:
-                errors.append({"type": "required", "field": "input", "description": f"{name} is required"})
-            continue
-        value, where = data[name], f"input.{name}"
-        if spec.type == "integer" and (not isinstance(value, int) or isinstance(value, bool)):
-            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: integer"})
-        elif spec.type in ("string", "uri") and not isinstance(value, str):
-            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: string"})
-        elif spec.choices is not None and value not in spec.choices:
-            allowed = ", ".join(f'"{c}"' for c in spec.choices)
-            errors.append({"type": "enum", "field": where,
-                           "description": f"{name} must be one of the following: {allowed}"})
-        elif spec.minimum is not None and value < spec.minimum:
-            errors.append({"type": "number_gte", "field": where,
-                           "description": f"Must be greater than or equal to {spec.minimum}"})
-    return errors

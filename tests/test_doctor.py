@@ -289,3 +289,16 @@ def test_an_unknown_price_is_a_warning_that_says_so(stack):
 def test_no_usd_pack_means_no_margin(stack):
     checks = doctor.margin_checks(stack.settings, pack_list=[packs.Pack("eur-100", 100, 500, "eur")])
     assert [c.status for c in checks] == ["warn"]
+
+
+def test_what_the_doctor_catches_is_what_replicate_would_refuse_after_the_charge(stack, api):
+    """The emulator validates creates against the schema it publishes: after the drift the doctor
+    reports, a create the API still accepts is refused by "Replicate" (and refunded at once)."""
+    token = api.token()
+    assert api.text_to_video(token, prompt="a fox", model="t2v-14B", resolution="720p",
+                             aspect_ratio="9:16").status_code == 202
+    stack.emulator.enum_schema(T2V_720, "aspect_ratio")["enum"] = ["16:9"]
+    refused = api.text_to_video(token, prompt="a fox", model="t2v-14B", resolution="720p", aspect_ratio="9:16")
+    assert refused.status_code == 503 and refused.json()["code"] == "provider_unavailable"
+    assert api.balance(token) == 80  # 100 - 20 for the first; the refused one was refunded
+    assert "'9:16'" in the_fail(doctor.replicate_checks(stack.settings), "replicate")

@@ -11,7 +11,8 @@
   `models[...]` (see `input_schema`), or remove it.
 - GET /files/{id}/output.mp4: the output, a small real H.264 MP4 shaped as the input's aspect ratio
 
-It validates every create as Replicate does, against the models' input data in shared/catalog.py
+It validates every create as Replicate does, against the input schema it publishes for the model
+(built from the models' input data in shared/catalog.py, unless a test made it drift)
 (a 422 with Replicate's `invalid_fields` body for a value the model cannot take, a 404 for a model
 that does not exist; inputs a model does not have are dropped, as Replicate drops them), answers with
 the whole prediction object (urls, metrics, webhook, source, data_removed after the retention),
@@ -276,17 +277,21 @@ class ReplicateEmulator:
             await asyncio.sleep(behaviour.create_hang_seconds)
         if behaviour.create_status:
             return _problem(behaviour.create_status, retry_after=behaviour.retry_after)
-        if model is not None and model not in catalog.REPLICATE_MODELS:
-            return _problem(404, "The requested resource could not be found.", title="Not found")
         if not isinstance(body.get("input"), dict):
             return _invalid([{"type": "required", "field": "(root)", "description": "input is required"}])
         model_input = body["input"]
         if model is not None:
-            invalid = catalog.check_input(model, model_input)
+            # Validated against the schema this emulator publishes (the catalog's, unless a test made
+            # it drift), as Replicate validates against the model's own.
+            schema = self.models[model]["latest_version"]["openapi_schema"] if model in self.models else None
+            if schema is None:
+                return _problem(404, "The requested resource could not be found.", title="Not found")
+            invalid = check_against_schema(schema, model_input)
             if invalid:
                 return _invalid(invalid)
             # Replicate drops inputs the model does not have, without a word.
-            model_input = {k: v for k, v in model_input.items() if k in catalog.REPLICATE_MODELS[model].inputs}
+            properties = schema["components"]["schemas"]["Input"]["properties"]
+            model_input = {k: v for k, v in model_input.items() if k in properties}
         seconds = _duration_seconds(cancel_after) if cancel_after else None
         if cancel_after and seconds is None:
             return _problem(400, f"Invalid Cancel-After header: {cancel_after!r}", title="Bad request")
@@ -435,6 +440,37 @@ def published_model(m: catalog.ReplicateModel) -> dict:
             "cover_image_url": None, "default_example": None,
             "latest_version": {"id": version, "created_at": "2025-02-26T00:00:00.000000Z", "cog_version": "0.14.0",
                                "openapi_schema": schema}}
+
+
+def check_against_schema(schema: dict, data: dict) -> list[dict]:
+    """Replicate's validation of a create's input against a published Input schema:
+    [{"type", "field", "description"}] like the `invalid_fields` of its 422 (catalog.check_input's
+    shapes, which this equals for an undrifted schema)."""
+    spec = schema["components"]["schemas"]["Input"]
+    errors = [{"type": "required", "field": "input", "description": f"{name} is required"}
+              for name in spec.get("required", []) if name not in data]
+    for name, prop in spec.get("properties", {}).items():
+        if name not in data:
+            continue
+        resolved = dict(prop)
+        for ref in prop.get("allOf", []):
+            resolved |= schema["components"]["schemas"].get(ref.get("$ref", "").rsplit("/", 1)[-1], {})
+        value, where, kind = data[name], f"input.{name}", resolved.get("type")
+        if kind == "integer" and (not isinstance(value, int) or isinstance(value, bool)):
+            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: integer"})
+        elif kind == "string" and not isinstance(value, str):
+            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: string"})
+        elif "enum" in resolved and value not in resolved["enum"]:
+            allowed = ", ".join(f'"{c}"' for c in resolved["enum"])
+            errors.append({"type": "enum", "field": where,
+                           "description": f"{name} must be one of the following: {allowed}"})
+        elif "minimum" in resolved and value < resolved["minimum"]:
+            errors.append({"type": "number_gte", "field": where,
+                           "description": f"Must be greater than or equal to {resolved['minimum']}"})
+        elif "maximum" in resolved and value > resolved["maximum"]:
+            errors.append({"type": "number_lte", "field": where,
+                           "description": f"Must be less than or equal to {resolved['maximum']}"})
+    return errors
 
 
 def _problem(status: int, detail: str | None = None, *, title: str | None = None,
