@@ -302,3 +302,30 @@ def test_what_the_doctor_catches_is_what_replicate_would_refuse_after_the_charge
     assert refused.status_code == 503 and refused.json()["code"] == "provider_unavailable"
     assert api.balance(token) == 80  # 100 - 20 for the first; the refused one was refunded
     assert "'9:16'" in the_fail(doctor.replicate_checks(stack.settings), "replicate")
+
+
+@pytest.mark.parametrize("public, discrepancies, statuses", [
+    pytest.param(False, [], {"migrations": "warn", "storage bucket": "ok", "ledger": "ok"}, id="healthy"),
+    pytest.param(True, [{"problem": "balance_mismatch"}], {"migrations": "warn", "storage bucket": "fail",
+                                                           "ledger": "fail"}, id="public_bucket_and_broken_ledger"),
+])
+def test_through_supabase_only_the_bucket_and_the_ledger_are_checked(public, discrepancies, statuses):
+    """Without DATABASE_URL: the Supabase client's RPC and Storage API (recorded answers on loopback),
+    and a warning that migrations and grants need DATABASE_URL."""
+    from shared.settings import Settings
+    from tests.support import RecordedHttp
+
+    fake = RecordedHttp()
+    fake.answers[("POST", "/rest/v1/rpc/ledger_discrepancies")] = (200, discrepancies)
+    fake.answers[("GET", "/storage/v1/bucket/wan-media")] = (200, {
+        "id": "wan-media", "name": "wan-media", "owner": "", "public": public, "file_size_limit": None,
+        "allowed_mime_types": None, "created_at": "2026-11-01T00:00:00Z", "updated_at": "2026-11-01T00:00:00Z"})
+    try:
+        settings = Settings(_env_file=None, database_url=None, supabase_url=fake.url,
+                            supabase_service_role_key="sb_secret_test_key_0123456789")
+        checks = doctor.database_checks(settings)
+    finally:
+        fake.close()
+    assert {c.name: c.status for c in checks} == statuses
+    bucket = next(c.detail for c in checks if c.name == "storage bucket")
+    assert ("is public" if public else "exists and is private") in bucket
