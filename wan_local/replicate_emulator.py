@@ -444,8 +444,8 @@ def published_model(m: catalog.ReplicateModel) -> dict:
 
 def check_against_schema(schema: dict, data: dict) -> list[dict]:
     """Replicate's validation of a create's input against a published Input schema:
-    [{"type", "field", "description"}] like the `invalid_fields` of its 422 (catalog.check_input's
-    shapes, which this equals for an undrifted schema)."""
+    [{"type", "field", "description"}] like the `invalid_fields` of its 422. Undrifted, the schema is
+    the catalog's, so this refuses exactly what the catalog says the model refuses."""
     spec = schema["components"]["schemas"]["Input"]
     errors = [{"type": "required", "field": "input", "description": f"{name} is required"}
               for name in spec.get("required", []) if name not in data]
