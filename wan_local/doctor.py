@@ -544,10 +544,9 @@ def cheapest_credit(pack_list: Iterable[packs.Pack] = packs.PACKS) -> tuple[floa
     return min(usd, key=lambda x: x[0]) if usd else None
 
 
-def margin_rows(settings: Settings, variants: Sequence[catalog.Variant] = catalog.VARIANTS,
+def margin_rows(table: costs.CostTable, variants: Sequence[catalog.Variant] = catalog.VARIANTS,
                 pack_list: Iterable[packs.Pack] = packs.PACKS) -> list[dict]:
     """Per variant: credits, the least revenue of one sale, the provider's price, the margin."""
-    table = costs.of(settings)
     cheapest = cheapest_credit(pack_list)
     rows = []
     for v in variants:
@@ -560,6 +559,11 @@ def margin_rows(settings: Settings, variants: Sequence[catalog.Variant] = catalo
     return rows
 
 
+def credits_for(provider_price: float, per_credit: float, margin: float) -> int:
+    """The fewest credits whose revenue at `per_credit` keeps `margin` over `provider_price`."""
+    return math.ceil(provider_price / (1 - margin) / per_credit - 1e-9)
+
+
 def margin_checks(settings: Settings, variants: Sequence[catalog.Variant] = catalog.VARIANTS,
                   pack_list: Iterable[packs.Pack] = packs.PACKS) -> list[Check]:
     pack_list = list(pack_list)
@@ -569,50 +573,52 @@ def margin_checks(settings: Settings, variants: Sequence[catalog.Variant] = cata
     per_credit, pack = cheapest
     least = settings.min_margin
     found = []
-    for row in margin_rows(settings, variants, pack_list):
+    for row in margin_rows(costs.of(settings), variants, pack_list):
         v, credits, revenue, price = row["variant"], row["credits"], row["revenue"], row["price"]
         name = f"{v.model} {v.resolution}"
         sale = f"{credits} credits bring in at least ${revenue:.3f} ({pack.pack_id}: ${per_credit:.4f} a credit)"
-        needed = lambda p: math.ceil(p / (1 - least) / per_credit - 1e-9)  # noqa: E731 - credits for MIN_MARGIN
-        setting = lambda n: f"CREDIT_COSTS={v.model}:{v.resolution}={n}"  # noqa: E731
+        def setting(provider_price: float) -> str:
+            """The CREDIT_COSTS entry that keeps MIN_MARGIN at this provider price."""
+            return f"CREDIT_COSTS={v.model}:{v.resolution}={credits_for(provider_price, per_credit, least)}"
+
         if price is None:
             estimate = ""
             if v.price and v.price.high_estimate is not None:
                 high = v.price.high_estimate
                 verdict = f"lose ${high - revenue:.2f}" if high > revenue else f"earn ${revenue - high:.2f}"
-                keep = f"; {setting(needed(high))} would keep {least:.0%}" if (revenue - high) / revenue < least else ""
+                keep = f"; {setting(high)} would keep {least:.0%}" if (revenue - high) / revenue < least else ""
                 estimate = f"; at the highest third-party figure (${high:.2f} a run) a sale would {verdict}{keep}"
             found.append(warn("margin", name, f"price unknown: read it at replicate.com/{v.replicate_model} and set "
                                               f"it in shared/catalog.py{estimate}"))
         elif price > revenue:
             found.append(fail("margin", name, f"a sale loses ${price - revenue:.3f}: Replicate charges ${price:.3f} a "
-                                              f"run and {sale}; set {setting(needed(price))} (keeps {least:.0%}) and "
+                                              f"run and {sale}; set {setting(price)} (keeps {least:.0%}) and "
                                               f"redeploy"))
         elif row["margin"] < least:
             found.append(warn("margin", name, f"margin {row['margin']:.0%} is under MIN_MARGIN {least:.0%}: Replicate "
-                                              f"charges ${price:.3f} and {sale}; {setting(needed(price))} keeps "
+                                              f"charges ${price:.3f} and {sale}; {setting(price)} keeps "
                                               f"{least:.0%}"))
         else:
             found.append(ok("margin", name, f"margin {row['margin']:.0%}: Replicate charges ${price:.3f} and {sale}"))
     return found
 
 
-def margin_table(settings: Settings | None = None) -> str:
-    """The README's margin table (tests/test_deploy_guide.py keeps the README's copy equal to this): what
-    one sale of each variant brings in per pack, and the provider price per run it can bear."""
-    settings = settings or Settings(_env_file=None)
+def margin_table(min_margin: float = 0.30) -> str:
+    """The README's margin table at the default costs (tests/test_deploy_guide.py keeps the README's
+    copy equal to this): what one sale of each variant brings in per pack, and the provider price per
+    run it can bear."""
     usd = [p for p in packs.PACKS if p.currency == "usd"]
     head = ["variant", "credits", *[f"{p.pack_id} (${p.amount / 100:.2f})" for p in usd],
-            "break-even price a run", f"max price for {settings.min_margin:.0%}", "provider price", "third-party figures"]
+            "break-even price a run", f"max price for {min_margin:.0%}", "provider price", "third-party figures"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in margin_rows(settings, pack_list=usd):
+    for row in margin_rows(costs.DEFAULT, pack_list=usd):
         v, credits, least = row["variant"], row["credits"], row["revenue"]
         known = f"${row['price']:.3f} a run" if row["price"] is not None else "unknown"
         lines.append("| " + " | ".join([
             f"`{v.model}` {v.resolution}", str(credits),
             *[f"${credits * p.amount / 100 / p.credits:.3f}" for p in usd],
             f"${least:.3f} (${least / v.price.output_seconds:.3f}/s)",
-            f"${least * (1 - settings.min_margin):.3f}", known, v.price.estimates or "none found"]) + " |")
+            f"${least * (1 - min_margin):.3f}", known, v.price.estimates or "none found"]) + " |")
     return "\n".join(lines)
 
 
