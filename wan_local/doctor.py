@@ -258,7 +258,8 @@ def stripe_checks(settings: Settings) -> list[Check]:
     found = []
     try:
         account = client.v1.accounts.retrieve_current()
-        found.append(ok(area, "key", f"works (account {account.id}, {'live' if settings.stripe_secret_key.startswith(('sk_live', 'rk_live')) else 'test'} mode)"))
+        mode = "live" if settings.stripe_secret_key.startswith(("sk_live", "rk_live")) else "test"
+        found.append(ok(area, "key", f"works (account {account.id}, {mode} mode)"))
     except stripe.AuthenticationError as exc:
         return [fail(area, "key", f"Stripe refused STRIPE_SECRET_KEY ({exc.user_message or exc}): copy the key "
                                   "from Dashboard -> Developers -> API keys")]
@@ -323,7 +324,8 @@ def database_checks(settings: Settings) -> list[Check]:
         return _postgres_checks(settings)
     if settings.supabase_url and settings.supabase_service_role_key:
         return _supabase_checks(settings)
-    return [fail("database", "configured", "neither DATABASE_URL nor SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY is set")]
+    return [fail("database", "configured",
+                 "neither DATABASE_URL nor SUPABASE_URL with SUPABASE_SERVICE_ROLE_KEY is set")]
 
 
 def _postgres_checks(settings: Settings) -> list[Check]:
@@ -391,7 +393,8 @@ def _grant_checks(conn) -> list[Check]:
         "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = 'public' and c.relkind = 'r' and not c.relrowsecurity order by 1").fetchall()]
     if tables:
-        found.append(fail("database", "row level security", f"row level security is off on {', '.join(tables)}: enable it in a new migration"))
+        found.append(fail("database", "row level security",
+                          f"row level security is off on {', '.join(tables)}: enable it in a new migration"))
     if not found:
         found.append(ok("database", "grants", f"service_role executes the {len(needed)} functions the code calls; no "
                                               f"function is open to anon or authenticated; every table has RLS"))
@@ -526,7 +529,8 @@ def webhook_url_checks(settings: Settings, live: bool) -> list[Check]:
     try:
         answer = httpx.post(probe, content=b"{}", headers={"content-type": "application/json"},
                             timeout=TIMEOUT_SECONDS, follow_redirects=False)
-        code = answer.json().get("code") if answer.headers.get("content-type", "").startswith("application/json") else None
+        is_json = answer.headers.get("content-type", "").startswith("application/json")
+        code = answer.json().get("code") if is_json else None
     except (httpx.HTTPError, ValueError) as exc:
         return [fail(area, name, f"{url} did not answer ({exc}): Replicate could not deliver webhooks there")]
     if answer.status_code == 401 and code == "invalid_signature":
