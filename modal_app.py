@@ -17,10 +17,14 @@ SECRET_NAME = "wan-secrets"
 
 app = modal.App(APP_NAME)
 
+PROJECT_DIR = Path(__file__).resolve().parent
+UV_VERSION = "0.13.9"  # the uv that wrote uv.lock (scripts/lock)
+
 image = (
     modal.Image.debian_slim(python_version="3.11")
-    # The runtime dependencies of pyproject.toml (not its local/dev extras): one list to keep.
-    .pip_install_from_pyproject(str(Path(__file__).with_name("pyproject.toml")))
+    # Exactly the versions of uv.lock that CI tested (`uv sync --frozen`: the runtime dependencies,
+    # not the local/dev extras), never whatever is newest at build time. scripts/lock relocks.
+    .uv_sync(str(PROJECT_DIR), frozen=True, uv_version=UV_VERSION)
     .add_local_python_source("shared", "functions")
 )
 

@@ -13,7 +13,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
-from shared import api_keys, catalog, errors, generations, metrics, packs, purchases, retention
+from shared import api_keys, catalog, costs, errors, generations, metrics, packs, purchases, retention
 from shared.api_models import (GEN_ID, ApiKeyCreated, ApiKeyList, ApiKey, CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
                                GenerationPage, Health, Pricing, RetryAccepted, documented)
 from shared.app import CurrentUser, IdempotencyKey, SessionUser, Svc, counted_in_its_transaction, note
@@ -135,10 +135,10 @@ def get_metrics(svc: Svc, request: Request, _: Annotated[object, Depends(_metric
     return PlainTextResponse(metrics.prometheus(metrics.collect_for_scrape(svc)), media_type=METRICS_TYPE)
 
 
-def get_pricing() -> dict:
+def get_pricing(svc: Svc) -> dict:
     """Every model with its kind, resolutions and the credits each costs, and the credit packs on
     sale. No sign-in needed."""
-    return {**catalog.pricing(), "packs": packs.packs_out()}
+    return {**catalog.pricing(costs.of(svc.settings).of), "packs": packs.packs_out()}
 
 
 async def checkout(body: CheckoutRequest, request: Request, svc: Svc, user: CurrentUser,

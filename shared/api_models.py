@@ -22,7 +22,7 @@ from typing import Any, Literal, Union
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared import catalog, errors, packs
+from shared import catalog, costs, errors, packs
 
 GEN_ID = "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1"
 EXAMPLE_TIME = "2026-11-24T09:30:05.123456Z"
@@ -109,7 +109,10 @@ def _example(value: dict) -> ConfigDict:
 
 # --- success answers ----------------------------------------------------------------------------------
 
-_ACCEPTED = {"generation_id": GEN_ID, "status": "processing", "cost": 10, "credits_remaining": 90}
+_EXAMPLE_COST = costs.DEFAULT.credits("t2v-14B", "480p")  # the examples read the one cost source
+_EXAMPLE_720P = costs.DEFAULT.credits("t2v-14B", "720p")
+_ACCEPTED = {"generation_id": GEN_ID, "status": "processing", "cost": _EXAMPLE_COST,
+             "credits_remaining": 100 - _EXAMPLE_COST}
 
 
 class Accepted(_Out):
@@ -118,7 +121,7 @@ class Accepted(_Out):
     model_config = _example(_ACCEPTED)
     generation_id: uuid.UUID
     status: GenerationStatus
-    cost: int = Field(description="Credits charged (480p: 10, 720p: 20).")
+    cost: int = Field(description="Credits charged: what GET /pricing lists for the model and resolution.")
     credits_remaining: int = Field(description="The balance after the charge.")
 
 
@@ -133,7 +136,8 @@ _GENERATION = {
     "generation_id": GEN_ID, "kind": "text-to-video", "model": "t2v-14B", "resolution": "480p",
     "prompt": "a red fox running through fresh snow", "status": "succeeded", "terminal": True,
     "progress": 100, "video_url": "http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=…",
-    "expired": False, "error": None, "error_code": None, "cost": 10, "refunded": False, "retry_of": None, "created_at": EXAMPLE_TIME,
+    "expired": False, "error": None, "error_code": None, "cost": _EXAMPLE_COST, "refunded": False, "retry_of": None,
+    "created_at": EXAMPLE_TIME,
     "updated_at": "2026-11-24T09:30:11.004211Z", "completed_at": "2026-11-24T09:30:11.004211Z",
 }
 
@@ -207,7 +211,8 @@ class ModelPricing(_Out):
     model: ModelName
     kind: GenerationKind
     resolutions: list[Resolution]
-    costs: dict[str, int] = Field(description="Credits per resolution, e.g. {\"480p\": 10, \"720p\": 20}.")
+    costs: dict[str, int] = Field(description="Credits per resolution, e.g. {\"480p\": 10, \"720p\": 20} (the defaults; "
+                                              "the operator's CREDIT_COSTS changes them).")
     aspect_ratios: list[AspectRatio]
 
 
@@ -363,7 +368,7 @@ ERROR_MODELS: dict[type[errors.ApiError], type[BaseModel]] = {
     errors.Unauthorized: _error_model(errors.Unauthorized, {}),
     errors.InvalidSignature: _error_model(errors.InvalidSignature, {}),
     errors.InsufficientCredits: _error_model(
-        errors.InsufficientCredits, {"detail": "This needs 20 credits and you have 5.", "required": 20, "balance": 5},
+        errors.InsufficientCredits, {"detail": f"This needs {_EXAMPLE_720P} credits and you have 5.", "required": _EXAMPLE_720P, "balance": 5},
         required=(int, Field(description="Credits the request costs.")),
         balance=(int, Field(description="The caller's balance."))),
     errors.NotFound: _error_model(errors.NotFound, {}),
@@ -479,7 +484,7 @@ PREDICTION_EXAMPLE = {
 # A Stripe event (https://docs.stripe.com/api/events/object) of a paid Checkout Session.
 STRIPE_EVENT_EXAMPLE = {
     "id": "evt_1QbUq2LkdIwHu7ix", "object": "event", "type": "checkout.session.completed", "livemode": False,
-    "created": 1795000000, "api_version": "2025-03-31.basil",
+    "created": 1795000000, "api_version": "2025-10-29.clover",
     "data": {"object": {"id": "cs_test_a1b2c3", "object": "checkout.session", "mode": "payment",
                         "payment_status": "paid", "status": "complete", "amount_total": 500, "currency": "usd",
                         "client_reference_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566",

@@ -13,9 +13,9 @@ is left at the model's default. README "Keeping the catalog true" says how to re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-COST_BY_RESOLUTION = {"480p": 10, "720p": 20}  # credits (contract: whatever the model)
+COST_BY_RESOLUTION = {"480p": 10, "720p": 20}  # the seed's credits; CREDIT_COSTS changes them (shared/costs.py)
 CHECKED = "2026-11-24"  # when the inputs below were last compared with the published schemas
 
 PORTRAIT, LANDSCAPE = "9:16", "16:9"
@@ -87,6 +87,49 @@ REPLICATE_MODELS: dict[str, ReplicateModel] = {m.name: m for m in (
 
 
 @dataclass(frozen=True)
+class ProviderPrice:
+    """What Replicate charges us for one run of a variant: operator data with its source and the date
+    read (prices are not in Replicate's API). `usd` None: it could not be read, and `wan-api doctor`
+    warns "price unknown" until someone reads the model's page and fills it in."""
+
+    usd: float | None          # per `per`; None = unknown
+    per: str                   # "second" (of output video) | "run"
+    source: str                # where it was read, or why it could not be
+    read: str                  # when (YYYY-MM-DD)
+    output_seconds: float = 81 / 16   # one run's video: the models' default 81 frames at 16 fps
+    high_estimate: float | None = None  # unknown price: the highest third-party figure per run, USD
+    estimates: str = ""        # those third-party figures and where they came from
+
+    @property
+    def per_run(self) -> float | None:
+        if self.usd is None:
+            return None
+        return self.usd * self.output_seconds if self.per == "second" else self.usd
+
+
+PRICES_READ = "2026-12-02"
+_UNREAD = ("replicate.com/{model} (its pricing section) could not be read from this machine (no web access); "
+           "read it there, then set usd and per here")
+
+
+def _unknown(model: str, estimates: str = "", high_per_second: float | None = None,
+             high_per_run: float | None = None) -> ProviderPrice:
+    high = high_per_run if high_per_run is not None else (high_per_second * 81 / 16 if high_per_second else None)
+    return ProviderPrice(None, "second", _UNREAD.format(model=model), PRICES_READ, high_estimate=high,
+                         estimates=estimates)
+
+
+# Third-party figures found (public code and price tables, not Replicate's own page): they disagree by
+# up to 20x, so none is taken as the price. ../shared/DESIGN.md: "$0.03-0.25 per second for the
+# wavespeed 720p models"; a reseller's table (x402 API docs): wavespeedai/wan-2.1-t2v-720p $0.29/s,
+# -i2v-720p $0.30/s, wan-video/wan-2.2-t2v-fast $0.12 per video; an app's model list: 480p "~$0.03/video",
+# 720p "~$0.07/video".
+_T2V_720 = _unknown("wavespeedai/wan-2.1-t2v-720p", "third-party: ~$0.07/video to $0.29/s (~$1.47 a 5 s clip)", 0.29)
+_I2V_720 = _unknown("wavespeedai/wan-2.1-i2v-720p", "third-party: $0.03-0.25/s to $0.30/s (~$1.52 a 5 s clip)", 0.30)
+_FAST = "third-party: $0.12 per video (resolution not stated)"
+
+
+@dataclass(frozen=True)
 class Variant:
     """One (model, resolution) we sell, and the Replicate model that runs it."""
 
@@ -95,11 +138,7 @@ class Variant:
     resolution: str
     replicate_model: str   # a key of REPLICATE_MODELS
     fixed_input: tuple[tuple[str, object], ...] = ()
-    cost: int = field(default=0)
-
-    def __post_init__(self):
-        if not self.cost:
-            object.__setattr__(self, "cost", COST_BY_RESOLUTION[self.resolution])
+    price: ProviderPrice | None = None   # what Replicate charges us for one run (None: never recorded)
 
     @property
     def replicate(self) -> ReplicateModel:
@@ -111,13 +150,18 @@ class Variant:
 
 
 VARIANTS: tuple[Variant, ...] = (
-    Variant("t2v-14B", "text-to-video", "480p", "wavespeedai/wan-2.1-t2v-480p"),
-    Variant("t2v-14B", "text-to-video", "720p", "wavespeedai/wan-2.1-t2v-720p"),
-    Variant("t2v-1.3B", "text-to-video", "480p", "wan-video/wan-2.1-1.3b", (("resolution", "480p"),)),
-    Variant("t2v-2.2-fast", "text-to-video", "480p", "wan-video/wan-2.2-t2v-fast", (("resolution", "480p"),)),
-    Variant("t2v-2.2-fast", "text-to-video", "720p", "wan-video/wan-2.2-t2v-fast", (("resolution", "720p"),)),
-    Variant("i2v-14B", "image-to-video", "480p", "wavespeedai/wan-2.1-i2v-480p"),
-    Variant("i2v-14B", "image-to-video", "720p", "wavespeedai/wan-2.1-i2v-720p"),
+    Variant("t2v-14B", "text-to-video", "480p", "wavespeedai/wan-2.1-t2v-480p",
+            price=_unknown("wavespeedai/wan-2.1-t2v-480p", "third-party: ~$0.03/video")),
+    Variant("t2v-14B", "text-to-video", "720p", "wavespeedai/wan-2.1-t2v-720p", price=_T2V_720),
+    Variant("t2v-1.3B", "text-to-video", "480p", "wan-video/wan-2.1-1.3b", (("resolution", "480p"),),
+            price=_unknown("wan-video/wan-2.1-1.3b")),
+    Variant("t2v-2.2-fast", "text-to-video", "480p", "wan-video/wan-2.2-t2v-fast", (("resolution", "480p"),),
+            price=_unknown("wan-video/wan-2.2-t2v-fast", _FAST, high_per_run=0.12)),
+    Variant("t2v-2.2-fast", "text-to-video", "720p", "wan-video/wan-2.2-t2v-fast", (("resolution", "720p"),),
+            price=_unknown("wan-video/wan-2.2-t2v-fast", _FAST, high_per_run=0.12)),
+    Variant("i2v-14B", "image-to-video", "480p", "wavespeedai/wan-2.1-i2v-480p",
+            price=_unknown("wavespeedai/wan-2.1-i2v-480p")),
+    Variant("i2v-14B", "image-to-video", "720p", "wavespeedai/wan-2.1-i2v-720p", price=_I2V_720),
 )
 
 _BY_KEY = {(v.model, v.resolution): v for v in VARIANTS}
@@ -163,14 +207,18 @@ def problems(v: Variant, values: dict[str, object]) -> dict[str, str]:
     return found
 
 
-def pricing() -> dict:
-    """GET /pricing: every model with its kind, resolutions, the cost of each, and its aspect ratios."""
+def pricing(cost_of=None) -> dict:
+    """GET /pricing: every model with its kind, resolutions, the cost of each, and its aspect ratios.
+    `cost_of(variant)` gives the credits (shared/costs.py: the seed's unless CREDIT_COSTS says otherwise)."""
+    if cost_of is None:
+        from shared.costs import DEFAULT
+        cost_of = DEFAULT.of
     models = {}
     for v in VARIANTS:
         entry = models.setdefault(v.model, {"model": v.model, "kind": v.kind, "resolutions": [], "costs": {},
                                             "aspect_ratios": aspect_ratios_of(v.model)})
         entry["resolutions"].append(v.resolution)
-        entry["costs"][v.resolution] = v.cost
+        entry["costs"][v.resolution] = cost_of(v)
     return {"currency": "credits", "models": list(models.values())}
 
 
@@ -184,28 +232,3 @@ def replicate_input(v: Variant, *, prompt: str, negative_prompt: str | None, see
     data: dict[str, object] = {"prompt": prompt, **dict(v.fixed_input)}
     data.update({k: val for k, val in optional.items() if val is not None})
     return data
-
-
-def check_input(model_name: str, data: dict) -> list[dict]:
-    """Replicate's own validation of a create's input against the model's schema (for the emulator):
-    [{"type", "field", "description"}] like the `invalid_fields` of Replicate's 422."""
-    model = REPLICATE_MODELS[model_name]
-    errors = []
-    for name, spec in model.inputs.items():
-        if name not in data:
-            if spec.required:
-                errors.append({"type": "required", "field": "input", "description": f"{name} is required"})
-            continue
-        value, where = data[name], f"input.{name}"
-        if spec.type == "integer" and (not isinstance(value, int) or isinstance(value, bool)):
-            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: integer"})
-        elif spec.type in ("string", "uri") and not isinstance(value, str):
-            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: string"})
-        elif spec.choices is not None and value not in spec.choices:
-            allowed = ", ".join(f'"{c}"' for c in spec.choices)
-            errors.append({"type": "enum", "field": where,
-                           "description": f"{name} must be one of the following: {allowed}"})
-        elif spec.minimum is not None and value < spec.minimum:
-            errors.append({"type": "number_gte", "field": where,
-                           "description": f"Must be greater than or equal to {spec.minimum}"})
-    return errors

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import catalog, errors, moderation, ratelimit
+from shared import catalog, costs, errors, moderation, ratelimit
 from shared.credits import NewGeneration
 from shared.output_urls import policy_for
 from shared.replicate_provider import Prediction, ProviderError
@@ -51,7 +51,8 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
     caller = ratelimit.current()
     created = svc.credits.create_generation_limited(NewGeneration(
         user_id=user_id, kind=request.KIND, model=request.model, resolution=request.resolution,
-        prompt=request.prompt, cost=request.variant.cost, max_active=svc.settings.max_active_generations,
+        prompt=request.prompt, cost=costs.of(svc.settings).of(request.variant),  # kept on the row as charged
+        max_active=svc.settings.max_active_generations,
         negative_prompt=request.negative_prompt, seed=request.seed, aspect_ratio=request.aspect_ratio,
         image_path=image_path, idempotency_key=idempotency_key, request_hash=request_hash, retry_of=retry_of,
     ), rate_limit=svc.settings.create_rate_per_minute, global_limit=svc.settings.max_creates_per_minute,

@@ -33,6 +33,11 @@ FULFIL_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_s
 END_EVENTS = {"checkout.session.expired": "expired", "checkout.session.async_payment_failed": "failed"}
 DISPUTE_STATUS = {"won": "won", "warning_closed": "won", "lost": "lost"}  # anything else: still open
 STRIPE_TIMEOUT_SECONDS = 15
+# The Stripe API version this code was written and tested against (the local emulator's events carry
+# it); `wan-api doctor` checks the webhook endpoint renders its events in it.
+STRIPE_API_VERSION = "2025-10-29.clover"
+# Every event type the webhook acts on: the endpoint in Stripe's dashboard must enable each one.
+WEBHOOK_EVENTS = (*FULFIL_EVENTS, *END_EVENTS, "charge.refunded", "charge.dispute.created", "charge.dispute.closed")
 
 
 def stripe_client(settings) -> Any:

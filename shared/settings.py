@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     # Where Stripe sends the browser back; Stripe fills {CHECKOUT_SESSION_ID} in.
     checkout_success_url: str | None = None
     checkout_cancel_url: str | None = None
+    # Going live (wan-api doctor, shared/costs.py): credits per variant where they differ from the
+    # seed's (`720p=25,t2v-14B:720p=30`), the margin under which the doctor warns, and the URL of our
+    # Stripe webhook endpoint when it is not derived from WEBHOOK_URL.
+    credit_costs: str = ""
+    min_margin: float = Field(0.30, ge=0, lt=1)
+    stripe_webhook_url: str | None = None
 
     # Content policy (shared/moderation.py, README "Content policy"). BLOCKED_TERMS: comma-separated,
     # whole words, case- and accent-insensitive, added to the shipped list.
@@ -96,6 +102,14 @@ class Settings(BaseSettings):
             host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
             if "/" in entry or "@" in entry or not host or (port and not port.isdigit()):
                 raise ValueError(f"{entry!r} is not a host or host:port")
+        return value
+
+    @field_validator("credit_costs")
+    @classmethod
+    def _costs(cls, value: str) -> str:
+        from shared.costs import parse
+
+        parse(value)  # a ValueError names the entry and what is allowed
         return value
 
     @property

@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from shared.logs import configure_logging
 from shared.settings import SettingsError, get_settings
+from wan_local.doctor import add_command as add_doctor_command
 from wan_local.operator_cli import add_commands as add_operator_commands
 
 DEV_HELP = """\
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("sweep", help="run one sweep of stuck generations now", description=SWEEP_HELP,
                         formatter_class=raw).set_defaults(run=cmd_sweep)
     add_operator_commands(commands)
+    add_doctor_command(commands)
     args = parser.parse_args(argv)
     configure_logging()  # from the first line on, every log line is JSON (uvicorn's included)
     try:

@@ -3,9 +3,16 @@
 - POST /v1/models/{owner}/{name}/predictions and POST /v1/predictions (create by model / version)
 - GET /v1/predictions/{id}, POST /v1/predictions/{id}/cancel
 - GET /v1/webhooks/default/secret
+- GET /v1/account and GET /v1/models/{owner}/{name} (what `wan-api doctor` asks): the account, and each
+  catalog model with `latest_version.openapi_schema` built from the catalog's recorded inputs, shaped
+  as Cog publishes it (`components.schemas.Input` with `required` and `properties`, each `choices`
+  input an enum component referenced through `allOf`; replicate-python 1.0.7's Account, Model and
+  Version; replicate.com/docs/reference/http#models.get). Tests make a model drift by changing
+  `models[...]` (see `input_schema`), or remove it.
 - GET /files/{id}/output.mp4: the output, a small real H.264 MP4 shaped as the input's aspect ratio
 
-It validates every create as Replicate does, against the models' input data in shared/catalog.py
+It validates every create as Replicate does, against the input schema it publishes for the model
+(built from the models' input data in shared/catalog.py, unless a test made it drift)
 (a 422 with Replicate's `invalid_fields` body for a value the model cannot take, a 404 for a model
 that does not exist; inputs a model does not have are dropped, as Replicate drops them), answers with
 the whole prediction object (urls, metrics, webhook, source, data_removed after the retention),
@@ -25,6 +32,7 @@ nothing (the tests' default). Tests steer it through `Behaviour` and the methods
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -106,6 +114,10 @@ class ReplicateEmulator:
         self.gets: list[str] = []          # every prediction id GET asked for
         self.cancels: list[str] = []       # every prediction id a cancel asked for
         self._lock = threading.Lock()
+        self.api_token: str | None = None  # set: only this token is accepted (any is, by default)
+        self.account = {"type": "user", "username": "local-emulator", "name": "Local Replicate emulator",
+                        "github_url": None}
+        self.models: dict[str, dict] = {name: published_model(m) for name, m in catalog.REPLICATE_MODELS.items()}
         self.app = self._build_app()
 
     # --- keeping predictions across restarts -------------------------------------------------
@@ -174,13 +186,24 @@ class ReplicateEmulator:
                 "webhook-signature": Webhook(self.webhook_secret).sign(msg_id, timestamp, body),
                 "content-type": "application/json"}
 
+    def input_schema(self, model_name: str) -> dict:
+        """The published Input schema of a model, to change in place (a drift)."""
+        return self.models[model_name]["latest_version"]["openapi_schema"]["components"]["schemas"]["Input"]
+
+    def enum_schema(self, model_name: str, input_name: str) -> dict:
+        """The enum component one input refers to (its `choices`), to change in place."""
+        return self.models[model_name]["latest_version"]["openapi_schema"]["components"]["schemas"][input_name]
+
     # --- the API ---------------------------------------------------------------------------------
     def _build_app(self) -> FastAPI:
         app = FastAPI(title="Replicate emulator", openapi_url=None)
 
         @app.middleware("http")
         async def _auth(request: Request, call_next):
-            if request.url.path.startswith("/v1/") and not request.headers.get("authorization", "").startswith(("Bearer ", "Token ")):
+            auth = request.headers.get("authorization", "")
+            refused = not auth.startswith(("Bearer ", "Token ")) or (
+                self.api_token is not None and auth.split(" ", 1)[1] != self.api_token)
+            if request.url.path.startswith("/v1/") and refused:
                 return JSONResponse({"title": "Unauthenticated", "detail": "You did not pass an authentication token",
                                      "status": 401}, status_code=401)
             return await call_next(request)
@@ -220,6 +243,15 @@ class ReplicateEmulator:
                 threading.Thread(target=self._deliver, args=(pred, "completed"), daemon=True).start()
             return pred.data
 
+        @app.get("/v1/account")
+        def account():
+            return self.account
+
+        @app.get("/v1/models/{owner}/{name}")
+        def model(owner: str, name: str):
+            found = self.models.get(f"{owner}/{name}")
+            return found if found else _problem(404, "The requested resource could not be found.", title="Not found")
+
         @app.get("/v1/webhooks/default/secret")
         def webhook_secret():
             return {"key": self.webhook_secret}
@@ -245,17 +277,21 @@ class ReplicateEmulator:
             await asyncio.sleep(behaviour.create_hang_seconds)
         if behaviour.create_status:
             return _problem(behaviour.create_status, retry_after=behaviour.retry_after)
-        if model is not None and model not in catalog.REPLICATE_MODELS:
-            return _problem(404, "The requested resource could not be found.", title="Not found")
         if not isinstance(body.get("input"), dict):
             return _invalid([{"type": "required", "field": "(root)", "description": "input is required"}])
         model_input = body["input"]
         if model is not None:
-            invalid = catalog.check_input(model, model_input)
+            # Validated against the schema this emulator publishes (the catalog's, unless a test made
+            # it drift), as Replicate validates against the model's own.
+            schema = self.models[model]["latest_version"]["openapi_schema"] if model in self.models else None
+            if schema is None:
+                return _problem(404, "The requested resource could not be found.", title="Not found")
+            invalid = check_against_schema(schema, model_input)
             if invalid:
                 return _invalid(invalid)
             # Replicate drops inputs the model does not have, without a word.
-            model_input = {k: v for k, v in model_input.items() if k in catalog.REPLICATE_MODELS[model].inputs}
+            properties = schema["components"]["schemas"]["Input"]["properties"]
+            model_input = {k: v for k, v in model_input.items() if k in properties}
         seconds = _duration_seconds(cancel_after) if cancel_after else None
         if cancel_after and seconds is None:
             return _problem(400, f"Invalid Cancel-After header: {cancel_after!r}", title="Bad request")
@@ -374,6 +410,67 @@ class ReplicateEmulator:
             if status is not None and status < 300:
                 return
             time.sleep(0.2 * (attempt + 1))
+
+
+def published_model(m: catalog.ReplicateModel) -> dict:
+    """A model as GET /v1/models/{owner}/{name} answers it, its schema built from the catalog's inputs."""
+    owner, name = m.name.split("/")
+    components: dict[str, dict] = {}
+    properties: dict[str, dict] = {}
+    for order, (input_name, spec) in enumerate(m.inputs.items()):
+        prop: dict[str, Any] = {"title": input_name.replace("_", " ").title(), "x-order": order}
+        if spec.choices is not None:  # Cog: a `choices` input is an Enum, referenced through allOf
+            components[input_name] = {"title": input_name, "description": "An enumeration.",
+                                      "enum": list(spec.choices), "type": "string"}
+            prop |= {"allOf": [{"$ref": f"#/components/schemas/{input_name}"}], "default": spec.choices[0]}
+        else:
+            prop["type"] = "integer" if spec.type == "integer" else "string"
+            if spec.type == "uri":
+                prop["format"] = "uri"
+        prop |= {k: v for k, v in (("minimum", spec.minimum), ("maximum", spec.maximum)) if v is not None}
+        properties[input_name] = prop
+    schema = {"openapi": "3.0.2", "info": {"title": "Cog", "version": "0.1.0"}, "paths": {},
+              "components": {"schemas": {
+                  "Input": {"type": "object", "title": "Input", "properties": properties,
+                            "required": [k for k, spec in m.inputs.items() if spec.required]},
+                  "Output": {"type": "string", "title": "Output", "format": "uri"}, **components}}}
+    version = hashlib.sha256(m.name.encode()).hexdigest()
+    return {"url": f"https://replicate.com/{m.name}", "owner": owner, "name": name, "description": m.title,
+            "visibility": "public", "github_url": None, "paper_url": None, "license_url": None, "run_count": 0,
+            "cover_image_url": None, "default_example": None,
+            "latest_version": {"id": version, "created_at": "2025-02-26T00:00:00.000000Z", "cog_version": "0.14.0",
+                               "openapi_schema": schema}}
+
+
+def check_against_schema(schema: dict, data: dict) -> list[dict]:
+    """Replicate's validation of a create's input against a published Input schema:
+    [{"type", "field", "description"}] like the `invalid_fields` of its 422. Undrifted, the schema is
+    the catalog's, so this refuses exactly what the catalog says the model refuses."""
+    spec = schema["components"]["schemas"]["Input"]
+    errors = [{"type": "required", "field": "input", "description": f"{name} is required"}
+              for name in spec.get("required", []) if name not in data]
+    for name, prop in spec.get("properties", {}).items():
+        if name not in data:
+            continue
+        resolved = dict(prop)
+        for ref in prop.get("allOf", []):
+            resolved |= schema["components"]["schemas"].get(ref.get("$ref", "").rsplit("/", 1)[-1], {})
+        value, where, kind = data[name], f"input.{name}", resolved.get("type")
+        if kind == "integer" and (not isinstance(value, int) or isinstance(value, bool)):
+            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: integer"})
+        elif kind == "string" and not isinstance(value, str):
+            errors.append({"type": "invalid_type", "field": where, "description": "Invalid type. Expected: string"})
+        elif "enum" in resolved and value not in resolved["enum"]:
+            allowed = ", ".join(f'"{c}"' for c in resolved["enum"])
+            errors.append({"type": "enum", "field": where,
+                           "description": f"{name} must be one of the following: {allowed}"})
+        elif "minimum" in resolved and value < resolved["minimum"]:
+            errors.append({"type": "number_gte", "field": where,
+                           "description": f"Must be greater than or equal to {resolved['minimum']}"})
+        elif "maximum" in resolved and value > resolved["maximum"]:
+            errors.append({"type": "number_lte", "field": where,
+                           "description": f"Must be less than or equal to {resolved['maximum']}"})
+    return errors
 
 
 def _problem(status: int, detail: str | None = None, *, title: str | None = None,

@@ -6,6 +6,10 @@ sends no webhooks), so the local stack plays Stripe itself:
 - POST /v1/checkout/sessions (form-encoded, as stripe-python sends it, with Idempotency-Key replay and
   Stripe's `idempotency_error` for a reused key) and GET /v1/checkout/sessions/{id}; Stripe's JSON
   objects and its error body {"error": {"type", "code", "message", "param"}}.
+- GET /v1/account and GET /v1/webhook_endpoints (what `wan-api doctor` asks): the account, and one
+  endpoint for our webhook URL with every event the service needs, rendered in the pinned API version
+  (shapes: docs.stripe.com/api/accounts/object, /api/webhook_endpoints/object and /list; stripe-python
+  16's Account and WebhookEndpoint). Tests make them drift through `webhook_endpoints`.
 - GET /checkout/{id}: the checkout_url, a small page with Pay, Pay by bank transfer (a delayed method:
   completes `unpaid`, then succeeds) and Decline buttons. Pay completes the session, sends the signed
   `checkout.session.completed` event to the webhook and sends the browser to the success URL.
@@ -100,6 +104,12 @@ class StripeEmulator:
         self.deliveries: list[dict] = []    # every delivery attempt: {"event_id", "type", "status"}
         self.requests: list[dict] = []      # every API call: {"method", "path", "params", "headers"}
         self._idempotent: dict[str, tuple[dict, dict]] = {}
+        self.account = {"id": _id("acct"), "object": "account", "business_profile": {"name": "Local emulator"},
+                        "charges_enabled": True, "country": "US", "default_currency": "usd",
+                        "details_submitted": True, "email": None, "payouts_enabled": True, "type": "standard"}
+        # The endpoints registered at this "Stripe" (Dashboard -> Webhooks); None: our URL, as the
+        # README's deploy steps register it. Tests change the list to show each doctor failure.
+        self.webhook_endpoints: list[dict] | None = None
         self._lock = threading.Lock()
         self.app = self._build_app()
 
@@ -246,6 +256,17 @@ class StripeEmulator:
         self.sessions[session_id] = _Session(data=data)
         return 200, data
 
+    def endpoint(self, url: str, *, events: list[str] | None = None, api_version: str | None = None,
+                 status: str = "enabled") -> dict:
+        """A webhook endpoint object as Stripe answers it (never with its secret, which only the
+        create answer carries)."""
+        from shared.purchases import STRIPE_API_VERSION, WEBHOOK_EVENTS
+
+        return {"id": _id("we"), "object": "webhook_endpoint", "api_version": api_version or STRIPE_API_VERSION,
+                "application": None, "created": int(time.time()), "description": None,
+                "enabled_events": list(WEBHOOK_EVENTS) if events is None else events, "livemode": False,
+                "metadata": {}, "status": status, "url": url}
+
     def _build_app(self) -> FastAPI:
         app = FastAPI(title="Stripe emulator", openapi_url=None)
 
@@ -259,6 +280,16 @@ class StripeEmulator:
                 if self.behaviour.api_status:
                     return stripe_error(self.behaviour.api_status, "An unknown error occurred.", type="api_error")
             return await call_next(request)
+
+        @app.get("/v1/account")
+        def account():
+            return self.account
+
+        @app.get("/v1/webhook_endpoints")
+        def webhook_endpoints():
+            data = self.webhook_endpoints if self.webhook_endpoints is not None else (
+                [self.endpoint(self.webhook_url)] if self.webhook_url else [])
+            return {"object": "list", "url": "/v1/webhook_endpoints", "has_more": False, "data": data}
 
         @app.post("/v1/checkout/sessions")
         async def create(request: Request):

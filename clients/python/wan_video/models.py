@@ -134,7 +134,11 @@ class RetryAccepted(BaseModel):
         ),
     ]
     cost: Annotated[
-        int, Field(description='Credits charged (480p: 10, 720p: 20).', title='Cost')
+        int,
+        Field(
+            description='Credits charged: what GET /pricing lists for the model and resolution.',
+            title='Cost',
+        ),
     ]
     credits_remaining: Annotated[
         int,
@@ -299,7 +303,11 @@ class Accepted(BaseModel):
         ),
     ]
     cost: Annotated[
-        int, Field(description='Credits charged (480p: 10, 720p: 20).', title='Cost')
+        int,
+        Field(
+            description='Credits charged: what GET /pricing lists for the model and resolution.',
+            title='Cost',
+        ),
     ]
     credits_remaining: Annotated[
         int,
@@ -783,7 +791,7 @@ class ModelPricing(BaseModel):
     costs: Annotated[
         dict[str, int],
         Field(
-            description='Credits per resolution, e.g. {"480p": 10, "720p": 20}.',
+            description='Credits per resolution, e.g. {"480p": 10, "720p": 20} (the defaults; the operator\'s CREDIT_COSTS changes them).',
             title='Costs',
         ),
     ]

@@ -392,7 +392,7 @@ export interface components {
             status: components["schemas"]["GenerationStatus"];
             /**
              * Cost
-             * @description Credits charged (480p: 10, 720p: 20).
+             * @description Credits charged: what GET /pricing lists for the model and resolution.
              */
             cost: number;
             /**
@@ -1159,7 +1159,7 @@ export interface components {
             resolutions: components["schemas"]["Resolution"][];
             /**
              * Costs
-             * @description Credits per resolution, e.g. {"480p": 10, "720p": 20}.
+             * @description Credits per resolution, e.g. {"480p": 10, "720p": 20} (the defaults; the operator's CREDIT_COSTS changes them).
              */
             costs: {
                 [key: string]: number;
@@ -1410,7 +1410,7 @@ export interface components {
             status: components["schemas"]["GenerationStatus"];
             /**
              * Cost
-             * @description Credits charged (480p: 10, 720p: 20).
+             * @description Credits charged: what GET /pricing lists for the model and resolution.
              */
             cost: number;
             /**
@@ -3201,7 +3201,7 @@ export interface operations {
                  *       "type": "checkout.session.completed",
                  *       "livemode": false,
                  *       "created": 1795000000,
-                 *       "api_version": "2025-03-31.basil",
+                 *       "api_version": "2025-10-29.clover",
                  *       "data": {
                  *         "object": {
                  *           "id": "cs_test_a1b2c3",
