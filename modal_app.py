@@ -22,6 +22,8 @@ image = (
     # The runtime dependencies of pyproject.toml (not its local/dev extras): one list to keep.
     .pip_install_from_pyproject(str(Path(__file__).with_name("pyproject.toml")))
     .add_local_python_source("shared", "functions")
+    # The operator's console page, served by `account` at /admin/ (functions/admin.py reads it here).
+    .add_local_dir(str(Path(__file__).with_name("wan_local") / "web"), "/root/wan_local/web")
 )
 
 # required_keys makes a missing key fail at deploy with a clear message instead of a 500 later.

@@ -98,6 +98,11 @@ class Forbidden(ApiError):
     status, code, default_detail = 403, "forbidden", "This credential may not do this."
 
 
+class AccountBlocked(ApiError):
+    status, code = 403, "account_blocked"
+    default_detail = "This account is blocked: it cannot start generations or buy credits; contact support."
+
+
 class ProviderUnavailable(ApiError):
     status, code = 503, "provider_unavailable"
     default_detail = "The video provider is unavailable right now; your credits were refunded. Try again shortly."
