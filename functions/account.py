@@ -174,12 +174,12 @@ def router() -> APIRouter:
     r.add_api_route("/cancel", cancel, methods=["POST"], **documented(
         Generation, errors.NotFound, errors.InvalidState, too_large, invalid, unavailable))
     r.add_api_route("/retry", retry, methods=["POST"], **documented(
-        RetryAccepted, errors.InsufficientCredits, errors.NotFound, errors.InvalidState,
+        RetryAccepted, errors.InsufficientCredits, errors.AccountBlocked, errors.NotFound, errors.InvalidState,
         errors.IdempotencyKeyReused, too_large, invalid, errors.TooManyActiveGenerations,
         errors.ProviderUnavailable, unavailable, status=202))
     r.add_api_route("/pricing", get_pricing, methods=["GET"], **documented(Pricing, user=False))
     r.add_api_route("/checkout", checkout, methods=["POST"], **documented(
-        CheckoutSession, errors.IdempotencyKeyReused, too_large, invalid, unavailable, status=201))
+        CheckoutSession, errors.AccountBlocked, errors.IdempotencyKeyReused, too_large, invalid, unavailable, status=201))
     r.add_api_route("/checkout/status", checkout_status, methods=["GET"], **documented(
         CheckoutStatus, errors.NotFound, invalid, unavailable))
     r.add_api_route("/health", health, methods=["GET"], **documented(Health, unavailable, user=False))

@@ -55,7 +55,7 @@ def image_to_video(
 def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
     r.add_api_route(path, image_to_video, methods=["POST"], **documented(
-        Accepted, errors.InsufficientCredits, errors.IdempotencyKeyReused, errors.ImageTooLarge,
+        Accepted, errors.InsufficientCredits, errors.AccountBlocked, errors.IdempotencyKeyReused, errors.ImageTooLarge,
         errors.UnsupportedImageType, errors.InvalidRequest, errors.TooManyActiveGenerations,
         errors.ProviderUnavailable, errors.ServiceUnavailable, status=202))
     return r

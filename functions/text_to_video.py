@@ -25,7 +25,7 @@ def text_to_video(body: TextToVideoRequest, request: Request, svc: Svc, user: Cu
 def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
     r.add_api_route(path, text_to_video, methods=["POST"], **documented(
-        Accepted, errors.InsufficientCredits, errors.IdempotencyKeyReused, errors.PayloadTooLarge,
+        Accepted, errors.InsufficientCredits, errors.AccountBlocked, errors.IdempotencyKeyReused, errors.PayloadTooLarge,
         errors.InvalidRequest, errors.TooManyActiveGenerations, errors.ProviderUnavailable,
         errors.ServiceUnavailable, status=202))
     return r

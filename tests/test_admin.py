@@ -370,3 +370,39 @@ def test_analytics_figures_on_a_known_history_live_and_rolled_up(api, admin, db)
     check(api.http.get("/admin/analytics", params={"days": 7}, headers=api.auth(admin[1])).json(), rolled_up=True)
     assert in_flight
     assert_error(api.http.get("/admin/analytics", params={"days": 0}, headers=api.auth(admin[1])), 422, "invalid_request")
+
+
+def test_every_admin_answer_is_the_one_the_openapi_document_types(api, admin, db):
+    import json
+
+    from shared import openapi
+    from tests.test_openapi import CHECKED_IN, validate
+
+    doc = json.loads(CHECKED_IN.read_text())
+    assert doc == json.loads(openapi.dumps(openapi.document()))
+    auth = api.auth(admin[1])
+    user_id, token = api.signup("typed@example.com")
+    api.http.post("/api-keys", json={"name": "k"}, headers=api.auth(token))
+    gen = api.text_to_video(token).json()["generation_id"]
+    http = api.http
+    validate(doc, "get", "/admin/stats", http.get("/admin/stats", headers=auth))
+    validate(doc, "get", "/admin/analytics", http.get("/admin/analytics", params={"days": 3}, headers=auth))
+    validate(doc, "get", "/admin/users", http.get("/admin/users", params={"q": "typed"}, headers=auth))
+    validate(doc, "post", "/admin/users/{user_id}/credits", http.post(f"/admin/users/{user_id}/credits",
+                                                                      json={"amount": 5, "reason": "r"}, headers=auth))
+    validate(doc, "post", "/admin/users/{user_id}/credits", http.post(f"/admin/users/{user_id}/credits",
+                                                                      json={"amount": -500, "reason": "r"}, headers=auth))
+    validate(doc, "post", "/admin/users/{user_id}/block", http.post(f"/admin/users/{user_id}/block",
+                                                                    json={"reason": "r"}, headers=auth))
+    detail = validate(doc, "get", "/admin/users/{user_id}", http.get(f"/admin/users/{user_id}", headers=auth))
+    assert detail["generations"][0]["generation_id"] == gen and detail["blocked"] is True
+    validate(doc, "post", "/admin/users/{user_id}/unblock", http.post(f"/admin/users/{user_id}/unblock", headers=auth))
+    validate(doc, "get", "/admin/generations", http.get("/admin/generations", params={"list": "failing"}, headers=auth))
+    validate(doc, "post", "/admin/generations/{generation_id}/refund",
+             http.post(f"/admin/generations/{gen}/refund", json={"reason": "r"}, headers=auth))   # 409: not lost
+    validate(doc, "post", "/admin/generations/{generation_id}/settle",
+             http.post(f"/admin/generations/{uuid.uuid4()}/settle", headers=auth))                # 404
+    audit = validate(doc, "get", "/admin/audit", http.get("/admin/audit", headers=auth))
+    assert [a["action"] for a in audit["items"]] == ["user.unblock", "user.block", "credits.adjust"]
+    assert http.get("/admin/users", params={"q": "x"}, headers=auth).status_code == 200
+    assert_error(http.get("/admin/users/not-a-uuid", headers=auth), 422, "invalid_request")
