@@ -15,7 +15,7 @@ export function stackedBars(container, bars, series, { height = 180, labelEvery 
   const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
   const plot = height - bottom - top;
   const step = (width - left) / Math.max(bars.length, 1);
-  for (const frac of [0, 0.5, 1]) {
+  for (const frac of max >= 2 ? [0, 0.5, 1] : [0, 1]) {
     const y = top + plot * (1 - frac);
     svg.append(el("line", { x1: left, x2: width, y1: y, y2: y, stroke: "#d9dde5" }));
     svg.append(el("text", { x: left - 4, y: y + 3, "text-anchor": "end" }, String(Math.round(max * frac))));
