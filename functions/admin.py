@@ -76,8 +76,8 @@ Since = Annotated[str, Query(pattern=r"^\s*[1-9]\d{0,4}\s*[mhdwMHDW]\s*$", descr
 
 def get_stats(svc: Svc, _: AdminUser, since: Since = "24h") -> dict:
     """The seed's four metrics against their targets, in-flight generations and ledger discrepancies
-    (the same document as `wan-api stats --json`)."""
-    return admin.stats(svc.backend, admin.since_ago(admin.parse_duration(since)))
+    (the same document as `wan-api stats --json`), at most 30 s old."""
+    return admin.cached_stats(svc.backend, since)  # at most STATS_CACHE_SECONDS old
 
 
 def get_analytics(svc: Svc, _: AdminUser, days: Annotated[int, Query(ge=1, le=366)] = 30) -> dict:

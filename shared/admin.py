@@ -13,6 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
+import time
+import weakref
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -57,6 +60,35 @@ def parse_duration(value: str) -> timedelta:
     if not match or int(match[1]) == 0:
         raise ValueError(f"{value!r} is not a duration like 30m, 24h, 7d or 2w")
     return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+# GET /admin/stats serves the document at most this old per window. Computing it reads whole tables
+# (operator_metrics() runs ledger_discrepancies(), the full money check: seconds at a million
+# generations, docs/benchmarks.md), so a page view must not pay that each time; the CLI computes live.
+STATS_CACHE_SECONDS = 30
+_STATS_CACHE_WINDOWS = 32
+_stats_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # backend -> {window: (at, doc)}
+_stats_lock = threading.Lock()
+
+
+def cached_stats(backend, window: str) -> dict[str, Any]:
+    """stats() over the last `window` (e.g. "24h"), reused for STATS_CACHE_SECONDS; one computation
+    at a time per container (the others wait for its answer rather than start their own)."""
+    key = window.strip().lower()
+    delta = parse_duration(key)
+    hit = _stats_cache.get(backend, {}).get(key)
+    if hit is not None and time.monotonic() - hit[0] < STATS_CACHE_SECONDS:
+        return hit[1]
+    with _stats_lock:
+        entries = _stats_cache.setdefault(backend, {})
+        hit = entries.get(key)  # computed while this request waited for the lock
+        if hit is not None and time.monotonic() - hit[0] < STATS_CACHE_SECONDS:
+            return hit[1]
+        doc = stats(backend, since_ago(delta))
+        if len(entries) >= _STATS_CACHE_WINDOWS:
+            entries.clear()
+        entries[key] = (time.monotonic(), doc)
+        return doc
 
 
 def since_ago(delta: timedelta) -> datetime:

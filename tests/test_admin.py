@@ -406,3 +406,15 @@ def test_every_admin_answer_is_the_one_the_openapi_document_types(api, admin, db
     assert [a["action"] for a in audit["items"]] == ["user.unblock", "user.block", "credits.adjust"]
     assert http.get("/admin/users", params={"q": "x"}, headers=auth).status_code == 200
     assert_error(http.get("/admin/users/not-a-uuid", headers=auth), 422, "invalid_request")
+
+
+def test_the_overview_reuses_its_computation_for_a_while(api, admin, monkeypatch):
+    from shared import admin as admin_module
+
+    auth = api.auth(admin[1])
+    first = api.http.get("/admin/stats", params={"since": "2h"}, headers=auth).json()
+    api.text_to_video(api.token())
+    # within STATS_CACHE_SECONDS: the same document (the whole-table money check is not rerun per view)
+    assert api.http.get("/admin/stats", params={"since": "2h"}, headers=auth).json() == first
+    monkeypatch.setattr(admin_module, "STATS_CACHE_SECONDS", 0)
+    assert api.http.get("/admin/stats", params={"since": "2h"}, headers=auth).json()["in_flight"] == first["in_flight"] + 1
