@@ -85,7 +85,7 @@ alter table public.admin_audit enable row level security;  -- no policy: only th
 revoke all on public.admin_audit from public, anon, authenticated, service_role;
 
 create function public._audit_is_append_only() returns trigger
-language plpgsql set search_path = '' as $$
+language plpgsql security definer set search_path = '' as $$
 begin
   raise exception 'the admin audit is append-only (% refused)', tg_op using errcode = 'PT409';
 end
