@@ -774,6 +774,8 @@ def console(pg: EmbeddedPostgres, rows: int, users: int, days: int = 60) -> None
     try:
         floor = p50(lambda: backend.call("generation_by_id", p_gen_id=some_id), 200)
         report("primary-key read, generation_by_id (ms)", floor, None, "ms", "info", True)
+        search = p50(lambda: admin.users(backend, "u4242"), 50)
+        report(f"GET /admin/users?q=u4242 on {users:,} users (ms)", search, floor, "ms", "info", True, search / floor)
         cold = p50(lambda: admin.stats(backend, admin.since_ago(admin.parse_duration("24h"))), 3)
         report(f"/admin/stats?since=24h computed (= wan-api stats) (ms)", cold, floor, "ms", "info", True, cold / floor)
         overview = p50(lambda: admin.cached_stats(backend, "24h"), 200)

@@ -206,29 +206,36 @@ $$;
 
 
 -- admin_users: up to p_limit users whose id is p_query, or whose email starts with it (case-insensitive;
--- the text_pattern_ops index); an empty query lists the newest users.
+-- a range on the text_pattern_ops index, then LIKE with the pattern characters escaped, so that '_' and
+-- '%' in an email are literal); an empty query lists the newest users.
 create function public.admin_users(p_query text, p_limit integer default 50) returns jsonb
 language plpgsql stable security definer set search_path = '' as $$
 declare
   v_query text := lower(btrim(coalesce(p_query, '')));
   v_limit integer := least(greatest(p_limit, 1), 200);
+  v_found jsonb;
 begin
-  return coalesce((
-    select jsonb_agg(jsonb_build_object('user_id', p.id, 'email', p.email, 'balance', p.credits,
-                                        'blocked', p.blocked_at is not null, 'created_at', p.created_at)
-                     order by o)
-      from (select *, row_number() over () as o from (
-              select * from public.profiles
-               where v_query ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' and id = v_query::uuid
-              union all
-              (select * from public.profiles
-                where v_query <> '' and v_query !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                  and lower(email) like replace(replace(replace(v_query, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-                order by lower(email) limit v_limit)
-              union all
-              (select * from public.profiles where v_query = '' order by created_at desc limit v_limit)) u) p),
-    '[]'::jsonb);
+  if v_query ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    select jsonb_agg(public._admin_user_summary(p)) into v_found from public.profiles p where p.id = v_query::uuid;
+  elsif v_query = '' then
+    select jsonb_agg(public._admin_user_summary(p) order by p.created_at desc) into v_found
+      from public.profiles p where p.id in (select id from public.profiles order by created_at desc limit v_limit);
+  else
+    select jsonb_agg(public._admin_user_summary(p) order by lower(p.email)) into v_found
+      from public.profiles p where p.id in (
+            select id from public.profiles
+             where lower(email) ~>=~ v_query and lower(email) ~<~ (v_query || chr(1114111))
+               and lower(email) like replace(replace(replace(v_query, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+             order by lower(email) limit v_limit);
+  end if;
+  return coalesce(v_found, '[]'::jsonb);
 end
+$$;
+
+create function public._admin_user_summary(p public.profiles) returns jsonb
+language sql immutable security definer set search_path = '' as $$
+  select jsonb_build_object('user_id', p.id, 'email', p.email, 'balance', p.credits,
+                            'blocked', p.blocked_at is not null, 'created_at', p.created_at)
 $$;
 
 -- admin_user: find_user (0009: profile, balance, last generations and ledger rows) plus the block,
@@ -454,6 +461,7 @@ revoke execute on function
   public.admin_block_user(uuid, text, text, uuid),
   public.admin_unblock_user(uuid, text, uuid, text),
   public.admin_users(text, integer),
+  public._admin_user_summary(public.profiles),
   public.admin_user(uuid, integer),
   public.admin_generations(text, integer, integer),
   public._analytics_day(date),

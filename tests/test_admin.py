@@ -255,6 +255,9 @@ def test_users_are_found_by_email_prefix_or_id_and_shown_in_full_without_secrets
     key = api.http.post("/api-keys", json={"name": "ci"}, headers=api.auth(token)).json()["key"]
     found = api.http.get("/admin/users", params={"q": "GRACE."}, headers=api.auth(admin[1])).json()["items"]
     assert [u["email"] for u in found] == ["grace.hopper@example.com"]  # '.' and '_' are literal, not patterns
+    assert api.http.get("/admin/users", params={"q": "%"}, headers=api.auth(admin[1])).json()["items"] == []
+    newest = api.http.get("/admin/users", params={"q": ""}, headers=api.auth(admin[1])).json()["items"]
+    assert [u["email"] for u in newest][:2] == ["grace_other@example.com", "grace.hopper@example.com"]
     assert [u["user_id"] for u in api.http.get("/admin/users", params={"q": user_id},
                                                headers=api.auth(admin[1])).json()["items"]] == [user_id]
     detail = api.http.get(f"/admin/users/{user_id}", headers=api.auth(admin[1]))
