@@ -421,3 +421,29 @@ def test_the_overview_reuses_its_computation_for_a_while(api, admin, monkeypatch
     assert api.http.get("/admin/stats", params={"since": "2h"}, headers=auth).json() == first
     monkeypatch.setattr(admin_module, "STATS_CACHE_SECONDS", 0)
     assert api.http.get("/admin/stats", params={"since": "2h"}, headers=auth).json()["in_flight"] == first["in_flight"] + 1
+
+
+def test_wan_api_admin_grant_in_production_goes_through_supabases_admin_api(db_url, db, monkeypatch, capsys):
+    from tests.support import RecordedHttp, make_user
+
+    user_id = str(make_user(db, email="lead@example.com"))
+    gotrue = RecordedHttp()
+    user = {"id": user_id, "aud": "authenticated", "email": "lead@example.com", "created_at": "2026-11-24T09:30:05Z",
+            "app_metadata": {"provider": "email", "role": "admin"}, "user_metadata": {}}
+    gotrue.answers[("PUT", f"/auth/v1/admin/users/{user_id}")] = (200, user)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("SUPABASE_URL", gotrue.url)
+    monkeypatch.setenv("SUPABASE_SERVICE_ROLE_KEY", "sb_secret_test_key")
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["admin", "grant", "lead@example.com", "--by", "cto"]) == 0
+        assert cli.main(["admin", "revoke", "lead@example.com", "--by", "cto"]) == 0
+    finally:
+        get_settings.cache_clear()
+        gotrue.close()
+    # GoTrue merges app_metadata key by key: the grant sets the role, the revoke's null removes it.
+    assert [gotrue.json(i) for i in range(2)] == [{"app_metadata": {"role": "admin"}}, {"app_metadata": {"role": None}}]
+    assert {r["headers"]["apikey"] for r in gotrue.requests} == {"sb_secret_test_key"}
+    # the local auth stand-in was not touched: production's truth is Supabase's
+    assert db.execute("select raw_app_meta_data from auth.users where id = %s", (user_id,)).fetchone() == ({},)
+    assert [a[1] for a in _audit(db)] == ["admin.grant", "admin.revoke"]
