@@ -84,7 +84,7 @@ async function loadOverview() {
   });
   $("#metrics").replaceChildren(...cards);
   $("#overview-extra").textContent = `${stats.generations} generations in the window · ${stats.in_flight} in flight now · ` +
-    `${stats.ledger_discrepancies} ledger discrepancies`;
+    `${stats.ledger_discrepancies} ledger discrepancies (figures at most 30 s old)`;
   $("#overview-extra").classList.toggle("miss-text", stats.ledger_discrepancies > 0);
 }
 
