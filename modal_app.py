@@ -26,6 +26,8 @@ image = (
     # not the local/dev extras), never whatever is newest at build time. scripts/lock relocks.
     .uv_sync(str(PROJECT_DIR), frozen=True, uv_version=UV_VERSION)
     .add_local_python_source("shared", "functions")
+    # The operator's console page, served by `account` at /admin/ (functions/admin.py reads it here).
+    .add_local_dir(str(Path(__file__).with_name("wan_local") / "web"), "/root/wan_local/web")
 )
 
 # required_keys makes a missing key fail at deploy with a clear message instead of a 500 later.

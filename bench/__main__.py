@@ -28,6 +28,10 @@
    hosted classifier's round trip through the official client to the loopback emulator (our client's
    share of its latency; OpenAI's own is bounded by MODERATION_TIMEOUT_SECONDS), and the thumbnail an
    uploaded image becomes for it
+10. the operator's console (issue 26) on 1,000,000 generations over 60 days and 100,000 users: GET
+   /admin/stats's document (24 h) and GET /admin/analytics?days=30 (live, then from the sweep's daily
+   rollups) — each <= 200 ms p50, with a primary-key read as the floor (information); the rollup's
+   cost to one sweep (the day not yet final) and a backfilled day's
 
 Everything runs on loopback against an embedded Postgres (fsync off, the same for floor and subject).
 """
@@ -719,6 +723,91 @@ def metrics_scrape(pg: EmbeddedPostgres, rows: int, users: int = 1000, *, small:
     return scrape
 
 
+# --- 9. the operator's console ---------------------------------------------------------------------
+
+def console(pg: EmbeddedPostgres, rows: int, users: int, days: int = 60) -> None:
+    """The console's two pages on `rows` generations spread evenly over `days` days (newest now) and
+    `users` users, each charged and the failed ones refunded (books balanced), in shared/admin.py's
+    own calls through the service's backend (as service_role)."""
+    from shared import admin
+    from shared.db import PostgresBackend
+
+    url = new_database(pg, f"bench_console_{rows}")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("insert into auth.users (email) select 'u' || i || '@bench.example' from generate_series(1, %s) i",
+                     (users,))
+        conn.execute("""
+            with u as (select array_agg(id order by id) a from public.profiles)
+            insert into public.generations (user_id, kind, model, resolution, prompt, cost, status, created_at,
+                                            started_at, completed_at, settled_by, replicate_id, error_code, error)
+            select u.a[1 + i %% %(users)s], 'text-to-video', (array['t2v-14B', 't2v-1.3B', 't2v-14B'])[1 + i %% 3],
+                   case when i %% 3 = 1 then '480p' else (array['480p', '720p'])[1 + i %% 2] end, 'p', 10,
+                   case when i %% 20 = 0 then 'failed' when i %% 50 = 1 then 'canceled' else 'succeeded' end,
+                   t, t + interval '20 s', t + make_interval(secs => 60 + i %% 400),
+                   (array['webhook', 'webhook', 'webhook', 'status_poll', 'sweep'])[1 + i %% 5],
+                   'r' || i, case when i %% 20 = 0 then 'provider_failed' end,
+                   case when i %% 20 = 0 then 'failed' end
+              from generate_series(1, %(rows)s) i, u,
+                   lateral (select now() - make_interval(secs => i::float8 * %(span)s / %(rows)s) as t) at_""",
+                     {"users": users, "rows": rows, "span": days * 86400})
+        # The ledger as the service writes it: bonus, one charge each, a refund per failed or canceled one.
+        conn.execute("""
+            with entries as (
+              select g.user_id, g.id, -10 as amount, 'deduction' as type, g.created_at, 0 as k from public.generations g
+              union all
+              select g.user_id, g.id, 10, 'refund', g.completed_at, 1
+                from public.generations g where g.status in ('failed', 'canceled')),
+            ordered as (
+              select e.*, 100 + sum(e.amount) over (partition by e.user_id order by e.created_at, e.id, e.k) as balance_after
+                from entries e)
+            insert into public.credit_transactions (user_id, amount, type, generation_id, balance_after, created_at)
+            select user_id, amount, type, id, balance_after, created_at from ordered order by user_id, created_at, id, k""")
+        conn.execute("""update public.profiles p set credits = s.total
+                          from (select user_id, sum(amount) total from public.credit_transactions group by 1) s
+                         where s.user_id = p.id""")
+        conn.execute("vacuum analyze")
+        some_id = conn.execute("select id from public.generations offset %s limit 1", (rows // 2,)).fetchone()[0]
+    backend = PostgresBackend(url, max_size=1, role="service_role")
+
+    def p50(action, repeats: int) -> float:
+        runs = []
+        for _ in range(repeats):
+            began = time.perf_counter()
+            action()
+            runs.append(time.perf_counter() - began)
+        return statistics.median(runs) * 1000
+
+    try:
+        floor = p50(lambda: backend.call("generation_by_id", p_gen_id=some_id), 200)
+        report("primary-key read, generation_by_id (ms)", floor, None, "ms", "info", True)
+        search = p50(lambda: admin.users(backend, "u4242"), 50)
+        report(f"GET /admin/users?q=u4242 on {users:,} users (ms)", search, floor, "ms", "info", True, search / floor)
+        cold = p50(lambda: admin.stats(backend, admin.since_ago(admin.parse_duration("24h"))), 3)
+        report(f"/admin/stats?since=24h computed (= wan-api stats) (ms)", cold, floor, "ms", "info", True, cold / floor)
+        overview = p50(lambda: admin.cached_stats(backend, "24h"), 200)
+        report(f"GET /admin/stats?since=24h on {rows:,}, a view (ms)", overview, floor, "ms", "<= 200",
+               overview <= 200, overview / floor)
+        live = p50(lambda: admin.analytics(backend, 30), 3)
+        report(f"GET /admin/analytics?days=30, before any rollup (ms)", live, floor, "ms", "info", True, live / floor)
+        began = time.perf_counter()
+        first = backend.call("refresh_analytics", p_final_after_seconds=3600, p_backfill_days=90, p_max_days=90)
+        backfill = (time.perf_counter() - began) * 1000
+        report(f"rollup backfill, per day of {rows // days:,} generations (ms)", backfill / max(first["refreshed"], 1),
+               None, "ms", "info", True)
+        rolled = p50(lambda: admin.analytics(backend, 30), 10)
+        report("GET /admin/analytics?days=30, from rollups (ms)", rolled, floor, "ms", "<= 200", rolled <= 200,
+               rolled / floor)
+        # A sweep's share once every past day is final: the work left is none, or yesterday again until final.
+        steady = p50(lambda: backend.call("refresh_analytics", p_final_after_seconds=3600), 5)
+        report("rollup cost to a sweep, nothing left to do (ms)", steady, None, "ms", "info", True)
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("update public.analytics_days set final = false where day = (now() at time zone 'UTC')::date - 1")
+        yesterday = p50(lambda: backend.call("refresh_analytics", p_final_after_seconds=10 ** 7), 5)
+        report("rollup cost to a sweep, yesterday not yet final (ms)", yesterday, None, "ms", "info", True)
+    finally:
+        backend.close()
+
+
 # --- 5. cold imports --------------------------------------------------------------------------------
 
 def _import_seconds(module: str) -> float:
@@ -870,7 +959,7 @@ def content_policy(repeats: int) -> None:
 
 
 SECTIONS = ("throughput", "round-trips", "latency", "layers", "middleware", "sweep", "upload-memory", "metrics", "imports",
-            "api-keys", "content-policy")
+            "api-keys", "content-policy", "console")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -910,6 +999,8 @@ def main(argv: list[str] | None = None) -> int:
                 metrics_scrape(pg, sizes[1], small=sizes[0])
             if "api-keys" in run:
                 api_key_create(pg, requests // 4)
+            if "console" in run:
+                console(pg, *((20_000, 2_000) if args.quick else (1_000_000, 100_000)))
     if "imports" in run:
         imports()
     if "content-policy" in run:

@@ -26,6 +26,101 @@ COMMENT ON SCHEMA public IS 'standard public schema';
 CREATE SCHEMA wan_private;
 
 --
+-- Name: profiles; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.profiles (
+    id uuid NOT NULL,
+    email text,
+    credits integer DEFAULT 0 NOT NULL,
+    active_generations integer DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    blocked_at timestamp with time zone,
+    blocked_reason text,
+    CONSTRAINT active_never_negative CHECK ((active_generations >= 0)),
+    CONSTRAINT blocked_has_reason CHECK (((blocked_at IS NULL) = (blocked_reason IS NULL))),
+    CONSTRAINT credits_never_negative CHECK ((credits >= 0))
+);
+
+--
+-- Name: _admin_user_summary(public.profiles); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._admin_user_summary(p public.profiles) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('user_id', p.id, 'email', p.email, 'balance', p.credits,
+                            'blocked', p.blocked_at is not null, 'created_at', p.created_at)
+$$;
+
+--
+-- Name: _analytics_day(date); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._analytics_day(p_day date) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_from timestamptz := p_day::timestamp at time zone 'UTC';
+  v_to timestamptz := (p_day + 1)::timestamp at time zone 'UTC';
+  v_gen jsonb;
+  v_money jsonb;
+  v_revenue jsonb;
+begin
+  with g as materialized (
+    select status, model, resolution, kind, error_code, error,
+           extract(hour from created_at at time zone 'UTC')::integer as hour,
+           case when status = 'succeeded'
+                then width_bucket(extract(epoch from completed_at - created_at)::float8,
+                                  array[30, 60, 120, 180, 300, 600, 1200, 2700]::float8[]) end as bin,
+           case when status = 'succeeded' then extract(epoch from completed_at - created_at)::float8 end as took
+      from public.generations where created_at >= v_from and created_at < v_to)
+  select jsonb_build_object(
+    'generations', (select count(*) from g),
+    'succeeded', (select count(*) from g where status = 'succeeded'),
+    'failed', (select count(*) from g where status = 'failed'),
+    'canceled', (select count(*) from g where status = 'canceled'),
+    'in_flight', (select count(*) from g where status in ('queued', 'processing')),
+    'completion_seconds_sum', (select coalesce(sum(took), 0) from g),
+    'completion_bins', (select jsonb_agg(coalesce(n, 0) order by b) from generate_series(0, 8) b
+                          left join (select bin, count(*) as n from g where bin is not null group by bin) c on c.bin = b),
+    'hours', (select jsonb_agg(coalesce(n, 0) order by h) from generate_series(0, 23) h
+                left join (select hour, count(*) as n from g group by hour) c on c.hour = h),
+    'models', (select coalesce(jsonb_agg(to_jsonb(m) order by m.model, m.resolution, m.kind), '[]'::jsonb) from (
+                 select model, resolution, kind, count(*) as generations,
+                        count(*) filter (where status = 'succeeded') as succeeded,
+                        count(*) filter (where status = 'failed') as failed,
+                        count(*) filter (where status = 'canceled') as canceled
+                   from g group by model, resolution, kind) m),
+    'failure_reasons', (select coalesce(jsonb_agg(to_jsonb(f) order by f.count desc, f.error_code), '[]'::jsonb) from (
+                          select coalesce(error_code, 'unknown') as error_code, count(*) as count, min(error) as example
+                            from g where status = 'failed' group by 1) f))
+    into v_gen;
+
+  select jsonb_build_object(
+    'credits_spent', coalesce(-sum(amount) filter (where type = 'deduction'), 0),
+    'credits_refunded', coalesce(sum(amount) filter (where type = 'refund'
+                                                     or (type = 'adjustment' and generation_id is not null)), 0),
+    'credits_sold', coalesce(sum(amount) filter (where type = 'purchase'), 0),
+    'credits_reversed', coalesce(-sum(amount) filter (where type = 'reversal'), 0),
+    'credits_adjusted', coalesce(sum(amount) filter (where type = 'adjustment' and generation_id is null), 0))
+    into v_money
+    from public.credit_transactions where created_at >= v_from and created_at < v_to;
+
+  select coalesce(jsonb_object_agg(currency, amount), '{}'::jsonb) into v_revenue from (
+    select p.currency, sum(p.amount) as amount
+      from public.credit_transactions t join public.purchases p on p.session_id = t.purchase_session_id
+     where t.type = 'purchase' and t.created_at >= v_from and t.created_at < v_to
+     group by p.currency) r;
+
+  return jsonb_build_object('date', p_day) || v_gen || v_money || jsonb_build_object('revenue', v_revenue);
+end
+$$;
+
+--
 -- Name: api_keys; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -57,6 +152,51 @@ CREATE FUNCTION public._api_key_json(p_key public.api_keys) RETURNS jsonb
     'id', p_key.id, 'name', p_key.name, 'prefix', p_key.prefix, 'last_chars', p_key.last_chars,
     'created_at', p_key.created_at, 'last_used_at', p_key.last_used_at, 'revoked_at', p_key.revoked_at,
     'status', case when p_key.revoked_at is null then 'active' else 'revoked' end)
+$$;
+
+--
+-- Name: _audit_is_append_only(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._audit_is_append_only() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  raise exception 'the admin audit is append-only (% refused)', tg_op using errcode = 'PT409';
+end
+$$;
+
+--
+-- Name: admin_audit; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.admin_audit (
+    id bigint NOT NULL,
+    at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    actor text NOT NULL,
+    actor_id uuid,
+    action text NOT NULL,
+    user_id uuid,
+    generation_id uuid,
+    amount integer,
+    reason text,
+    detail jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT admin_audit_action_check CHECK ((action = ANY (ARRAY['credits.adjust'::text, 'generation.refund'::text, 'user.block'::text, 'user.unblock'::text, 'admin.grant'::text, 'admin.revoke'::text, 'generation.settle'::text]))),
+    CONSTRAINT admin_audit_actor_check CHECK ((length(btrim(actor)) > 0))
+);
+
+--
+-- Name: _audit_json(public.admin_audit); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._audit_json(a public.admin_audit) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('id', a.id, 'at', a.at, 'actor', a.actor, 'actor_id', a.actor_id,
+                            'action', a.action, 'user_id', a.user_id, 'generation_id', a.generation_id,
+                            'amount', a.amount, 'reason', a.reason, 'detail', a.detail)
 $$;
 
 --
@@ -376,6 +516,20 @@ end
 $$;
 
 --
+-- Name: _refuse_blocked(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._refuse_blocked() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform public.assert_not_blocked(new.user_id);
+  return new;
+end
+$$;
+
+--
 -- Name: _refuse_moderation_blocked(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -558,6 +712,232 @@ end
 $$;
 
 --
+-- Name: admin_adjust_credits(uuid, integer, text, text, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.admin_adjust_credits(p_user_id uuid, p_amount integer, p_reason text, p_actor text, p_actor_id uuid DEFAULT NULL::uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row jsonb;
+begin
+  begin
+    v_row := public.adjust_credits(p_user_id, p_amount, p_reason, p_actor);
+  exception when sqlstate 'PT402' then
+    raise exception '%', sqlerrm using errcode = 'PT409';
+  end;
+  perform public.record_admin_action('credits.adjust', p_actor, p_actor_id, p_user_id, null, p_amount, p_reason,
+                                     jsonb_build_object('ledger_id', v_row -> 'id', 'balance_after', v_row -> 'balance_after'));
+  return v_row;
+end
+$$;
+
+--
+-- Name: admin_analytics(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.admin_analytics(p_days integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_today date := (now() at time zone 'UTC')::date;
+begin
+  if p_days is null or p_days < 1 or p_days > 366 then
+    raise exception 'days must be between 1 and 366' using errcode = '22023';
+  end if;
+  return (
+    select jsonb_agg(coalesce(a.data || jsonb_build_object('rolled_up', true),
+                              public._analytics_day(days.day) || jsonb_build_object('rolled_up', false))
+                     order by days.day)
+      from (select v_today - n as day from generate_series(0, p_days - 1) n) days
+      left join public.analytics_days a
+        on a.day = days.day and a.computed_at >= (a.day + 1)::timestamp at time zone 'UTC');
+end
+$$;
+
+--
+-- Name: admin_audit_list(integer, bigint, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.admin_audit_list(p_limit integer DEFAULT 100, p_before bigint DEFAULT NULL::bigint, p_user_id uuid DEFAULT NULL::uuid) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select coalesce(jsonb_agg(public._audit_json(a) order by a.id desc), '[]'::jsonb)
+    from (select * from public.admin_audit
+           where (p_before is null or id < p_before) and (p_user_id is null or user_id = p_user_id)
+           order by id desc limit least(greatest(p_limit, 1), 10000)) a
+$$;
+
+--
+-- Name: admin_block_user(uuid, text, text, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.admin_block_user(p_user_id uuid, p_reason text, p_actor text, p_actor_id uuid DEFAULT NULL::uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_profile public.profiles;
+begin
+  if nullif(btrim(p_reason), '') is null then
+    raise exception 'a block needs a reason' using errcode = '22023';
+  end if;
+  update public.profiles set blocked_at = coalesce(blocked_at, now()), blocked_reason = btrim(p_reason),
+                             updated_at = now()
+   where id = p_user_id returning * into v_profile;
+  if not found then
+    raise exception 'no user %', p_user_id using errcode = 'PT404';
+  end if;
+  perform public.record_admin_action('user.block', p_actor, p_actor_id, p_user_id, null, null, p_reason);
+  return jsonb_build_object('user_id', p_user_id, 'blocked', true, 'blocked_at', v_profile.blocked_at,
+                            'blocked_reason', v_profile.blocked_reason);
+end
+$$;
+
+--
+-- Name: admin_generations(text, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.admin_generations(p_list text, p_quiet_seconds integer DEFAULT 600, p_limit integer DEFAULT 100) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_limit integer := least(greatest(p_limit, 1), 500);
+begin
+  if p_list not in ('stuck', 'failing') then
+    raise exception 'the list must be stuck or failing' using errcode = '22023';
+  end if;
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+             'generation_id', g.id, 'user_id', g.user_id, 'email', p.email, 'status', g.status,
+             'model', g.model, 'resolution', g.resolution, 'replicate_id', g.replicate_id,
+             'error', g.error, 'error_code', g.error_code, 'settled_by', g.settled_by, 'cost', g.cost,
+             'refunded', exists (select from public.credit_transactions t
+                                  where t.generation_id = g.id and t.type = 'refund'),
+             'created_at', g.created_at, 'last_event_at', g.last_event_at, 'completed_at', g.completed_at)
+           order by o)
+      from (select *, row_number() over () as o from (
+              (select * from public.generations
+                where p_list = 'stuck' and status in ('queued', 'processing')
+                  and coalesce(last_event_at, created_at) < now() - make_interval(secs => p_quiet_seconds)
+                order by created_at limit v_limit)
+              union all
+              (select * from public.generations where p_list = 'failing' and status = 'failed'
+                order by completed_at desc limit v_limit)) u) g
+      join public.profiles p on p.id = g.user_id),
+    '[]'::jsonb);
+end
+$$;
+
+--
+-- Name: admin_goodwill_refund(uuid, text, text, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.admin_goodwill_refund(p_gen_id uuid, p_reason text, p_actor text, p_actor_id uuid DEFAULT NULL::uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row jsonb := public.goodwill_refund(p_gen_id, p_reason, p_actor);
+begin
+  perform public.record_admin_action('generation.refund', p_actor, p_actor_id, (v_row ->> 'user_id')::uuid,
+                                     p_gen_id, (v_row ->> 'amount')::integer, p_reason,
+                                     jsonb_build_object('ledger_id', v_row -> 'id', 'balance_after', v_row -> 'balance_after'));
+  return v_row;
+end
+$$;
+
+--
+-- Name: admin_unblock_user(uuid, text, uuid, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.admin_unblock_user(p_user_id uuid, p_actor text, p_actor_id uuid DEFAULT NULL::uuid, p_reason text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  update public.profiles set blocked_at = null, blocked_reason = null, updated_at = now() where id = p_user_id;
+  if not found then
+    raise exception 'no user %', p_user_id using errcode = 'PT404';
+  end if;
+  perform public.record_admin_action('user.unblock', p_actor, p_actor_id, p_user_id, null, null, p_reason);
+  return jsonb_build_object('user_id', p_user_id, 'blocked', false, 'blocked_at', null, 'blocked_reason', null);
+end
+$$;
+
+--
+-- Name: admin_user(uuid, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.admin_user(p_user_id uuid, p_limit integer DEFAULT 50) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_profile public.profiles;
+begin
+  select * into v_profile from public.profiles where id = p_user_id;
+  if not found then
+    raise exception 'no user %', p_user_id using errcode = 'PT404';
+  end if;
+  return public.find_user(p_user_id::text, p_limit) || jsonb_build_object(
+    'blocked', v_profile.blocked_at is not null, 'blocked_at', v_profile.blocked_at,
+    'blocked_reason', v_profile.blocked_reason,
+    'purchases', coalesce((
+      select jsonb_agg(jsonb_build_object(
+               'session_id', p.session_id, 'status', p.status, 'pack_id', p.pack_id, 'credits', p.credits,
+               'amount', p.amount, 'currency', p.currency, 'unrecovered_credits', p.unrecovered_credits,
+               'created_at', p.created_at, 'credited_at', p.credited_at,
+               'reversals', coalesce((select jsonb_agg(jsonb_build_object('id', t.id, 'amount', t.amount,
+                                                'description', t.description, 'created_at', t.created_at) order by t.id)
+                                        from public.credit_transactions t
+                                       where t.purchase_session_id = p.session_id and t.type = 'reversal'), '[]'::jsonb))
+             order by p.created_at desc)
+        from (select * from public.purchases where user_id = p_user_id order by created_at desc limit p_limit) p),
+      '[]'::jsonb),
+    'api_keys', coalesce((select jsonb_agg(public._api_key_json(k) order by k.created_at desc)
+                            from public.api_keys k where k.user_id = p_user_id), '[]'::jsonb),
+    'rate_limits', coalesce((select jsonb_agg(jsonb_build_object('bucket', r.bucket, 'window_start', r.window_start,
+                                                                  'hits', r.hits) order by r.bucket)
+                               from public.rate_counters r where r.subject = p_user_id), '[]'::jsonb));
+end
+$$;
+
+--
+-- Name: admin_users(text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.admin_users(p_query text, p_limit integer DEFAULT 50) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+  v_query text := lower(btrim(coalesce(p_query, '')));
+  v_limit integer := least(greatest(p_limit, 1), 200);
+  v_found jsonb;
+begin
+  if v_query ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    select jsonb_agg(public._admin_user_summary(p)) into v_found from public.profiles p where p.id = v_query::uuid;
+  elsif v_query = '' then
+    select jsonb_agg(public._admin_user_summary(p) order by p.created_at desc) into v_found
+      from public.profiles p where p.id in (select id from public.profiles order by created_at desc limit v_limit);
+  else
+    select jsonb_agg(public._admin_user_summary(p) order by lower(p.email)) into v_found
+      from public.profiles p where p.id in (
+            select id from public.profiles
+             where lower(email) ~>=~ v_query and lower(email) ~<~ (v_query || chr(1114111))
+               and lower(email) like replace(replace(replace(v_query, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+             order by lower(email) limit v_limit);
+  end if;
+  return coalesce(v_found, '[]'::jsonb);
+end
+$_$;
+
+--
 -- Name: api_key_by_prefix(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -568,6 +948,22 @@ CREATE FUNCTION public.api_key_by_prefix(p_prefix text) RETURNS jsonb
   select jsonb_build_object('id', k.id, 'user_id', k.user_id, 'revoked', k.revoked_at is not null,
                             'secret_hash', k.secret_hash, 'salt', k.salt)
     from public.api_keys k where k.prefix = p_prefix
+$$;
+
+--
+-- Name: assert_not_blocked(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.assert_not_blocked(p_user_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if public.create_block_reason(p_user_id) is not null then
+    raise exception 'this account is blocked: it cannot start generations or buy credits; contact support'
+      using errcode = 'PT403', hint = 'account_blocked';
+  end if;
+end
 $$;
 
 --
@@ -692,6 +1088,17 @@ begin
     returning * into v_key;
   return public._api_key_json(v_key);
 end
+$$;
+
+--
+-- Name: create_block_reason(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.create_block_reason(p_user_id uuid) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select p.blocked_reason from public.profiles p where p.id = p_user_id and p.blocked_at is not null
 $$;
 
 --
@@ -1571,6 +1978,28 @@ end
 $$;
 
 --
+-- Name: record_admin_action(text, text, uuid, uuid, uuid, integer, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.record_admin_action(p_action text, p_actor text, p_actor_id uuid DEFAULT NULL::uuid, p_user_id uuid DEFAULT NULL::uuid, p_generation_id uuid DEFAULT NULL::uuid, p_amount integer DEFAULT NULL::integer, p_reason text DEFAULT NULL::text, p_detail jsonb DEFAULT '{}'::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row public.admin_audit;
+begin
+  if nullif(btrim(p_actor), '') is null then
+    raise exception 'an admin action needs who made it' using errcode = '22023';
+  end if;
+  insert into public.admin_audit (actor, actor_id, action, user_id, generation_id, amount, reason, detail)
+    values (btrim(p_actor), p_actor_id, p_action, p_user_id, p_generation_id, p_amount,
+            nullif(btrim(p_reason), ''), coalesce(p_detail, '{}'::jsonb))
+  returning * into v_row;
+  return public._audit_json(v_row);
+end
+$$;
+
+--
 -- Name: record_checkout(text, uuid, text, integer, integer, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1765,6 +2194,50 @@ end
 $$;
 
 --
+-- Name: refresh_analytics(integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.refresh_analytics(p_final_after_seconds integer, p_backfill_days integer DEFAULT 90, p_max_days integer DEFAULT 7) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_today date := (now() at time zone 'UTC')::date;
+  v_day date;
+  v_started timestamptz;
+  v_done integer := 0;
+  v_ms integer := 0;
+begin
+  if not pg_try_advisory_xact_lock(7262026) then
+    return jsonb_build_object('refreshed', 0, 'took_ms', 0, 'skipped', true);
+  end if;
+  for v_day in
+    select days.day from (select v_today - n as day from generate_series(1, p_backfill_days) n) days
+     where not exists (select from public.analytics_days a where a.day = days.day and a.final)
+       -- a day without generations or ledger rows needs no rollup (computed live, it reads nothing)
+       and (exists (select from public.generations g
+                     where g.created_at >= days.day::timestamp at time zone 'UTC'
+                       and g.created_at < (days.day + 1)::timestamp at time zone 'UTC')
+            or exists (select from public.credit_transactions t
+                        where t.created_at >= days.day::timestamp at time zone 'UTC'
+                          and t.created_at < (days.day + 1)::timestamp at time zone 'UTC'))
+     order by days.day desc limit p_max_days
+  loop
+    v_started := clock_timestamp();
+    insert into public.analytics_days (day, data, computed_at, final, took_ms)
+      values (v_day, public._analytics_day(v_day), clock_timestamp(),
+              clock_timestamp() >= (v_day + 1)::timestamp at time zone 'UTC' + make_interval(secs => p_final_after_seconds),
+              (extract(epoch from clock_timestamp() - v_started) * 1000)::integer)
+      on conflict (day) do update set data = excluded.data, computed_at = excluded.computed_at,
+                                      final = excluded.final, took_ms = excluded.took_ms;
+    v_done := v_done + 1;
+    v_ms := v_ms + (extract(epoch from clock_timestamp() - v_started) * 1000)::integer;
+  end loop;
+  return jsonb_build_object('refreshed', v_done, 'took_ms', v_ms, 'skipped', false);
+end
+$$;
+
+--
 -- Name: refund_credits(uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1904,6 +2377,31 @@ end
 $$;
 
 --
+-- Name: admin_audit_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.admin_audit ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.admin_audit_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: analytics_days; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.analytics_days (
+    day date NOT NULL,
+    data jsonb NOT NULL,
+    computed_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    final boolean NOT NULL,
+    took_ms integer NOT NULL
+);
+
+--
 -- Name: content_refusals; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2019,21 +2517,6 @@ CREATE TABLE public.payment_refunds (
 );
 
 --
--- Name: profiles; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.profiles (
-    id uuid NOT NULL,
-    email text,
-    credits integer DEFAULT 0 NOT NULL,
-    active_generations integer DEFAULT 0 NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT active_never_negative CHECK ((active_generations >= 0)),
-    CONSTRAINT credits_never_negative CHECK ((credits >= 0))
-);
-
---
 -- Name: purchase_disputes; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2103,6 +2586,20 @@ CREATE TABLE wan_private.schema_migrations (
     checksum text NOT NULL,
     applied_at timestamp with time zone DEFAULT now() NOT NULL
 );
+
+--
+-- Name: admin_audit admin_audit_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.admin_audit
+    ADD CONSTRAINT admin_audit_pkey PRIMARY KEY (id);
+
+--
+-- Name: analytics_days analytics_days_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.analytics_days
+    ADD CONSTRAINT analytics_days_pkey PRIMARY KEY (day);
 
 --
 -- Name: api_keys api_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
@@ -2231,6 +2728,12 @@ ALTER TABLE ONLY wan_private.schema_migrations
     ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (filename);
 
 --
+-- Name: admin_audit_by_user; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX admin_audit_by_user ON public.admin_audit USING btree (user_id, id DESC);
+
+--
 -- Name: api_keys_by_user; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2255,16 +2758,34 @@ CREATE INDEX content_refusals_by_user ON public.content_refusals USING btree (us
 CREATE INDEX credit_transactions_by_session ON public.credit_transactions USING btree (purchase_session_id) WHERE (purchase_session_id IS NOT NULL);
 
 --
+-- Name: credit_transactions_created_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX credit_transactions_created_at ON public.credit_transactions USING btree (created_at);
+
+--
 -- Name: credit_transactions_history; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX credit_transactions_history ON public.credit_transactions USING btree (user_id, id DESC);
 
 --
+-- Name: generations_created_at; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX generations_created_at ON public.generations USING btree (created_at);
+
+--
 -- Name: generations_deleted_files; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX generations_deleted_files ON public.generations USING btree (deleted_at) WHERE ((deleted_at IS NOT NULL) AND (((video_path IS NOT NULL) AND (video_deleted_at IS NULL)) OR ((image_path IS NOT NULL) AND (image_deleted_at IS NULL))));
+
+--
+-- Name: generations_failed_recent; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX generations_failed_recent ON public.generations USING btree (completed_at DESC) WHERE (status = 'failed'::text);
 
 --
 -- Name: generations_files_stored; Type: INDEX; Schema: public; Owner: -
@@ -2351,6 +2872,18 @@ CREATE UNIQUE INDEX one_signup_bonus_per_user ON public.credit_transactions USIN
 CREATE INDEX profiles_email ON public.profiles USING btree (lower(email));
 
 --
+-- Name: profiles_email_prefix; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX profiles_email_prefix ON public.profiles USING btree (lower(email) text_pattern_ops);
+
+--
+-- Name: profiles_newest; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX profiles_newest ON public.profiles USING btree (created_at DESC);
+
+--
 -- Name: purchase_disputes_by_payment; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2375,6 +2908,18 @@ CREATE INDEX purchases_by_user ON public.purchases USING btree (user_id, created
 CREATE INDEX webhook_events_generation ON public.webhook_events USING btree (generation_id);
 
 --
+-- Name: admin_audit admin_audit_append_only; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER admin_audit_append_only BEFORE DELETE OR UPDATE ON public.admin_audit FOR EACH ROW EXECUTE FUNCTION public._audit_is_append_only();
+
+--
+-- Name: admin_audit admin_audit_no_truncate; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER admin_audit_no_truncate BEFORE TRUNCATE ON public.admin_audit FOR EACH STATEMENT EXECUTE FUNCTION public._audit_is_append_only();
+
+--
 -- Name: generations count_active_generations; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2391,6 +2936,18 @@ CREATE TRIGGER generations_moderation_block BEFORE INSERT ON public.generations 
 --
 
 CREATE TRIGGER generations_provider_safety_refusal BEFORE UPDATE OF status ON public.generations FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status = ANY (ARRAY['queued'::text, 'processing'::text])))) EXECUTE FUNCTION public._type_provider_safety_refusal();
+
+--
+-- Name: purchases refuse_blocked_checkouts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER refuse_blocked_checkouts BEFORE INSERT ON public.purchases FOR EACH ROW EXECUTE FUNCTION public._refuse_blocked();
+
+--
+-- Name: generations refuse_blocked_generations; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER refuse_blocked_generations BEFORE INSERT ON public.generations FOR EACH ROW EXECUTE FUNCTION public._refuse_blocked();
 
 --
 -- Name: api_keys api_keys_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -2468,6 +3025,18 @@ ALTER TABLE ONLY public.purchases
 
 ALTER TABLE ONLY public.webhook_events
     ADD CONSTRAINT webhook_events_generation_id_fkey FOREIGN KEY (generation_id) REFERENCES public.generations(id) ON DELETE CASCADE;
+
+--
+-- Name: admin_audit; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.admin_audit ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: analytics_days; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.analytics_days ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: api_keys; Type: ROW SECURITY; Schema: public; Owner: -
@@ -2586,6 +3155,25 @@ GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT USAGE ON SCHEMA public TO service_role;
 
 --
+-- Name: TABLE profiles; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.profiles TO authenticated;
+GRANT SELECT ON TABLE public.profiles TO service_role;
+
+--
+-- Name: FUNCTION _admin_user_summary(p public.profiles); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._admin_user_summary(p public.profiles) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _analytics_day(p_day date); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._analytics_day(p_day date) FROM PUBLIC;
+
+--
 -- Name: TABLE api_keys; Type: ACL; Schema: public; Owner: -
 --
 
@@ -2596,6 +3184,18 @@ GRANT SELECT ON TABLE public.api_keys TO service_role;
 --
 
 REVOKE ALL ON FUNCTION public._api_key_json(p_key public.api_keys) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _audit_is_append_only(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._audit_is_append_only() FROM PUBLIC;
+
+--
+-- Name: FUNCTION _audit_json(a public.admin_audit); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._audit_json(a public.admin_audit) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _count_active_generations(); Type: ACL; Schema: public; Owner: -
@@ -2678,6 +3278,12 @@ GRANT SELECT ON TABLE public.purchases TO service_role;
 REVOKE ALL ON FUNCTION public._purchase_json(p public.purchases) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _refuse_blocked(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._refuse_blocked() FROM PUBLIC;
+
+--
 -- Name: FUNCTION _refuse_moderation_blocked(); Type: ACL; Schema: public; Owner: -
 --
 
@@ -2722,11 +3328,81 @@ REVOKE ALL ON FUNCTION public.adjust_credits(p_user_id uuid, p_amount integer, p
 GRANT ALL ON FUNCTION public.adjust_credits(p_user_id uuid, p_amount integer, p_reason text, p_actor text) TO service_role;
 
 --
+-- Name: FUNCTION admin_adjust_credits(p_user_id uuid, p_amount integer, p_reason text, p_actor text, p_actor_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.admin_adjust_credits(p_user_id uuid, p_amount integer, p_reason text, p_actor text, p_actor_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.admin_adjust_credits(p_user_id uuid, p_amount integer, p_reason text, p_actor text, p_actor_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION admin_analytics(p_days integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.admin_analytics(p_days integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.admin_analytics(p_days integer) TO service_role;
+
+--
+-- Name: FUNCTION admin_audit_list(p_limit integer, p_before bigint, p_user_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.admin_audit_list(p_limit integer, p_before bigint, p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.admin_audit_list(p_limit integer, p_before bigint, p_user_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION admin_block_user(p_user_id uuid, p_reason text, p_actor text, p_actor_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.admin_block_user(p_user_id uuid, p_reason text, p_actor text, p_actor_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.admin_block_user(p_user_id uuid, p_reason text, p_actor text, p_actor_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION admin_generations(p_list text, p_quiet_seconds integer, p_limit integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.admin_generations(p_list text, p_quiet_seconds integer, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.admin_generations(p_list text, p_quiet_seconds integer, p_limit integer) TO service_role;
+
+--
+-- Name: FUNCTION admin_goodwill_refund(p_gen_id uuid, p_reason text, p_actor text, p_actor_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.admin_goodwill_refund(p_gen_id uuid, p_reason text, p_actor text, p_actor_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.admin_goodwill_refund(p_gen_id uuid, p_reason text, p_actor text, p_actor_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION admin_unblock_user(p_user_id uuid, p_actor text, p_actor_id uuid, p_reason text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.admin_unblock_user(p_user_id uuid, p_actor text, p_actor_id uuid, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.admin_unblock_user(p_user_id uuid, p_actor text, p_actor_id uuid, p_reason text) TO service_role;
+
+--
+-- Name: FUNCTION admin_user(p_user_id uuid, p_limit integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.admin_user(p_user_id uuid, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.admin_user(p_user_id uuid, p_limit integer) TO service_role;
+
+--
+-- Name: FUNCTION admin_users(p_query text, p_limit integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.admin_users(p_query text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.admin_users(p_query text, p_limit integer) TO service_role;
+
+--
 -- Name: FUNCTION api_key_by_prefix(p_prefix text); Type: ACL; Schema: public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION public.api_key_by_prefix(p_prefix text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.api_key_by_prefix(p_prefix text) TO service_role;
+
+--
+-- Name: FUNCTION assert_not_blocked(p_user_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.assert_not_blocked(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.assert_not_blocked(p_user_id uuid) TO service_role;
 
 --
 -- Name: FUNCTION cancel_generation(p_user_id uuid, p_gen_id uuid); Type: ACL; Schema: public; Owner: -
@@ -2748,6 +3424,13 @@ GRANT ALL ON FUNCTION public.claim_for_sweep(p_rule text, p_age_seconds integer,
 
 REVOKE ALL ON FUNCTION public.create_api_key(p_user_id uuid, p_name text, p_prefix text, p_last_chars text, p_secret_hash text, p_salt text, p_max_active integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_api_key(p_user_id uuid, p_name text, p_prefix text, p_last_chars text, p_secret_hash text, p_salt text, p_max_active integer) TO service_role;
+
+--
+-- Name: FUNCTION create_block_reason(p_user_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.create_block_reason(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.create_block_reason(p_user_id uuid) TO service_role;
 
 --
 -- Name: FUNCTION create_generation(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid); Type: ACL; Schema: public; Owner: -
@@ -2937,6 +3620,13 @@ REVOKE ALL ON FUNCTION public.purchase_status(p_session_id text, p_user_id uuid)
 GRANT ALL ON FUNCTION public.purchase_status(p_session_id text, p_user_id uuid) TO service_role;
 
 --
+-- Name: FUNCTION record_admin_action(p_action text, p_actor text, p_actor_id uuid, p_user_id uuid, p_generation_id uuid, p_amount integer, p_reason text, p_detail jsonb); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.record_admin_action(p_action text, p_actor text, p_actor_id uuid, p_user_id uuid, p_generation_id uuid, p_amount integer, p_reason text, p_detail jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_admin_action(p_action text, p_actor text, p_actor_id uuid, p_user_id uuid, p_generation_id uuid, p_amount integer, p_reason text, p_detail jsonb) TO service_role;
+
+--
 -- Name: FUNCTION record_checkout(p_session_id text, p_user_id uuid, p_pack_id text, p_credits integer, p_amount integer, p_currency text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -2977,6 +3667,13 @@ GRANT ALL ON FUNCTION public.record_video_copy(p_gen_id uuid, p_video_path text)
 
 REVOKE ALL ON FUNCTION public.record_video_copy_failure(p_gen_id uuid, p_error text, p_give_up boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_video_copy_failure(p_gen_id uuid, p_error text, p_give_up boolean) TO service_role;
+
+--
+-- Name: FUNCTION refresh_analytics(p_final_after_seconds integer, p_backfill_days integer, p_max_days integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.refresh_analytics(p_final_after_seconds integer, p_backfill_days integer, p_max_days integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.refresh_analytics(p_final_after_seconds integer, p_backfill_days integer, p_max_days integer) TO service_role;
 
 --
 -- Name: FUNCTION refund_credits(p_gen_id uuid); Type: ACL; Schema: public; Owner: -
@@ -3030,13 +3727,6 @@ GRANT SELECT ON TABLE public.moderation_blocks TO service_role;
 --
 
 GRANT SELECT ON TABLE public.payment_refunds TO service_role;
-
---
--- Name: TABLE profiles; Type: ACL; Schema: public; Owner: -
---
-
-GRANT SELECT ON TABLE public.profiles TO authenticated;
-GRANT SELECT ON TABLE public.profiles TO service_role;
 
 --
 -- Name: TABLE purchase_disputes; Type: ACL; Schema: public; Owner: -

@@ -13,6 +13,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from functions import admin as admin_routes
 from shared import api_keys, catalog, costs, errors, generations, metrics, packs, purchases, retention
 from shared.api_models import (GEN_ID, ApiKeyCreated, ApiKeyList, ApiKey, CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
                                GenerationPage, Health, Pricing, RetryAccepted, documented)
@@ -181,7 +182,7 @@ def router() -> APIRouter:
         errors.ProviderUnavailable, unavailable, status=202))
     r.add_api_route("/pricing", get_pricing, methods=["GET"], **documented(Pricing, user=False))
     r.add_api_route("/checkout", checkout, methods=["POST"], **documented(
-        CheckoutSession, errors.IdempotencyKeyReused, too_large, invalid, unavailable, status=201))
+        CheckoutSession, errors.AccountBlocked, errors.IdempotencyKeyReused, too_large, invalid, unavailable, status=201))
     r.add_api_route("/checkout/status", checkout_status, methods=["GET"], **documented(
         CheckoutStatus, errors.NotFound, invalid, unavailable))
     r.add_api_route("/health", health, methods=["GET"], **documented(Health, unavailable, user=False))
@@ -198,4 +199,5 @@ def router() -> APIRouter:
     r.add_api_route("/api-keys", list_api_keys, methods=["GET"], **documented(ApiKeyList, errors.Forbidden, unavailable))
     r.add_api_route("/api-keys/{key_id}", revoke_api_key, methods=["DELETE"], **documented(
         ApiKey, errors.Forbidden, errors.NotFound, invalid, unavailable))
+    admin_routes.add_routes(r)  # the operator's console, /admin/ (functions/admin.py)
     return r

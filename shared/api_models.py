@@ -398,8 +398,10 @@ ERROR_MODELS: dict[type[errors.ApiError], type[BaseModel]] = {
                                           "generations until 2026-11-25T09:30:00Z; reads still work (to appeal, "
                                           "contact support).", "blocked_until": "2026-11-25T09:30:00Z",
                                 "reason": "content_policy"},
-        blocked_until=(datetime | None, Field(description="When creates are allowed again.")),
-        reason=(Literal["content_policy"], Field(description="Why the account is blocked."))),
+        blocked_until=(datetime | None, Field(description="When creates are allowed again; null for an "
+                                                          "operator's block, which lasts until it is lifted.")),
+        reason=(Literal["admin", "content_policy"], Field(description="Why: blocked by an operator (`admin`), "
+                                                                      "or paused after repeated refusals."))),
     errors.TooManyActiveGenerations: _error_model(errors.TooManyActiveGenerations, {}),
     errors.ProviderUnavailable: _error_model(errors.ProviderUnavailable, {}),
     errors.ServiceUnavailable: _error_model(errors.ServiceUnavailable, {}),
@@ -535,3 +537,248 @@ def refine(doc: dict[str, Any]) -> dict[str, Any]:
             if model.__name__ in schemas:
                 schemas[model.__name__]["allOf"] = [{"$ref": "#/components/schemas/Error"}]
     return doc
+# --- the operator's console (/admin/, CONTRACT §5) ----------------------------------------------------
+
+class _Loose(BaseModel):
+    # Rows built by SQL shared with other screens (e.g. 0009's _generation_json): the fields named here
+    # are always present; others the database adds later may appear too.
+    model_config = ConfigDict(extra="allow")
+
+
+class SeedMetric(_Out):
+    """One of the seed's four metrics: its value (null: nothing to measure), target, and whether met."""
+
+    value: float | None
+    target: float
+    met: bool | None
+
+
+class FailureReason(_Out):
+    """A failure reason: its machine code, how many failed so, and one of their messages."""
+
+    error_code: str
+    count: int
+    example: str | None
+
+
+class AdminStats(_Out):
+    """The overview: the same document as `wan-api stats --json`."""
+
+    model_config = _example({"since": EXAMPLE_TIME, "metrics": {"success_rate": {"value": 0.97, "target": 0.95, "met": True}},
+                             "generations": 120, "ledger_discrepancies": 0, "top_failures": [], "in_flight": 3})
+    since: datetime
+    metrics: dict[str, SeedMetric] = Field(description="success_rate, avg_completion_seconds, "
+                                           "webhook_delivery_rate, credit_accuracy.")
+    generations: int
+    ledger_discrepancies: int
+    top_failures: list[FailureReason]
+    in_flight: int = Field(description="Generations queued or processing now.")
+
+
+class AnalyticsDay(_Out):
+    """One UTC day: generations by the day they were created, money by the day its ledger row was written."""
+
+    date: str = Field(description="YYYY-MM-DD, UTC.")
+    generations: int
+    succeeded: int
+    failed: int
+    canceled: int
+    in_flight: int
+    credits_spent: int = Field(description="Gross deductions (a generation counts at once).")
+    credits_refunded: int = Field(description="Refunds of failed/canceled generations and goodwill refunds.")
+    credits_sold: int
+    credits_reversed: int = Field(description="Taken back by Stripe refunds and disputes, net of disputes won.")
+    credits_adjusted: int = Field(description="Admin grants minus deductions.")
+    revenue: dict[str, int] = Field(description="Paid for the credits sold, by currency, in minor units.")
+    completion_seconds_sum: float
+    rolled_up: bool = Field(description="Read from the sweep's daily rollup (false: computed live).")
+
+
+class ModelUsage(_Out):
+    model: str
+    resolution: str
+    kind: str
+    generations: int
+    succeeded: int
+    failed: int
+    canceled: int
+
+
+class CompletionBin(_Out):
+    from_seconds: int
+    to_seconds: int | None
+    count: int
+
+
+class BusyHour(_Out):
+    hour: int = Field(ge=0, le=23, description="UTC hour of creation.")
+    generations: int
+
+
+class Analytics(_Out):
+    """Generation patterns over the last `days` UTC days (today included, live)."""
+
+    days: list[AnalyticsDay]
+    models: list[ModelUsage]
+    failure_reasons: list[FailureReason]
+    completion: list[CompletionBin] = Field(description="Succeeded generations by seconds from create to finish.")
+    busiest_hours: list[BusyHour]
+    hours: list[int] = Field(description="Generations per UTC hour of the day, 0-23, over the window.")
+
+
+class AdminUserSummary(_Out):
+    user_id: uuid.UUID
+    email: str | None
+    balance: int
+    blocked: bool
+    created_at: datetime
+
+
+class AdminUserList(_Out):
+    """Users whose id is the query, or whose email starts with it (the newest when empty)."""
+
+    items: list[AdminUserSummary]
+
+
+class AdminLedgerRow(_Out):
+    id: int
+    amount: int
+    type: TransactionType
+    generation_id: uuid.UUID | None
+    description: str | None
+    balance_after: int
+    actor: str | None = Field(description="Who made it by hand (an admin or operator); null for the service's rows.")
+    created_at: datetime
+
+
+class AdminGenerationItem(_Loose):
+    generation_id: uuid.UUID
+    status: str
+    model: str
+    resolution: str
+    cost: int
+    refunded: bool
+    created_at: datetime
+
+
+class AdminReversal(_Out):
+    id: int
+    amount: int
+    description: str | None
+    created_at: datetime
+
+
+class AdminPurchase(_Out):
+    session_id: str
+    status: str
+    pack_id: str
+    credits: int
+    amount: int
+    currency: str
+    unrecovered_credits: int
+    created_at: datetime
+    credited_at: datetime | None
+    reversals: list[AdminReversal]
+
+
+class RateCounter(_Out):
+    bucket: str
+    window_start: datetime
+    hits: int
+
+
+class AdminUserDetail(_Out):
+    """One user: balance, block, ledger, generations, purchases, API keys (never secrets), rate counters."""
+
+    user_id: uuid.UUID
+    email: str | None
+    balance: int
+    blocked: bool
+    blocked_at: datetime | None
+    blocked_reason: str | None
+    active_generations: int
+    created_at: datetime
+    transactions: list[AdminLedgerRow]
+    generations: list[AdminGenerationItem]
+    purchases: list[AdminPurchase]
+    api_keys: list[ApiKey]
+    rate_limits: list[RateCounter]
+
+
+class AdminAdjustment(_Out):
+    """The `adjustment` ledger row written."""
+
+    id: int
+    user_id: uuid.UUID
+    amount: int
+    balance_after: int
+    description: str
+    actor: str
+
+
+class GoodwillRefund(AdminAdjustment):
+    """The goodwill refund's `adjustment` row, tied to its generation."""
+
+    generation_id: uuid.UUID
+
+
+class BlockState(_Out):
+    user_id: uuid.UUID
+    blocked: bool
+    blocked_at: datetime | None
+    blocked_reason: str | None
+
+
+class AdminGenerationRow(_Out):
+    generation_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str | None
+    status: str
+    model: str
+    resolution: str
+    replicate_id: str | None
+    error: str | None
+    error_code: str | None
+    settled_by: str | None
+    cost: int
+    refunded: bool
+    created_at: datetime
+    last_event_at: datetime | None
+    completed_at: datetime | None
+
+
+class AdminGenerationList(_Out):
+    items: list[AdminGenerationRow]
+
+
+class SettleResult(_Out):
+    """What asking Replicate changed (the sweep's counts for this one generation)."""
+
+    generation_id: uuid.UUID
+    status: str
+    terminal: bool
+    refunded: bool
+    outcome: dict[str, int]
+
+
+class AuditRow(_Out):
+    """One admin action: who, what, whom, amount, reason, when."""
+
+    id: int
+    at: datetime
+    actor: str
+    actor_id: uuid.UUID | None
+    action: Literal["credits.adjust", "generation.refund", "user.block", "user.unblock", "admin.grant",
+                    "admin.revoke", "generation.settle"]
+    user_id: uuid.UUID | None
+    generation_id: uuid.UUID | None
+    amount: int | None
+    reason: str | None
+    detail: dict[str, Any]
+
+
+class AuditPage(_Out):
+    """Newest first; pass next_cursor back as `before` for the next page."""
+
+    items: list[AuditRow]
+    next_cursor: int | None

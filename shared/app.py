@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import api_keys, auth, errors, logs, ratelimit
 from shared.api_models import refine
+from shared.admin import ADMIN_ROLE, Admin
 from shared.images import MAX_BYTES as MAX_IMAGE_BYTES
 from shared.logs import configure_logging
 from shared.schemas import validation_errors
@@ -353,3 +354,21 @@ async def _session_user(request: Request, user: CurrentUser) -> uuid.UUID:
 
 SessionUser = Annotated[uuid.UUID, Depends(_session_user)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)]
+
+
+async def _admin_user(request: Request, svc: Svc, user: CurrentUser) -> Admin:
+    """An admin (CONTRACT §5): a session token whose app_metadata.role is "admin". API keys never are."""
+    caller = request.scope.get("state", {}).get("caller")
+    if caller is not None and caller.api_key_id is not None:
+        raise errors.Forbidden("API keys cannot use the admin console: sign in as an admin.")
+    token = auth.bearer_token(request.headers.get("authorization"))
+    if auth.needs_network(token, svc.settings):
+        role = await run_in_threadpool(auth.app_metadata_role, token, svc.settings)
+    else:
+        role = auth.app_metadata_role(token, svc.settings)
+    if role != ADMIN_ROLE:
+        raise errors.Forbidden("Only an admin may do this.")
+    return Admin(actor=auth.token_email(token) or str(user), user_id=user)
+
+
+AdminUser = Annotated[Admin, Depends(_admin_user)]

@@ -160,3 +160,22 @@ def verify_token(token: str, settings: Settings) -> uuid.UUID:
     # Trusted until it expires (without the leeway: after that, it is checked again, leeway and all).
     _remember(token, settings, user_id, min(time.monotonic() + float(claims["exp"]) - time.time(), key_fresh_until))
     return user_id
+
+
+def app_metadata_role(token: str, settings: Settings) -> str | None:
+    """`app_metadata.role` of a valid token (Supabase's claims only the service key can set: the
+    operator console's admin role). Verified first; the claims are then read from that same token."""
+    import jwt
+
+    verify_token(token, settings)
+    meta = jwt.decode(token, options={"verify_signature": False}).get("app_metadata")
+    role = meta.get("role") if isinstance(meta, dict) else None
+    return role if isinstance(role, str) else None
+
+
+def token_email(token: str) -> str | None:
+    """The `email` claim of a token already verified (for the audit's "who")."""
+    import jwt
+
+    email = jwt.decode(token, options={"verify_signature": False}).get("email")
+    return email if isinstance(email, str) else None

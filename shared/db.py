@@ -40,6 +40,8 @@ def raise_db_error(sqlstate: str | None, message: str, detail: str | None, hint:
     if sqlstate == "PT402":
         raise errors.InsufficientCredits(required=int(extra.get("required", 0)),
                                          balance=int(extra.get("balance", 0)))
+    if sqlstate == "PT403" and hint == "account_blocked":  # 0017: a blocked user's create or checkout
+        raise errors.AccountBlocked(_sentence(message), blocked_until=None, reason="admin")
     if sqlstate == "PT404":
         raise errors.NotFound(_sentence(message))
     if sqlstate == "PT409":

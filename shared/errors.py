@@ -96,12 +96,6 @@ class ContentPolicy(ApiError):
                          errors=[{"field": field, "message": f"{field}: refused by the content policy ({category})"}])
 
 
-class AccountBlocked(ApiError):
-    """The user may not start generations for now (reads still work)."""
-
-    status, code, default_detail = 403, "account_blocked", "This account may not start new generations."
-
-
 class TooManyActiveGenerations(ApiError):
     status, code = 429, "too_many_active_generations"
     default_detail = "You have too many generations in progress; wait for one to finish."
@@ -121,6 +115,11 @@ class RateLimited(ApiError):
 
 class Forbidden(ApiError):
     status, code, default_detail = 403, "forbidden", "This credential may not do this."
+
+
+class AccountBlocked(ApiError):
+    status, code = 403, "account_blocked"
+    default_detail = "This account is blocked: it cannot start generations or buy credits; contact support."
 
 
 class ProviderUnavailable(ApiError):

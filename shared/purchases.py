@@ -68,6 +68,9 @@ def create_checkout(svc: Services, user_id: uuid.UUID, pack_id: str, idempotency
     pack = packs.pack(pack_id)
     if pack is None:  # the request model checks this too; kept so no caller can sell an unknown pack
         raise errors.InvalidRequest(f"pack_id must be one of {', '.join(p.pack_id for p in packs.PACKS)}.")
+    # A blocked user buys nothing (0017): refused before Stripe is asked for a session; the trigger on
+    # purchases is the database's own backstop.
+    svc.backend.call("assert_not_blocked", p_user_id=user_id)
     settings = svc.settings
     # Scoped to the user, so two users' keys never meet at Stripe; a new key when the client sent none.
     stripe_key = (f"checkout-{user_id}-{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}"

@@ -44,8 +44,11 @@ COUNTS = (
     "retention_expired",      # finished more than RETENTION_DAYS ago: their stored files removed
     "retention_files_deleted",  # files removed from storage (expired, or of deleted generations)
     "retention_failed",       # files the storage would not remove (tried again next sweep)
+    "analytics_days",         # daily analytics rollups (re)computed for the admin console
     "errors",                 # a generation the sweep could not handle (logged with its traceback)
 )
+# A day's rollup is final this long after DEADLINE_SECONDS past its end (every generation of it ended).
+ANALYTICS_SETTLE_MARGIN_SECONDS = 900
 TIMED_OUT = "The generation took too long and was stopped; your credits were refunded."
 NEVER_STARTED = "The video provider never started this generation; your credits were refunded."
 
@@ -69,6 +72,12 @@ def sweep(svc: Services, *, batch: int = BATCH) -> dict[str, int]:
     except Exception:  # noqa: BLE001 - the sweep's money work is done; the next sweep tries again
         counts["errors"] += 1
         log.exception("sweep could not refresh the metrics snapshot")
+    try:  # the console's daily analytics rollups (migration 0017): the days not yet final
+        counts["analytics_days"] += svc.backend.call(
+            "refresh_analytics", p_final_after_seconds=s.deadline_seconds + ANALYTICS_SETTLE_MARGIN_SECONDS)["refreshed"]
+    except Exception:  # noqa: BLE001 - as above
+        counts["errors"] += 1
+        log.exception("sweep could not refresh the analytics rollups")
     result = {key: counts.pop(key, 0) for key in COUNTS}
     if counts:  # a count nobody listed: a bug, but the sweep's work is done and the line stays fixed
         log.error("sweep counts not in COUNTS: %s", dict(counts))
@@ -109,6 +118,13 @@ def _time_out(svc: Services, gen: dict, counts: Counter) -> None:
             counts["cancel_failed"] += 1
             log.warning("deadline cancel of %s failed: %s", gen["generation_id"], exc)
     _fail(svc, gen, TIMED_OUT, "timeout", counts, "timed_out")  # error_code as contract section 7 names it
+
+
+def settle_one(svc: Services, gen: dict) -> Counter:
+    """The `stuck` rule for one generation now (the console's "settle now"): its counts."""
+    counts: Counter[str] = Counter()
+    _settle(svc, gen, counts)
+    return counts
 
 
 def _settle(svc: Services, gen: dict, counts: Counter) -> None:

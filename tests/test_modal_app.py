@@ -20,7 +20,14 @@ CONTRACT = {
                 "/pricing": {"get"}, "/checkout": {"post"}, "/checkout/status": {"get"},
                 "/health": {"get"},
                 "/generations/{generation_id}": {"delete"}, "/generations/delete": {"post"}, "/metrics": {"get"},
-                "/api-keys": {"post", "get"}, "/api-keys/{key_id}": {"delete"}},
+                "/api-keys": {"post", "get"}, "/api-keys/{key_id}": {"delete"},
+                # the operator's console's JSON endpoints (CONTRACT §5; its page is not in the schema)
+                "/admin/stats": {"get"}, "/admin/analytics": {"get"}, "/admin/users": {"get"},
+                "/admin/users/{user_id}": {"get"}, "/admin/users/{user_id}/credits": {"post"},
+                "/admin/users/{user_id}/block": {"post"}, "/admin/users/{user_id}/unblock": {"post"},
+                "/admin/generations": {"get"}, "/admin/generations/{generation_id}/refund": {"post"},
+                "/admin/generations/{generation_id}/settle": {"post"}, "/admin/audit": {"get"},
+                "/admin/audit.csv": {"get"}},
     "stripe_webhook": {"/": {"post"}},
 }
 

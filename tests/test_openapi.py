@@ -26,6 +26,7 @@ USER_ROUTES = {("post", "/text-to-video"), ("post", "/image-to-video"), ("get", 
                ("post", "/api-keys"), ("get", "/api-keys"), ("delete", "/api-keys/{key_id}")}
 OPEN_ROUTES = {("get", "/pricing"), ("get", "/health"), ("post", "/webhooks/replicate"), ("post", "/webhooks/stripe")}
 OPERATOR_ROUTES = {("get", "/metrics")}  # METRICS_TOKEN, its own security scheme
+ADMIN_ROUTES = {(m.lower(), p) for m, p in __import__("tests.test_admin", fromlist=["ADMIN_ROUTES"]).ADMIN_ROUTES}
 METRICS_TOKEN = "m3tr1cs-token"
 
 # Every field the contract names for each answer (CONTRACT.md section 2): each must stay required.
@@ -73,7 +74,7 @@ def test_the_document_is_valid_openapi(doc):
 
 def test_only_the_production_routes_are_documented(doc):
     documented = {(method, path) for path, ops in doc["paths"].items() for method in methods(ops)}
-    assert documented == USER_ROUTES | OPEN_ROUTES | OPERATOR_ROUTES
+    assert documented == USER_ROUTES | OPEN_ROUTES | OPERATOR_ROUTES | ADMIN_ROUTES
 
 
 def test_every_answer_and_error_is_typed(doc):
@@ -87,6 +88,9 @@ def test_every_answer_and_error_is_typed(doc):
                 if (method, path) in OPERATOR_ROUTES and status == "200":  # Prometheus text
                     assert answer["content"]["text/plain; version=0.0.4; charset=utf-8"]["schema"] == {"type": "string"}
                     continue
+                if (method, path) == ("get", "/admin/audit.csv") and status == "200":  # the audit as CSV
+                    assert answer["content"]["text/csv"]["schema"] == {"type": "string"}
+                    continue
                 schema = answer["content"]["application/json"]["schema"]
                 refs = [s["$ref"] for s in schema.get("anyOf", [schema])]
                 assert all(r.startswith("#/components/schemas/") for r in refs), (where, status, schema)
@@ -98,7 +102,7 @@ def test_every_answer_and_error_is_typed(doc):
                     if int(status) in (429, 503):
                         assert "Retry-After" in answer["headers"], (where, status)
             assert "500" in op["responses"], where
-            if (method, path) in USER_ROUTES:
+            if (method, path) in USER_ROUTES | ADMIN_ROUTES:
                 assert op["security"] == [{"bearerAuth": []}] and "401" in op["responses"], where
                 codes = [s["$ref"] for s in op["responses"]["401"]["content"]["application/json"]["schema"]
                          .get("anyOf", [op["responses"]["401"]["content"]["application/json"]["schema"]])]
@@ -298,7 +302,7 @@ def test_the_document_covers_exactly_what_the_modal_web_functions_serve(doc):
                 assert doc["paths"][local]["x-wan-function"] == name, local
                 assert doc["paths"][local]["x-wan-function-path"] == path, local
                 seen.add((method, local))
-    assert seen == USER_ROUTES | OPEN_ROUTES | OPERATOR_ROUTES
+    assert seen == USER_ROUTES | OPEN_ROUTES | OPERATOR_ROUTES | ADMIN_ROUTES
 
 
 # --- what a client generator needs (issue 24) -----------------------------------------------------------

@@ -372,6 +372,7 @@ def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tm
     postgrest = RecordedHttp()
     postgrest.answers[("POST", "/rest/v1/rpc/claim_for_sweep")] = (200, [])  # nothing to sweep
     postgrest.answers[("POST", "/rest/v1/rpc/take_metrics_snapshot")] = (200, {"taken": False})
+    postgrest.answers[("POST", "/rest/v1/rpc/refresh_analytics")] = (200, {"refreshed": 0, "took_ms": 0, "skipped": False})
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
         env |= {"SUPABASE_URL": postgrest.url, "SUPABASE_SERVICE_ROLE_KEY": "sb_secret_test_key",
@@ -385,5 +386,5 @@ def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tm
     assert (counts["examined"], counts["errors"]) == (0, 0)
     rules = [json.loads(r["body"]).get("p_rule") or r["path"].rsplit("/", 1)[1] for r in postgrest.requests]
     assert rules == ["deadline", "queued_timeout", "stuck", "video_copy", "retention", "deleted_files",
-                     "take_metrics_snapshot"]
+                     "take_metrics_snapshot", "refresh_analytics"]
     assert {r["headers"]["apikey"] for r in postgrest.requests} == {"sb_secret_test_key"}

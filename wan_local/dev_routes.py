@@ -32,6 +32,7 @@ class SignupRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"email": "me@example.com"}]})
 
     email: str
+    admin: bool = False  # the operator's console: app_metadata.role = "admin" (CONTRACT §5)
 
     @field_validator("email")
     @classmethod
@@ -42,11 +43,13 @@ class SignupRequest(BaseModel):
         return value
 
 
-def access_token(user_id: str, email: str, secret: str, seconds: int = TOKEN_SECONDS) -> str:
-    """A token shaped like Supabase Auth's (HS256, aud 'authenticated', sub = user id)."""
+def access_token(user_id: str, email: str, secret: str, seconds: int = TOKEN_SECONDS,
+                 app_metadata: dict | None = None) -> str:
+    """A token shaped like Supabase Auth's (HS256, aud 'authenticated', sub = user id, and the user's
+    app_metadata, where an admin's role is)."""
     now = int(time.time())
     claims = {"sub": user_id, "aud": "authenticated", "role": "authenticated", "email": email,
-              "iat": now, "exp": now + seconds}
+              "app_metadata": app_metadata or {}, "iat": now, "exp": now + seconds}
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
@@ -61,13 +64,18 @@ def router(stack: "DevStack") -> APIRouter:
         """Create a user as Supabase Auth would (the signup trigger grants 100 credits) and sign in.
         An email that already exists just gets a fresh token (200)."""
         with psycopg.connect(stack.settings.database_url, autocommit=True) as conn:
-            row = conn.execute("select id from auth.users where email = %s", (body.email,)).fetchone()
+            row = conn.execute("select id, raw_app_meta_data from auth.users where email = %s", (body.email,)).fetchone()
             created = row is None
             if created:
                 row = conn.execute("insert into auth.users (email) values (%s) on conflict (email) do update "
-                                   "set email = excluded.email returning id", (body.email,)).fetchone()
+                                   "set email = excluded.email returning id, raw_app_meta_data", (body.email,)).fetchone()
+            if body.admin:  # as `wan-api admin grant` does locally (shared/admin.py)
+                row = conn.execute("update auth.users set raw_app_meta_data = raw_app_meta_data || "
+                                   "'{\"role\": \"admin\"}' where id = %s returning id, raw_app_meta_data",
+                                   (row[0],)).fetchone()
         user_id = str(row[0])
-        answer = {"user_id": user_id, "access_token": access_token(user_id, body.email, stack.settings.supabase_jwt_secret)}
+        answer = {"user_id": user_id, "access_token": access_token(user_id, body.email, stack.settings.supabase_jwt_secret,
+                                                                   app_metadata=row[1])}
         return JSONResponse(answer, status_code=201 if created else 200)
 
     @r.get("/files/{path:path}", include_in_schema=False)

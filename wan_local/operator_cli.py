@@ -1,10 +1,12 @@
-"""The operator's commands (the admin panel is the CLI; every change is one ledger row):
+"""The operator's commands (the same actions as the console at /admin/, through shared/admin.py; every
+change is one ledger row and one audit row):
 
   wan-api user find EMAIL|ID
   wan-api credits grant USER AMOUNT --reason TEXT [--by NAME]
   wan-api credits deduct USER AMOUNT --reason TEXT [--by NAME]
   wan-api refund GENERATION --reason TEXT [--by NAME]     (goodwill refund of a lost video, once)
   wan-api stats [--since 24h] [--json]
+  wan-api admin grant|revoke EMAIL [--reason TEXT] [--by NAME]   (the console's admin role)
 
 USER is a user id or an email. They talk to DATABASE_URL, or to Supabase with the service key.
 """
@@ -14,16 +16,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import re
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-from shared import errors
+from shared import admin, errors
 from shared.settings import get_settings
 
-_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
 def add_commands(commands) -> None:
@@ -53,6 +52,15 @@ def add_commands(commands) -> None:
     stats.add_argument("--json", action="store_true", help="machine-readable output")
     stats.set_defaults(run=cmd_stats)
 
+    role = commands.add_parser("admin", help="give or take the admin console's role (app_metadata.role)")
+    role_actions = role.add_subparsers(dest="admin_command", required=True)
+    for name, grant in (("grant", True), ("revoke", False)):
+        p = role_actions.add_parser(name, help=f"{name} the admin role (Supabase's admin API, or the local auth)")
+        p.add_argument("email", metavar="EMAIL")
+        p.add_argument("--reason", default=None, type=_text)
+        p.add_argument("--by", default=_os_user(), type=_text)
+        p.set_defaults(run=cmd_admin_role, grant=grant)
+
 
 def _os_user() -> str:
     try:
@@ -81,10 +89,12 @@ def _text(value: str) -> str:
 
 
 def _duration(value: str) -> timedelta:
-    match = _DURATION.match(value.strip().lower())
-    if not match or int(match[1]) == 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a duration like 30m, 24h, 7d or 2w")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    from shared.admin import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _backend():
@@ -111,7 +121,7 @@ def _run(action) -> int:
 
 
 def _user_id(backend, query: str) -> str:
-    return backend.call("find_user", p_query=query, p_limit=0)["user_id"]
+    return admin.find_user_id(backend, query)
 
 
 def cmd_user_find(args: argparse.Namespace) -> int:
@@ -140,8 +150,8 @@ def format_user(u: dict) -> str:
 
 def cmd_credits(args: argparse.Namespace) -> int:
     def action(backend) -> int:
-        row = backend.call("adjust_credits", p_user_id=_user_id(backend, args.user), p_amount=args.sign * args.amount,
-                           p_reason=args.reason, p_actor=args.by)
+        row = admin.adjust_credits(backend, admin.Admin(args.by), _user_id(backend, args.user),
+                                   args.sign * args.amount, args.reason)
         verb = "granted" if args.sign > 0 else "deducted"
         print(f"{verb} {args.amount} credits to user {row['user_id']}: balance {row['balance_after']} "
               f"(ledger row {row['id']}, by {row['actor']}: {row['description']})")
@@ -151,7 +161,7 @@ def cmd_credits(args: argparse.Namespace) -> int:
 
 def cmd_refund(args: argparse.Namespace) -> int:
     def action(backend) -> int:
-        row = backend.call("goodwill_refund", p_gen_id=args.generation, p_reason=args.reason, p_actor=args.by)
+        row = admin.goodwill_refund(backend, admin.Admin(args.by), args.generation, args.reason)
         print(f"refunded {row['amount']} credits to user {row['user_id']} for generation {row['generation_id']}: "
               f"balance {row['balance_after']} (ledger row {row['id']}, by {row['actor']})")
         return 0
@@ -159,15 +169,20 @@ def cmd_refund(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from shared.metrics import seed_metrics, stats_table
+    from shared.metrics import stats_table
 
     def action(backend) -> int:
-        since = datetime.now(timezone.utc) - args.since
-        stats = seed_metrics(backend.call("operator_metrics", p_since=since.isoformat()))  # JSON-safe for PostgREST
-        if args.json:
-            print(json.dumps({"since": since.isoformat(), **stats}))
-        else:
-            print(stats_table(stats, _window(args.since)))
+        stats = admin.stats(backend, admin.since_ago(args.since))  # GET /admin/stats's very document
+        print(json.dumps(stats) if args.json else stats_table(stats, _window(args.since)))
+        return 0
+    return _run(action)
+
+
+def cmd_admin_role(args: argparse.Namespace) -> int:
+    def action(backend) -> int:
+        done = admin.set_role(get_settings(), backend, admin.Admin(args.by), args.email, args.grant, args.reason)
+        verb = "is now an admin" if args.grant else "is no longer an admin"
+        print(f"{done['email']} ({done['user_id']}) {verb}; it takes effect in their next access token")
         return 0
     return _run(action)
 

@@ -27,6 +27,9 @@ create table if not exists auth.users (
   is_anonymous boolean not null default false,
   created_at timestamptz not null default now()
 );
+-- Supabase's column for claims only the service key sets (app_metadata in the access token: the
+-- admin role of the operator's console). Added for data directories made before it existed.
+alter table auth.users add column if not exists raw_app_meta_data jsonb not null default '{}'::jsonb;
 
 -- Supabase's definitions: PostgREST puts the verified JWT's claims in request.jwt.claims.
 create or replace function auth.uid() returns uuid

@@ -3,10 +3,181 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, RootModel
+
+
+class AdminAdjustment(BaseModel):
+    """
+    The `adjustment` ledger row written.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: Annotated[int, Field(title='Id')]
+    user_id: Annotated[UUID, Field(title='User Id')]
+    amount: Annotated[int, Field(title='Amount')]
+    balance_after: Annotated[int, Field(title='Balance After')]
+    description: Annotated[str, Field(title='Description')]
+    actor: Annotated[str, Field(title='Actor')]
+
+
+class AdminGenerationItem(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    generation_id: Annotated[UUID, Field(title='Generation Id')]
+    status: Annotated[str, Field(title='Status')]
+    model: Annotated[str, Field(title='Model')]
+    resolution: Annotated[str, Field(title='Resolution')]
+    cost: Annotated[int, Field(title='Cost')]
+    refunded: Annotated[bool, Field(title='Refunded')]
+    created_at: Annotated[AwareDatetime, Field(title='Created At')]
+
+
+class AdminGenerationRow(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    generation_id: Annotated[UUID, Field(title='Generation Id')]
+    user_id: Annotated[UUID, Field(title='User Id')]
+    email: Annotated[str | None, Field(title='Email')]
+    status: Annotated[str, Field(title='Status')]
+    model: Annotated[str, Field(title='Model')]
+    resolution: Annotated[str, Field(title='Resolution')]
+    replicate_id: Annotated[str | None, Field(title='Replicate Id')]
+    error: Annotated[str | None, Field(title='Error')]
+    error_code: Annotated[str | None, Field(title='Error Code')]
+    settled_by: Annotated[str | None, Field(title='Settled By')]
+    cost: Annotated[int, Field(title='Cost')]
+    refunded: Annotated[bool, Field(title='Refunded')]
+    created_at: Annotated[AwareDatetime, Field(title='Created At')]
+    last_event_at: Annotated[AwareDatetime | None, Field(title='Last Event At')]
+    completed_at: Annotated[AwareDatetime | None, Field(title='Completed At')]
+
+
+class AdminReversal(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: Annotated[int, Field(title='Id')]
+    amount: Annotated[int, Field(title='Amount')]
+    description: Annotated[str | None, Field(title='Description')]
+    created_at: Annotated[AwareDatetime, Field(title='Created At')]
+
+
+class AdminUserSummary(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    user_id: Annotated[UUID, Field(title='User Id')]
+    email: Annotated[str | None, Field(title='Email')]
+    balance: Annotated[int, Field(title='Balance')]
+    blocked: Annotated[bool, Field(title='Blocked')]
+    created_at: Annotated[AwareDatetime, Field(title='Created At')]
+
+
+class AnalyticsDay(BaseModel):
+    """
+    One UTC day: generations by the day they were created, money by the day its ledger row was written.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    date: Annotated[str, Field(description='YYYY-MM-DD, UTC.', title='Date')]
+    generations: Annotated[int, Field(title='Generations')]
+    succeeded: Annotated[int, Field(title='Succeeded')]
+    failed: Annotated[int, Field(title='Failed')]
+    canceled: Annotated[int, Field(title='Canceled')]
+    in_flight: Annotated[int, Field(title='In Flight')]
+    credits_spent: Annotated[
+        int,
+        Field(
+            description='Gross deductions (a generation counts at once).',
+            title='Credits Spent',
+        ),
+    ]
+    credits_refunded: Annotated[
+        int,
+        Field(
+            description='Refunds of failed/canceled generations and goodwill refunds.',
+            title='Credits Refunded',
+        ),
+    ]
+    credits_sold: Annotated[int, Field(title='Credits Sold')]
+    credits_reversed: Annotated[
+        int,
+        Field(
+            description='Taken back by Stripe refunds and disputes, net of disputes won.',
+            title='Credits Reversed',
+        ),
+    ]
+    credits_adjusted: Annotated[
+        int,
+        Field(description='Admin grants minus deductions.', title='Credits Adjusted'),
+    ]
+    revenue: Annotated[
+        dict[str, int],
+        Field(
+            description='Paid for the credits sold, by currency, in minor units.',
+            title='Revenue',
+        ),
+    ]
+    completion_seconds_sum: Annotated[float, Field(title='Completion Seconds Sum')]
+    rolled_up: Annotated[
+        bool,
+        Field(
+            description="Read from the sweep's daily rollup (false: computed live).",
+            title='Rolled Up',
+        ),
+    ]
+
+
+class AuditRow(BaseModel):
+    """
+    One admin action: who, what, whom, amount, reason, when.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: Annotated[int, Field(title='Id')]
+    at: Annotated[AwareDatetime, Field(title='At')]
+    actor: Annotated[str, Field(title='Actor')]
+    actor_id: Annotated[UUID | None, Field(title='Actor Id')]
+    action: Annotated[
+        Literal['credits.adjust', 'generation.refund', 'user.block', 'user.unblock', 'admin.grant', 'admin.revoke', 'generation.settle'],
+        Field(title='Action'),
+    ]
+    user_id: Annotated[UUID | None, Field(title='User Id')]
+    generation_id: Annotated[UUID | None, Field(title='Generation Id')]
+    amount: Annotated[int | None, Field(title='Amount')]
+    reason: Annotated[str | None, Field(title='Reason')]
+    detail: Annotated[dict[str, Any], Field(title='Detail')]
+
+
+class BlockState(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    user_id: Annotated[UUID, Field(title='User Id')]
+    blocked: Annotated[bool, Field(title='Blocked')]
+    blocked_at: Annotated[AwareDatetime | None, Field(title='Blocked At')]
+    blocked_reason: Annotated[str | None, Field(title='Blocked Reason')]
+
+
+class BusyHour(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    hour: Annotated[
+        int, Field(description='UTC hour of creation.', ge=0, le=23, title='Hour')
+    ]
+    generations: Annotated[int, Field(title='Generations')]
 
 
 class CheckoutRequest(BaseModel):
@@ -28,6 +199,31 @@ class CheckoutSession(BaseModel):
     )
     session_id: Annotated[str, Field(title='Session Id')]
     checkout_url: Annotated[str, Field(title='Checkout Url')]
+
+
+class CompletionBin(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    from_seconds: Annotated[int, Field(title='From Seconds')]
+    to_seconds: Annotated[int | None, Field(title='To Seconds')]
+    count: Annotated[int, Field(title='Count')]
+
+
+class CreditsAdjustment(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    amount: Annotated[
+        int,
+        Field(
+            description='Signed: > 0 grants, < 0 deducts; never 0.',
+            ge=-1000000,
+            le=1000000,
+            title='Amount',
+        ),
+    ]
+    reason: Annotated[str, Field(max_length=500, title='Reason')]
 
 
 class DeleteRefusal(BaseModel):
@@ -68,6 +264,19 @@ class Deleted(BaseModel):
     deleted: Annotated[Literal[True], Field(title='Deleted')]
 
 
+class FailureReason(BaseModel):
+    """
+    A failure reason: its machine code, how many failed so, and one of their messages.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    error_code: Annotated[str, Field(title='Error Code')]
+    count: Annotated[int, Field(title='Count')]
+    example: Annotated[str | None, Field(title='Example')]
+
+
 class FieldError(BaseModel):
     model_config = ConfigDict(
         extra='allow',
@@ -98,6 +307,23 @@ class GenerationRefs(BaseModel):
     ]
 
 
+class GoodwillRefund(BaseModel):
+    """
+    The goodwill refund's `adjustment` row, tied to its generation.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: Annotated[int, Field(title='Id')]
+    user_id: Annotated[UUID, Field(title='User Id')]
+    amount: Annotated[int, Field(title='Amount')]
+    balance_after: Annotated[int, Field(title='Balance After')]
+    description: Annotated[str, Field(title='Description')]
+    actor: Annotated[str, Field(title='Actor')]
+    generation_id: Annotated[UUID, Field(title='Generation Id')]
+
+
 class Health(BaseModel):
     """
     The database answered a probe.
@@ -110,11 +336,51 @@ class Health(BaseModel):
     database: Annotated[Literal['ok'], Field(title='Database')]
 
 
+class ModelUsage(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    model: Annotated[str, Field(title='Model')]
+    resolution: Annotated[str, Field(title='Resolution')]
+    kind: Annotated[str, Field(title='Kind')]
+    generations: Annotated[int, Field(title='Generations')]
+    succeeded: Annotated[int, Field(title='Succeeded')]
+    failed: Annotated[int, Field(title='Failed')]
+    canceled: Annotated[int, Field(title='Canceled')]
+
+
 class NewApiKey(BaseModel):
     model_config = ConfigDict(
         extra='allow',
     )
     name: Annotated[str, Field(max_length=100, title='Name')]
+
+
+class Reason(RootModel[str]):
+    root: Annotated[str, Field(max_length=500, title='Reason')]
+
+
+class OptionalReason(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    reason: Annotated[Reason | None, Field(title='Reason')] = None
+
+
+class RateCounter(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    bucket: Annotated[str, Field(title='Bucket')]
+    window_start: Annotated[AwareDatetime, Field(title='Window Start')]
+    hits: Annotated[int, Field(title='Hits')]
+
+
+class Reason1(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    reason: Annotated[str, Field(max_length=500, title='Reason')]
 
 
 class RetryAccepted(BaseModel):
@@ -151,6 +417,34 @@ class RetryAccepted(BaseModel):
             title='Retry Of',
         ),
     ]
+
+
+class SeedMetric(BaseModel):
+    """
+    One of the seed's four metrics: its value (null: nothing to measure), target, and whether met.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    value: Annotated[float | None, Field(title='Value')]
+    target: Annotated[float, Field(title='Target')]
+    met: Annotated[bool | None, Field(title='Met')]
+
+
+class SettleResult(BaseModel):
+    """
+    What asking Replicate changed (the sweep's counts for this one generation).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    generation_id: Annotated[UUID, Field(title='Generation Id')]
+    status: Annotated[str, Field(title='Status')]
+    terminal: Annotated[bool, Field(title='Terminal')]
+    refunded: Annotated[bool, Field(title='Refunded')]
+    outcome: Annotated[dict[str, int], Field(title='Outcome')]
 
 
 class NegativePrompt(RootModel[str]):
@@ -335,11 +629,130 @@ class AccountBlockedError(Error):
     ]
     blocked_until: Annotated[
         AwareDatetime | None,
-        Field(description='When creates are allowed again.', title='Blocked Until'),
+        Field(
+            description="When creates are allowed again; null for an operator's block, which lasts until it is lifted.",
+            title='Blocked Until',
+        ),
     ]
     reason: Annotated[
-        Literal['content_policy'],
-        Field(description='Why the account is blocked.', title='Reason'),
+        Literal['admin', 'content_policy'],
+        Field(
+            description='Why: blocked by an operator (`admin`), or paused after repeated refusals.',
+            title='Reason',
+        ),
+    ]
+
+
+class AdminGenerationList(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    items: Annotated[list[AdminGenerationRow], Field(title='Items')]
+
+
+class AdminLedgerRow(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: Annotated[int, Field(title='Id')]
+    amount: Annotated[int, Field(title='Amount')]
+    type: Annotated[
+        Literal['signup_bonus', 'purchase', 'deduction', 'refund', 'adjustment', 'reversal'],
+        Field(
+            description="What moved credits: the ledger row's type.",
+            title='TransactionType',
+        ),
+    ]
+    generation_id: Annotated[UUID | None, Field(title='Generation Id')]
+    description: Annotated[str | None, Field(title='Description')]
+    balance_after: Annotated[int, Field(title='Balance After')]
+    actor: Annotated[
+        str | None,
+        Field(
+            description="Who made it by hand (an admin or operator); null for the service's rows.",
+            title='Actor',
+        ),
+    ]
+    created_at: Annotated[AwareDatetime, Field(title='Created At')]
+
+
+class AdminPurchase(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    session_id: Annotated[str, Field(title='Session Id')]
+    status: Annotated[str, Field(title='Status')]
+    pack_id: Annotated[str, Field(title='Pack Id')]
+    credits: Annotated[int, Field(title='Credits')]
+    amount: Annotated[int, Field(title='Amount')]
+    currency: Annotated[str, Field(title='Currency')]
+    unrecovered_credits: Annotated[int, Field(title='Unrecovered Credits')]
+    created_at: Annotated[AwareDatetime, Field(title='Created At')]
+    credited_at: Annotated[AwareDatetime | None, Field(title='Credited At')]
+    reversals: Annotated[list[AdminReversal], Field(title='Reversals')]
+
+
+class AdminStats(BaseModel):
+    """
+    The overview: the same document as `wan-api stats --json`.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    since: Annotated[AwareDatetime, Field(title='Since')]
+    metrics: Annotated[
+        dict[str, SeedMetric],
+        Field(
+            description='success_rate, avg_completion_seconds, webhook_delivery_rate, credit_accuracy.',
+            title='Metrics',
+        ),
+    ]
+    generations: Annotated[int, Field(title='Generations')]
+    ledger_discrepancies: Annotated[int, Field(title='Ledger Discrepancies')]
+    top_failures: Annotated[list[FailureReason], Field(title='Top Failures')]
+    in_flight: Annotated[
+        int,
+        Field(description='Generations queued or processing now.', title='In Flight'),
+    ]
+
+
+class AdminUserList(BaseModel):
+    """
+    Users whose id is the query, or whose email starts with it (the newest when empty).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    items: Annotated[list[AdminUserSummary], Field(title='Items')]
+
+
+class Analytics(BaseModel):
+    """
+    Generation patterns over the last `days` UTC days (today included, live).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    days: Annotated[list[AnalyticsDay], Field(title='Days')]
+    models: Annotated[list[ModelUsage], Field(title='Models')]
+    failure_reasons: Annotated[list[FailureReason], Field(title='Failure Reasons')]
+    completion: Annotated[
+        list[CompletionBin],
+        Field(
+            description='Succeeded generations by seconds from create to finish.',
+            title='Completion',
+        ),
+    ]
+    busiest_hours: Annotated[list[BusyHour], Field(title='Busiest Hours')]
+    hours: Annotated[
+        list[int],
+        Field(
+            description='Generations per UTC hour of the day, 0-23, over the window.',
+            title='Hours',
+        ),
     ]
 
 
@@ -421,6 +834,18 @@ class ApiKeyList(BaseModel):
         extra='allow',
     )
     items: Annotated[list[ApiKey], Field(title='Items')]
+
+
+class AuditPage(BaseModel):
+    """
+    Newest first; pass next_cursor back as `before` for the next page.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    items: Annotated[list[AuditRow], Field(title='Items')]
+    next_cursor: Annotated[int | None, Field(title='Next Cursor')]
 
 
 class CheckoutStatus(BaseModel):
@@ -1021,6 +1446,29 @@ class UnsupportedImageTypeError(Error):
             description='Every machine code an error answer can carry.', title='Code'
         ),
     ]
+
+
+class AdminUserDetail(BaseModel):
+    """
+    One user: balance, block, ledger, generations, purchases, API keys (never secrets), rate counters.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    user_id: Annotated[UUID, Field(title='User Id')]
+    email: Annotated[str | None, Field(title='Email')]
+    balance: Annotated[int, Field(title='Balance')]
+    blocked: Annotated[bool, Field(title='Blocked')]
+    blocked_at: Annotated[AwareDatetime | None, Field(title='Blocked At')]
+    blocked_reason: Annotated[str | None, Field(title='Blocked Reason')]
+    active_generations: Annotated[int, Field(title='Active Generations')]
+    created_at: Annotated[AwareDatetime, Field(title='Created At')]
+    transactions: Annotated[list[AdminLedgerRow], Field(title='Transactions')]
+    generations: Annotated[list[AdminGenerationItem], Field(title='Generations')]
+    purchases: Annotated[list[AdminPurchase], Field(title='Purchases')]
+    api_keys: Annotated[list[ApiKey], Field(title='Api Keys')]
+    rate_limits: Annotated[list[RateCounter], Field(title='Rate Limits')]
 
 
 class Credits(BaseModel):

@@ -70,6 +70,54 @@ export const ROUTES: Record<string, readonly [string, string]> = {
     "account",
     "/api-keys/{key_id}"
   ],
+  "/admin/stats": [
+    "account",
+    "/admin/stats"
+  ],
+  "/admin/analytics": [
+    "account",
+    "/admin/analytics"
+  ],
+  "/admin/users": [
+    "account",
+    "/admin/users"
+  ],
+  "/admin/users/{user_id}": [
+    "account",
+    "/admin/users/{user_id}"
+  ],
+  "/admin/users/{user_id}/credits": [
+    "account",
+    "/admin/users/{user_id}/credits"
+  ],
+  "/admin/users/{user_id}/block": [
+    "account",
+    "/admin/users/{user_id}/block"
+  ],
+  "/admin/users/{user_id}/unblock": [
+    "account",
+    "/admin/users/{user_id}/unblock"
+  ],
+  "/admin/generations": [
+    "account",
+    "/admin/generations"
+  ],
+  "/admin/generations/{generation_id}/refund": [
+    "account",
+    "/admin/generations/{generation_id}/refund"
+  ],
+  "/admin/generations/{generation_id}/settle": [
+    "account",
+    "/admin/generations/{generation_id}/settle"
+  ],
+  "/admin/audit": [
+    "account",
+    "/admin/audit"
+  ],
+  "/admin/audit.csv": [
+    "account",
+    "/admin/audit.csv"
+  ],
   "/webhooks/stripe": [
     "stripe_webhook",
     "/"

@@ -349,6 +349,250 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Stats
+         * @description The seed's four metrics against their targets, in-flight generations and ledger discrepancies
+         *     (the same document as `wan-api stats --json`), at most 30 s old.
+         */
+        get: operations["get_stats_admin_stats_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Analytics
+         * @description Per UTC day: generations by status, credits spent/refunded/sold, revenue; models, failure
+         *     reasons, completion times and busiest hours over the window.
+         */
+        get: operations["get_analytics_admin_analytics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Users
+         * @description Users by id, or by the start of their email (case-insensitive); the newest when q is empty.
+         */
+        get: operations["list_users_admin_users_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get User
+         * @description One user in full: balance, block, ledger, generations, purchases, API keys, rate counters.
+         */
+        get: operations["get_user_admin_users__user_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{user_id}/credits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Adjust Credits
+         * @description Grant (amount > 0) or deduct (< 0) credits with a reason: one `adjustment` ledger row; a
+         *     deduction below zero is 409 and writes nothing.
+         */
+        post: operations["adjust_credits_admin_users__user_id__credits_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{user_id}/block": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Block User
+         * @description Block a user: their creates, retries and checkouts answer 403 account_blocked; reads still work
+         *     and generations in flight finish as usual.
+         */
+        post: operations["block_user_admin_users__user_id__block_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{user_id}/unblock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unblock User
+         * @description Lift a user's block.
+         */
+        post: operations["unblock_user_admin_users__user_id__unblock_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/generations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Generations
+         * @description Stuck generations (no news from Replicate for STUCK_AFTER_SECONDS) or the newest failures.
+         */
+        get: operations["list_generations_admin_generations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/generations/{generation_id}/refund": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund Generation
+         * @description The goodwill refund of a succeeded generation whose video was lost (`wan-api refund`): once.
+         */
+        post: operations["refund_generation_admin_generations__generation_id__refund_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/generations/{generation_id}/settle": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Settle Generation
+         * @description Ask Replicate about one unfinished generation now and apply its answer, as the sweep would.
+         */
+        post: operations["settle_generation_admin_generations__generation_id__settle_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Audit
+         * @description Every admin action, newest first: who, what, whom, amount, reason, when. Append-only.
+         */
+        get: operations["get_audit_admin_audit_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/audit.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Audit Csv
+         * @description The audit as CSV (RFC 4180), newest first, at most 10,000 rows.
+         */
+        get: operations["get_audit_csv_admin_audit_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/stripe": {
         parameters: {
             query?: never;
@@ -424,16 +668,362 @@ export interface components {
             code: "account_blocked";
             /**
              * Blocked Until
-             * @description When creates are allowed again.
+             * @description When creates are allowed again; null for an operator's block, which lasts until it is lifted.
              */
             blocked_until: string | null;
             /**
              * Reason
-             * @description Why the account is blocked.
-             * @constant
+             * @description Why: blocked by an operator (`admin`), or paused after repeated refusals.
+             * @enum {string}
              */
-            reason: "content_policy";
+            reason: "admin" | "content_policy";
         } & WithRequired<components["schemas"]["Error"], "detail" | "code">;
+        /**
+         * AdminAdjustment
+         * @description The `adjustment` ledger row written.
+         */
+        AdminAdjustment: {
+            /** Id */
+            id: number;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** Amount */
+            amount: number;
+            /** Balance After */
+            balance_after: number;
+            /** Description */
+            description: string;
+            /** Actor */
+            actor: string;
+        };
+        /** AdminGenerationItem */
+        AdminGenerationItem: {
+            /**
+             * Generation Id
+             * Format: uuid
+             */
+            generation_id: string;
+            /** Status */
+            status: string;
+            /** Model */
+            model: string;
+            /** Resolution */
+            resolution: string;
+            /** Cost */
+            cost: number;
+            /** Refunded */
+            refunded: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** AdminGenerationList */
+        AdminGenerationList: {
+            /** Items */
+            items: components["schemas"]["AdminGenerationRow"][];
+        };
+        /** AdminGenerationRow */
+        AdminGenerationRow: {
+            /**
+             * Generation Id
+             * Format: uuid
+             */
+            generation_id: string;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** Email */
+            email: string | null;
+            /** Status */
+            status: string;
+            /** Model */
+            model: string;
+            /** Resolution */
+            resolution: string;
+            /** Replicate Id */
+            replicate_id: string | null;
+            /** Error */
+            error: string | null;
+            /** Error Code */
+            error_code: string | null;
+            /** Settled By */
+            settled_by: string | null;
+            /** Cost */
+            cost: number;
+            /** Refunded */
+            refunded: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Last Event At */
+            last_event_at: string | null;
+            /** Completed At */
+            completed_at: string | null;
+        };
+        /** AdminLedgerRow */
+        AdminLedgerRow: {
+            /** Id */
+            id: number;
+            /** Amount */
+            amount: number;
+            type: components["schemas"]["TransactionType"];
+            /** Generation Id */
+            generation_id: string | null;
+            /** Description */
+            description: string | null;
+            /** Balance After */
+            balance_after: number;
+            /**
+             * Actor
+             * @description Who made it by hand (an admin or operator); null for the service's rows.
+             */
+            actor: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /** AdminPurchase */
+        AdminPurchase: {
+            /** Session Id */
+            session_id: string;
+            /** Status */
+            status: string;
+            /** Pack Id */
+            pack_id: string;
+            /** Credits */
+            credits: number;
+            /** Amount */
+            amount: number;
+            /** Currency */
+            currency: string;
+            /** Unrecovered Credits */
+            unrecovered_credits: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Credited At */
+            credited_at: string | null;
+            /** Reversals */
+            reversals: components["schemas"]["AdminReversal"][];
+        };
+        /** AdminReversal */
+        AdminReversal: {
+            /** Id */
+            id: number;
+            /** Amount */
+            amount: number;
+            /** Description */
+            description: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * AdminStats
+         * @description The overview: the same document as `wan-api stats --json`.
+         * @example {
+         *       "generations": 120,
+         *       "in_flight": 3,
+         *       "ledger_discrepancies": 0,
+         *       "metrics": {
+         *         "success_rate": {
+         *           "met": true,
+         *           "target": 0.95,
+         *           "value": 0.97
+         *         }
+         *       },
+         *       "since": "2026-11-24T09:30:05.123456Z",
+         *       "top_failures": []
+         *     }
+         */
+        AdminStats: {
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /**
+             * Metrics
+             * @description success_rate, avg_completion_seconds, webhook_delivery_rate, credit_accuracy.
+             */
+            metrics: {
+                [key: string]: components["schemas"]["SeedMetric"];
+            };
+            /** Generations */
+            generations: number;
+            /** Ledger Discrepancies */
+            ledger_discrepancies: number;
+            /** Top Failures */
+            top_failures: components["schemas"]["FailureReason"][];
+            /**
+             * In Flight
+             * @description Generations queued or processing now.
+             */
+            in_flight: number;
+        };
+        /**
+         * AdminUserDetail
+         * @description One user: balance, block, ledger, generations, purchases, API keys (never secrets), rate counters.
+         */
+        AdminUserDetail: {
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** Email */
+            email: string | null;
+            /** Balance */
+            balance: number;
+            /** Blocked */
+            blocked: boolean;
+            /** Blocked At */
+            blocked_at: string | null;
+            /** Blocked Reason */
+            blocked_reason: string | null;
+            /** Active Generations */
+            active_generations: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Transactions */
+            transactions: components["schemas"]["AdminLedgerRow"][];
+            /** Generations */
+            generations: components["schemas"]["AdminGenerationItem"][];
+            /** Purchases */
+            purchases: components["schemas"]["AdminPurchase"][];
+            /** Api Keys */
+            api_keys: components["schemas"]["ApiKey"][];
+            /** Rate Limits */
+            rate_limits: components["schemas"]["RateCounter"][];
+        };
+        /**
+         * AdminUserList
+         * @description Users whose id is the query, or whose email starts with it (the newest when empty).
+         */
+        AdminUserList: {
+            /** Items */
+            items: components["schemas"]["AdminUserSummary"][];
+        };
+        /** AdminUserSummary */
+        AdminUserSummary: {
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** Email */
+            email: string | null;
+            /** Balance */
+            balance: number;
+            /** Blocked */
+            blocked: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
+        /**
+         * Analytics
+         * @description Generation patterns over the last `days` UTC days (today included, live).
+         */
+        Analytics: {
+            /** Days */
+            days: components["schemas"]["AnalyticsDay"][];
+            /** Models */
+            models: components["schemas"]["ModelUsage"][];
+            /** Failure Reasons */
+            failure_reasons: components["schemas"]["FailureReason"][];
+            /**
+             * Completion
+             * @description Succeeded generations by seconds from create to finish.
+             */
+            completion: components["schemas"]["CompletionBin"][];
+            /** Busiest Hours */
+            busiest_hours: components["schemas"]["BusyHour"][];
+            /**
+             * Hours
+             * @description Generations per UTC hour of the day, 0-23, over the window.
+             */
+            hours: number[];
+        };
+        /**
+         * AnalyticsDay
+         * @description One UTC day: generations by the day they were created, money by the day its ledger row was written.
+         */
+        AnalyticsDay: {
+            /**
+             * Date
+             * @description YYYY-MM-DD, UTC.
+             */
+            date: string;
+            /** Generations */
+            generations: number;
+            /** Succeeded */
+            succeeded: number;
+            /** Failed */
+            failed: number;
+            /** Canceled */
+            canceled: number;
+            /** In Flight */
+            in_flight: number;
+            /**
+             * Credits Spent
+             * @description Gross deductions (a generation counts at once).
+             */
+            credits_spent: number;
+            /**
+             * Credits Refunded
+             * @description Refunds of failed/canceled generations and goodwill refunds.
+             */
+            credits_refunded: number;
+            /** Credits Sold */
+            credits_sold: number;
+            /**
+             * Credits Reversed
+             * @description Taken back by Stripe refunds and disputes, net of disputes won.
+             */
+            credits_reversed: number;
+            /**
+             * Credits Adjusted
+             * @description Admin grants minus deductions.
+             */
+            credits_adjusted: number;
+            /**
+             * Revenue
+             * @description Paid for the credits sold, by currency, in minor units.
+             */
+            revenue: {
+                [key: string]: number;
+            };
+            /** Completion Seconds Sum */
+            completion_seconds_sum: number;
+            /**
+             * Rolled Up
+             * @description Read from the sweep's daily rollup (false: computed live).
+             */
+            rolled_up: boolean;
+        };
         /**
          * ApiKey
          * @description One of the caller's API keys (never its secret).
@@ -561,6 +1151,74 @@ export interface components {
          */
         AspectRatio: "16:9" | "9:16";
         /**
+         * AuditPage
+         * @description Newest first; pass next_cursor back as `before` for the next page.
+         */
+        AuditPage: {
+            /** Items */
+            items: components["schemas"]["AuditRow"][];
+            /** Next Cursor */
+            next_cursor: number | null;
+        };
+        /**
+         * AuditRow
+         * @description One admin action: who, what, whom, amount, reason, when.
+         */
+        AuditRow: {
+            /** Id */
+            id: number;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Actor */
+            actor: string;
+            /** Actor Id */
+            actor_id: string | null;
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "credits.adjust" | "generation.refund" | "user.block" | "user.unblock" | "admin.grant" | "admin.revoke" | "generation.settle";
+            /** User Id */
+            user_id: string | null;
+            /** Generation Id */
+            generation_id: string | null;
+            /** Amount */
+            amount: number | null;
+            /** Reason */
+            reason: string | null;
+            /** Detail */
+            detail: {
+                [key: string]: unknown;
+            };
+        };
+        /** BlockState */
+        BlockState: {
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** Blocked */
+            blocked: boolean;
+            /** Blocked At */
+            blocked_at: string | null;
+            /** Blocked Reason */
+            blocked_reason: string | null;
+        };
+        /** BusyHour */
+        BusyHour: {
+            /**
+             * Hour
+             * @description UTC hour of creation.
+             */
+            hour: number;
+            /** Generations */
+            generations: number;
+        };
+        /**
          * CheckoutRequest
          * @example {
          *       "pack_id": "credits-100"
@@ -605,6 +1263,15 @@ export interface components {
             credits: number;
             /** Balance */
             balance: number;
+        };
+        /** CompletionBin */
+        CompletionBin: {
+            /** From Seconds */
+            from_seconds: number;
+            /** To Seconds */
+            to_seconds: number | null;
+            /** Count */
+            count: number;
         };
         /**
          * ContentPolicyError
@@ -696,6 +1363,22 @@ export interface components {
             transactions: components["schemas"]["Transaction"][];
         };
         /**
+         * CreditsAdjustment
+         * @example {
+         *       "amount": 50,
+         *       "reason": "video lost in an outage"
+         *     }
+         */
+        CreditsAdjustment: {
+            /**
+             * Amount
+             * @description Signed: > 0 grants, < 0 deducts; never 0.
+             */
+            amount: number;
+            /** Reason */
+            reason: string;
+        };
+        /**
          * DeleteRefusal
          * @description Why one id of a delete was not deleted.
          */
@@ -755,6 +1438,18 @@ export interface components {
              * @constant
              */
             deleted: true;
+        };
+        /**
+         * FailureReason
+         * @description A failure reason: its machine code, how many failed so, and one of their messages.
+         */
+        FailureReason: {
+            /** Error Code */
+            error_code: string;
+            /** Count */
+            count: number;
+            /** Example */
+            example: string | null;
         };
         /** FieldError */
         FieldError: {
@@ -939,6 +1634,32 @@ export interface components {
          * @enum {string}
          */
         GenerationStatus: "queued" | "processing" | "succeeded" | "failed" | "canceled";
+        /**
+         * GoodwillRefund
+         * @description The goodwill refund's `adjustment` row, tied to its generation.
+         */
+        GoodwillRefund: {
+            /** Id */
+            id: number;
+            /**
+             * User Id
+             * Format: uuid
+             */
+            user_id: string;
+            /** Amount */
+            amount: number;
+            /** Balance After */
+            balance_after: number;
+            /** Description */
+            description: string;
+            /** Actor */
+            actor: string;
+            /**
+             * Generation Id
+             * Format: uuid
+             */
+            generation_id: string;
+        };
         /**
          * Health
          * @description The database answered a probe.
@@ -1167,6 +1888,23 @@ export interface components {
             /** Aspect Ratios */
             aspect_ratios: components["schemas"]["AspectRatio"][];
         };
+        /** ModelUsage */
+        ModelUsage: {
+            /** Model */
+            model: string;
+            /** Resolution */
+            resolution: string;
+            /** Kind */
+            kind: string;
+            /** Generations */
+            generations: number;
+            /** Succeeded */
+            succeeded: number;
+            /** Failed */
+            failed: number;
+            /** Canceled */
+            canceled: number;
+        };
         /**
          * NewApiKey
          * @example {
@@ -1197,6 +1935,11 @@ export interface components {
              */
             code: "not_found";
         } & WithRequired<components["schemas"]["Error"], "detail" | "code">;
+        /** OptionalReason */
+        OptionalReason: {
+            /** Reason */
+            reason?: string | null;
+        };
         /**
          * Pack
          * @description A credit pack on sale; amount is in the currency's minor unit (cents).
@@ -1364,6 +2107,18 @@ export interface components {
          * @enum {string}
          */
         PurchaseStatus: "open" | "paid" | "credited" | "expired" | "failed" | "reversed";
+        /** RateCounter */
+        RateCounter: {
+            /** Bucket */
+            bucket: string;
+            /**
+             * Window Start
+             * Format: date-time
+             */
+            window_start: string;
+            /** Hits */
+            hits: number;
+        };
         /**
          * RateLimitedError
          * @description 429 rate_limited
@@ -1384,6 +2139,16 @@ export interface components {
              */
             code: "rate_limited";
         } & WithRequired<components["schemas"]["Error"], "detail" | "code">;
+        /**
+         * Reason
+         * @example {
+         *       "reason": "chargeback fraud"
+         *     }
+         */
+        Reason: {
+            /** Reason */
+            reason: string;
+        };
         /**
          * Resolution
          * @description 480p costs 10 credits, 720p 20, whatever the model.
@@ -1426,6 +2191,18 @@ export interface components {
             retry_of: string;
         };
         /**
+         * SeedMetric
+         * @description One of the seed's four metrics: its value (null: nothing to measure), target, and whether met.
+         */
+        SeedMetric: {
+            /** Value */
+            value: number | null;
+            /** Target */
+            target: number;
+            /** Met */
+            met: boolean | null;
+        };
+        /**
          * ServiceUnavailableError
          * @description 503 service_unavailable
          * @example {
@@ -1445,6 +2222,27 @@ export interface components {
              */
             code: "service_unavailable";
         } & WithRequired<components["schemas"]["Error"], "detail" | "code">;
+        /**
+         * SettleResult
+         * @description What asking Replicate changed (the sweep's counts for this one generation).
+         */
+        SettleResult: {
+            /**
+             * Generation Id
+             * Format: uuid
+             */
+            generation_id: string;
+            /** Status */
+            status: string;
+            /** Terminal */
+            terminal: boolean;
+            /** Refunded */
+            refunded: boolean;
+            /** Outcome */
+            outcome: {
+                [key: string]: number;
+            };
+        };
         /**
          * TextToVideoRequest
          * @description A text-to-video request (POST /text-to-video).
@@ -2506,6 +3304,15 @@ export interface operations {
                     "application/json": components["schemas"]["UnauthorizedError"];
                 };
             };
+            /** @description `account_blocked` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountBlockedError"];
+                };
+            };
             /** @description `idempotency_key_reused` */
             409: {
                 headers: {
@@ -3137,6 +3944,1103 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    get_stats_admin_stats_get: {
+        parameters: {
+            query?: {
+                /** @description 30m, 24h, 7d, 2w */
+                since?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The overview: the same document as `wan-api stats --json`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminStats"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    get_analytics_admin_analytics_get: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Generation patterns over the last `days` UTC days (today included, live). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Analytics"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    list_users_admin_users_get: {
+        parameters: {
+            query?: {
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Users whose id is the query, or whose email starts with it (the newest when empty). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserList"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    get_user_admin_users__user_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One user: balance, block, ledger, generations, purchases, API keys (never secrets), rate counters. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserDetail"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    adjust_credits_admin_users__user_id__credits_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreditsAdjustment"];
+            };
+        };
+        responses: {
+            /** @description The `adjustment` ledger row written. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAdjustment"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_state` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidStateError"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    block_user_admin_users__user_id__block_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Reason"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockState"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    unblock_user_admin_users__user_id__unblock_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["OptionalReason"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlockState"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    list_generations_admin_generations_get: {
+        parameters: {
+            query?: {
+                list?: "stuck" | "failing";
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminGenerationList"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    refund_generation_admin_generations__generation_id__refund_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                generation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Reason"];
+            };
+        };
+        responses: {
+            /** @description The goodwill refund's `adjustment` row, tied to its generation. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GoodwillRefund"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_state` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidStateError"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    settle_generation_admin_generations__generation_id__settle_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                generation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What asking Replicate changed (the sweep's counts for this one generation). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettleResult"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_state` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidStateError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    get_audit_admin_audit_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                before?: number | null;
+                user_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Newest first; pass next_cursor back as `before` for the next page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    get_audit_csv_admin_audit_csv_get: {
+        parameters: {
+            query?: {
+                user_id?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The audit as CSV (RFC 4180). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `forbidden` */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ForbiddenError"];
                 };
             };
             /** @description `invalid_request` */
