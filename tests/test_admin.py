@@ -376,7 +376,7 @@ def test_analytics_figures_on_a_known_history_live_and_rolled_up(api, admin, db)
 def test_every_admin_answer_is_the_one_the_openapi_document_types(api, admin, db):
     import json
 
-    from shared import openapi
+    from wan_local import openapi
     from tests.test_openapi import CHECKED_IN, validate
 
     doc = json.loads(CHECKED_IN.read_text())
