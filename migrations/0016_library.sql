@@ -3,7 +3,7 @@
 --
 -- Redefined here (additively): _generation_json gains 'favorite' and 'share_id' (the live share link
 -- of a kept video, else null). New functions: set_favorite, search_generations, create_share,
--- delete_share, get_share, add_share_views, download_list, claim_for_retention (and internal
+-- delete_share, shares_of, release_shares, get_share, add_share_views, download_list, claim_for_retention (and internal
 -- helpers prompt_words, _video_kept, _search_generations_sql).
 
 alter table public.generations add column favorite boolean not null default false;
@@ -39,7 +39,9 @@ create index generations_files_stored_not_favorite on public.generations (comple
 
 -- A share link: its id is the link (≥ 128 random bits, made by the service), one per generation (the
 -- unique key is also the foreign key's index). Revoking deletes the row: the id is dead at once and a
--- new share makes a new id. `views` is added to in batches (add_share_views), not per view.
+-- new share makes a new id. `views` is added to in batches (add_share_views), not per view. The public
+-- page plays a copy of the video stored under the share's own id (shared/shares.py), because the
+-- video's own path names its owner (videos/<user id>/<generation id>.mp4).
 create table public.shares (
   id text primary key check (id ~ '^[A-Za-z0-9_-]{22,64}$'),
   generation_id uuid not null unique references public.generations (id) on delete cascade,
@@ -153,7 +155,7 @@ end
 $$;
 
 -- create_share: the live link of one of the user's generations, made with p_share_id if it has none
--- ({"share_id", "created"}). PT404: not theirs or deleted; PT409: not succeeded, or its video is no
+-- ({"share_id", "created", "video_path"}: the caller copies the video for the link when created). PT404: not theirs or deleted; PT409: not succeeded, or its video is no
 -- longer kept. The generation is locked first, so a racing delete or a second share waits.
 create function public.create_share(p_user_id uuid, p_gen_id uuid, p_share_id text) returns jsonb
 language plpgsql security definer set search_path = '' as $$
@@ -176,23 +178,47 @@ begin
   end if;
   select id into v_id from public.shares where generation_id = p_gen_id;
   if v_id is not null then
-    return jsonb_build_object('share_id', v_id, 'created', false);
+    return jsonb_build_object('share_id', v_id, 'created', false, 'video_path', v_gen.video_path);
   end if;
   insert into public.shares (id, generation_id) values (p_share_id, p_gen_id);
-  return jsonb_build_object('share_id', p_share_id, 'created', true);
+  return jsonb_build_object('share_id', p_share_id, 'created', true, 'video_path', v_gen.video_path);
 end
 $$;
 
--- delete_share: revoke the link of one of the user's generations (none is fine). PT404: not theirs.
+-- delete_share: revoke the link of one of the user's generations (none is fine): {"share_id" (the
+-- revoked one, or null)}, for the caller to delete its copy. PT404: not theirs.
 create function public.delete_share(p_user_id uuid, p_gen_id uuid) returns jsonb
 language plpgsql security definer set search_path = '' as $$
+declare
+  v_id text;
 begin
   perform 1 from public.generations where id = p_gen_id and user_id = p_user_id and deleted_at is null;
   if not found then
     raise exception 'generation % not found', p_gen_id using errcode = 'PT404';
   end if;
-  delete from public.shares where generation_id = p_gen_id;
-  return jsonb_build_object('generation_id', p_gen_id, 'shared', false);
+  delete from public.shares where generation_id = p_gen_id returning id into v_id;
+  return jsonb_build_object('generation_id', p_gen_id, 'share_id', v_id);
+end
+$$;
+
+-- shares_of / release_shares: the links of generations whose files go (retention, the user's delete),
+-- read before their copies are removed from storage, and deleted after (files first, as retention does).
+create function public.shares_of(p_gen_ids jsonb) returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((select jsonb_agg(id order by id) from public.shares
+                    where generation_id = any (public._uuids(p_gen_ids))), '[]'::jsonb);
+end
+$$;
+
+create function public.release_shares(p_share_ids jsonb) returns integer
+language plpgsql security definer set search_path = '' as $$
+declare
+  v_deleted integer;
+begin
+  delete from public.shares where id in (select jsonb_array_elements_text(p_share_ids));
+  get diagnostics v_deleted = row_count;
+  return v_deleted;
 end
 $$;
 
@@ -215,7 +241,7 @@ begin
   end if;
   return jsonb_build_object(
     'share_id', v_share.id, 'kind', v_gen.kind, 'model', v_gen.model, 'resolution', v_gen.resolution,
-    'aspect_ratio', v_gen.aspect_ratio, 'prompt', v_gen.prompt, 'video_path', v_gen.video_path,
+    'aspect_ratio', v_gen.aspect_ratio, 'prompt', v_gen.prompt,
     'created_at', v_gen.created_at, 'views', v_share.views);
 end
 $$;
@@ -288,6 +314,7 @@ revoke execute on function
   public.search_generations(uuid, integer, timestamptz, uuid, boolean, text, text, text),
   public._search_generations_sql(boolean, boolean, boolean, boolean, boolean),
   public.create_share(uuid, uuid, text), public.delete_share(uuid, uuid), public.get_share(text),
+  public.shares_of(jsonb), public.release_shares(jsonb),
   public.add_share_views(jsonb), public.download_list(uuid, jsonb),
   public.claim_for_retention(integer, integer, integer)
   from public, anon, authenticated;
@@ -297,6 +324,7 @@ grant execute on function
   public.search_generations(uuid, integer, timestamptz, uuid, boolean, text, text, text),
   public._search_generations_sql(boolean, boolean, boolean, boolean, boolean),
   public.create_share(uuid, uuid, text), public.delete_share(uuid, uuid), public.get_share(text),
+  public.shares_of(jsonb), public.release_shares(jsonb),
   public.add_share_views(jsonb), public.download_list(uuid, jsonb),
   public.claim_for_retention(integer, integer, integer)
   to service_role;

@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections import Counter
 
-from shared import errors
+from shared import errors, shares
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -49,9 +49,13 @@ def _remove(svc: Services, files: list[dict], counts: Counter) -> None:
     paths = [f["video_path"] for f in files if f["video_path"]]
     paths += sorted({f["image_path"] for f in files if f["image_path"] and not f["image_shared"]})
     try:
+        links = shares.copies_of(svc, [f["generation_id"] for f in files if f["video_path"]])
+        paths += [shares.copy_path(link) for link in links]  # share links' copies go with the video
         if paths:
             svc.storage.delete(paths)
         freed = svc.backend.call("record_files_deleted", p_gen_ids=[f["generation_id"] for f in files])
+        if links:
+            svc.backend.call("release_shares", p_share_ids=links)
         # Images shared with generations released meanwhile (an overlapping sweep or delete).
         leftovers = [p for p in freed if p not in paths]
         if leftovers:

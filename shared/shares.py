@@ -6,7 +6,9 @@
 - Every public request asks the database (get_share: two primary-key reads, no write) whether the link
   is alive: revoked, deleted and expired ones are 404 at once, nothing is cached past a revocation.
 - The video is a signed URL made for this request and valid SHARE_VIDEO_SECONDS (Supabase Storage's
-  signed URLs in production, the local file server's locally).
+  signed URLs in production, the local file server's locally), of a copy stored under the link's own
+  id (the video's path names its owner). The copy goes with the link: revoked, or its generation's
+  files removed (retention, delete: shared/retention.py).
 - Views are counted in this container's memory and added to the database in one statement at most
   every VIEW_FLUSH_SECONDS (add_share_views), off the request's path: no write per view. A count
   still in memory when a container stops is lost (a view count is a figure, not money).
@@ -55,16 +57,42 @@ def share_url(settings: Settings, share_id: str | None) -> str | None:
     return f"{link_base(settings)}/s/{share_id}" if share_id else None
 
 
+def copy_path(share_id: str) -> str:
+    """Where a link's copy of its video lives: the video's own path names its owner
+    (videos/<user id>/<generation id>.mp4), and a signed URL shows its path to whoever holds it."""
+    return f"shares/{share_id}.mp4"
+
+
 def create(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> tuple[dict, bool]:
-    """The generation's live link, made now if it has none: ({"share_id", "share_url"}, created)."""
+    """The generation's live link, made now if it has none: ({"share_id", "share_url"}, created).
+    A new link's video is copied under the link's id (a server-side copy in Supabase Storage); if
+    that fails the link is taken back and the answer is a 503."""
     made = svc.backend.call("create_share", p_user_id=user_id, p_gen_id=generation_id,
                             p_share_id=secrets.token_urlsafe(SHARE_ID_BYTES))
+    if made["created"]:
+        try:
+            svc.storage.copy(made["video_path"], copy_path(made["share_id"]))
+        except Exception:  # noqa: BLE001 - whatever storage raised, no link without its video
+            log.exception("could not copy the video of %s for its link", generation_id)
+            svc.backend.call("release_shares", p_share_ids=[made["share_id"]])
+            raise errors.ServiceUnavailable("The link could not be made right now; try again.") from None
     answer = {"share_id": made["share_id"], "share_url": share_url(svc.settings, made["share_id"])}
     return answer, made["created"]
 
 
 def revoke(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> None:
-    svc.backend.call("delete_share", p_user_id=user_id, p_gen_id=generation_id)
+    """Kill the link (its row first: dead at once), then remove its copy of the video."""
+    revoked = svc.backend.call("delete_share", p_user_id=user_id, p_gen_id=generation_id)["share_id"]
+    if revoked:
+        try:
+            svc.storage.delete([copy_path(revoked)])
+        except Exception:  # noqa: BLE001 - the link is dead already; an orphaned copy is logged
+            log.exception("could not delete the copy of revoked link %s", revoked)
+
+
+def copies_of(svc: Services, generation_ids: list[str]) -> list[str]:
+    """The share links of generations whose files are being removed (retention, delete)."""
+    return svc.backend.call("shares_of", p_gen_ids=generation_ids) if generation_ids else []
 
 
 def public(svc: Services, share_id: str) -> dict:
@@ -78,7 +106,7 @@ def public(svc: Services, share_id: str) -> dict:
     return {
         "share_id": found["share_id"], "kind": found["kind"], "model": found["model"],
         "resolution": found["resolution"], "aspect_ratio": found["aspect_ratio"], "prompt": found["prompt"],
-        "video_url": svc.storage.signed_url(found["video_path"], SHARE_VIDEO_SECONDS),
+        "video_url": svc.storage.signed_url(copy_path(found["share_id"]), SHARE_VIDEO_SECONDS),
         "created_at": found["created_at"], "views": int(found["views"]) + pending,
     }
 

@@ -30,6 +30,7 @@ class Storage(Protocol):
     def delete(self, paths: list[str]) -> None: ...
     def size(self, path: str) -> int | None: ...
     def read(self, path: str) -> Iterator[bytes]: ...
+    def copy(self, source: str, target: str) -> None: ...
 
 
 class LocalStorage:
@@ -77,6 +78,9 @@ class LocalStorage:
         for path in paths:
             self._file(path).unlink(missing_ok=True)
 
+    def copy(self, source: str, target: str) -> None:
+        self.put_file(target, self._file(source), "")
+
     def size(self, path: str) -> int | None:
         """The stored file's size in bytes, or None when there is none."""
         target = self._file(path)
@@ -102,6 +106,10 @@ class LocalStorage:
 class SupabaseStorage:
     def __init__(self, client: Any, bucket: str):
         self.bucket = client.storage.from_(bucket)
+
+    def copy(self, source: str, target: str) -> None:
+        """A server-side copy in the bucket (`POST /object/copy`, storage3's `copy`): no bytes pass here."""
+        self.bucket.copy(source, target)
 
     def size(self, path: str) -> int | None:
         """The object's size from `GET /object/info/{bucket}/{path}` (storage3's `info`, the same call

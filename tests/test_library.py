@@ -174,3 +174,181 @@ def test_each_filter_is_served_by_its_index_on_100000_generations(db, flags, par
     used = set(re.findall(r'"Index Name": "([^"]+)"', json.dumps(plan)))
     assert index in used, json.dumps(plan, indent=1)
     assert '"Seq Scan"' not in json.dumps(plan)
+
+
+# --- retention keeps favorites ---------------------------------------------------------------------
+
+def test_retention_keeps_a_favorites_video_while_keep_favorites_is_on(api, stack):
+    token = api.token()
+    kept, gone = finished(stack, token, days_ago=40), finished(stack, token, days_ago=40)
+    api.http.put(f"/generations/{kept}/favorite", headers=api.auth(token))
+    counts = Counter()
+    retention.expire(stack.services, counts, batch=100)
+    assert counts["retention_expired"] == 1
+    assert api.status(token, kept).json()["video_url"] and not api.status(token, kept).json()["expired"]
+    assert api.status(token, gone).json()["expired"] is True
+    # Unmarked, it is an old video like any other: the next sweep deletes it.
+    api.http.delete(f"/generations/{kept}/favorite", headers=api.auth(token))
+    assert sweep(stack.services)["retention_expired"] == 1
+    assert api.status(token, kept).json()["expired"] is True
+
+
+def test_with_keep_favorites_off_retention_deletes_favorites_too(api, stack):
+    token = api.token()
+    gid = finished(stack, token, days_ago=40)
+    api.http.put(f"/generations/{gid}/favorite", headers=api.auth(token))
+    svc = stack.services
+    off = type(svc)(svc.settings.model_copy(update={"keep_favorites": False}), svc.backend, svc.provider, svc.storage)
+    counts = Counter()
+    retention.expire(off, counts, batch=100)
+    assert counts["retention_expired"] == 1
+    assert api.status(token, gid).json()["expired"] is True
+
+
+def test_keep_favorites_is_a_setting_that_defaults_to_on():
+    assert Settings(_env_file=None).keep_favorites is True
+    assert Settings(_env_file=None, keep_favorites="false").keep_favorites is False
+
+
+# --- share links -----------------------------------------------------------------------------------
+
+def share(api: Api, token: str, gid: str) -> httpx.Response:
+    return api.http.post(f"/generations/{gid}/share", headers=api.auth(token))
+
+
+def test_a_share_link_is_unguessable_one_per_generation_and_on_the_generation(api, stack):
+    token = api.token()
+    gid = finished(stack, token)
+    first = share(api, token, gid)
+    assert first.status_code == 201, first.text
+    link = first.json()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", link["share_id"])  # 16 random bytes = 128 bits
+    assert link["share_url"] == f"{stack.url}/s/{link['share_id']}"
+    again = share(api, token, gid)
+    assert (again.status_code, again.json()) == (200, link)
+    assert api.status(token, gid).json()["share_url"] == link["share_url"]
+    assert page(api, token)["items"][0]["share_url"] == link["share_url"]
+    other = finished(stack, token)
+    assert share(api, token, other).json()["share_id"] != link["share_id"]
+
+
+def test_the_public_page_and_json_show_the_video_and_prompt_and_never_the_owner(api, stack):
+    email = f"{uuid.uuid4().hex[:10]}@example.com"
+    user_id, token = api.signup(email)
+    gid = finished(stack, token, prompt='a fox & a "hen" <script>alert(1)</script>')
+    mine = finished(stack, token, prompt="another video of mine")
+    link = share(api, token, gid).json()
+    public = httpx.Client(base_url=stack.url, timeout=30)  # no token: anyone with the link
+    body = public.get(f"/s/{link['share_id']}.json")
+    assert body.status_code == 200, body.text
+    data = body.json()
+    assert set(data) == {"share_id", "kind", "model", "resolution", "prompt", "video_url", "created_at", "views"}
+    assert (data["share_id"], data["prompt"], data["kind"]) == (link["share_id"], 'a fox & a "hen" <script>alert(1)</script>',
+                                                               "text-to-video")
+    html = public.get(f"/s/{link['share_id']}")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    for answer in (body, html):
+        text = answer.text
+        for secret in (user_id, email, gid, mine, token):
+            assert secret not in text
+        assert answer.headers["cache-control"] == "no-store"
+    assert "<script>" not in html.text and "&lt;script&gt;" in html.text  # escaped, and no script of ours
+    assert re.search(r'<meta property="og:video" content="[^"]+/files/shares/', html.text)
+    for tag in ("og:title", "og:type", "og:video", "twitter:card", "twitter:player"):
+        assert f'"{tag}"' in html.text
+    assert re.search(r"<video[^>]+controls", html.text)
+    # The video is a signed link of bounded life, made for each request, that plays.
+    video = public.get(data["video_url"])
+    assert video.status_code == 200 and video.content.startswith(b"\x00\x00\x00\x18ftyp")
+    expires = int(re.search(r"expires=(\d+)", data["video_url"]).group(1))
+    import time
+
+    assert 0 < expires - time.time() <= shares.SHARE_VIDEO_SECONDS
+    public.close()
+
+
+def test_dead_links_answer_404_at_once_revoked_deleted_expired_or_unknown(api, stack):
+    token = api.token()
+    public = httpx.Client(base_url=stack.url, timeout=30)
+
+    def alive(share_id: str) -> tuple[int, int]:
+        answers = public.get(f"/s/{share_id}").status_code, public.get(f"/s/{share_id}.json").status_code
+        # The link's copy of the video lives exactly as long as the link.
+        assert stack.services.storage.exists(shares.copy_path(share_id)) is (answers == (200, 200)), share_id
+        return answers
+
+    revoked = finished(stack, token)
+    link = share(api, token, revoked).json()["share_id"]
+    assert alive(link) == (200, 200)
+    r = api.http.delete(f"/generations/{revoked}/share", headers=api.auth(token))
+    assert r.status_code == 204 and r.content == b""
+    assert alive(link) == (404, 404)
+    assert api.status(token, revoked).json()["share_url"] is None
+    assert api.http.delete(f"/generations/{revoked}/share", headers=api.auth(token)).status_code == 204
+    relinked = share(api, token, revoked)
+    assert relinked.status_code == 201 and relinked.json()["share_id"] != link  # a new link; the old stays dead
+    assert alive(link) == (404, 404)
+
+    deleted = finished(stack, token)
+    link = share(api, token, deleted).json()["share_id"]
+    api.http.delete(f"/generations/{deleted}", headers=api.auth(token))
+    assert alive(link) == (404, 404)
+
+    expired = finished(stack, token, days_ago=40)
+    link = share(api, token, expired).json()["share_id"]
+    retention.expire(stack.services, Counter(), batch=100)
+    assert alive(link) == (404, 404)
+    assert api.status(token, expired).json()["share_url"] is None
+
+    for unknown in ("A" * 22, "nope", "../../etc", "%00"):
+        assert public.get(f"/s/{unknown}").status_code == 404
+    assert_error(public.get(f"/s/{'B' * 22}.json"), 404, "not_found")
+    public.close()
+
+
+def test_only_the_owner_shares_and_only_a_kept_succeeded_video(api, stack):
+    owner, other = api.token(), api.token()
+    gid = finished(stack, owner)
+    assert_error(share(api, other, gid), 404, "not_found")
+    assert_error(api.http.delete(f"/generations/{gid}/share", headers=api.auth(other)), 404, "not_found")
+    assert_error(share(api, owner, str(uuid.uuid4())), 404, "not_found")
+    assert_error(share(api, owner, finished(stack, owner, status="failed")), 409, "invalid_state")
+    assert_error(share(api, owner, finished(stack, owner, video=None)), 409, "invalid_state")  # not stored yet
+    assert_error(api.http.post(f"/generations/{gid}/share"), 401, "unauthorized")
+    link = share(api, owner, gid).json()["share_id"]
+    api.http.delete(f"/generations/{gid}/share", headers=api.auth(other))  # refused above: still alive
+    assert httpx.get(f"{stack.url}/s/{link}.json").status_code == 200
+
+
+def test_views_are_counted_in_memory_and_added_in_batches(api, stack, db):
+    token = api.token()
+    link = share(api, token, finished(stack, token)).json()["share_id"]
+    stack.services.library.views.flush_seconds = 3600  # no flush on the request path during this test
+    for _ in range(3):
+        assert httpx.get(f"{stack.url}/s/{link}").status_code == 200
+    assert httpx.get(f"{stack.url}/s/{link}.json").json()["views"] == 4  # this container's count
+    assert db.execute("select views from public.shares where id = %s", (link,)).fetchone()[0] == 0
+    assert stack.services.library.views.flush(stack.services) == 4
+    assert db.execute("select views from public.shares where id = %s", (link,)).fetchone()[0] == 4
+    assert httpx.get(f"{stack.url}/s/{link}.json").json()["views"] == 5
+    # Past its period, a view starts a flush in the background (off the request's path).
+    stack.services.library.views.flush_seconds = 0
+    httpx.get(f"{stack.url}/s/{link}")
+    wait_for(lambda: db.execute("select views from public.shares where id = %s", (link,)).fetchone()[0] == 6)
+
+
+def test_public_routes_are_rate_limited_per_client_address(api, stack):
+    token = api.token()
+    link = share(api, token, finished(stack, token)).json()["share_id"]
+    limiter = stack.services.library.limiter
+    limiter.per_minute, limiter.window = 3, 0
+    answers = [httpx.get(f"{stack.url}/s/{link}.json").status_code for _ in range(3)]
+    refused = httpx.get(f"{stack.url}/s/{link}")
+    if limiter.window * 60 + 60 - __import__("time").time() < 1:  # the minute turned over meanwhile
+        pytest.skip("the window ended during the test")
+    assert answers == [200, 200, 200]
+    body = assert_error(refused, 429, "rate_limited")
+    assert int(refused.headers["retry-after"]) >= 1 and body["retry_after"] >= 1
+    assert_error(httpx.get(f"{stack.url}/s/{'C' * 22}"), 429, "rate_limited")  # unknown ids count too
+    # Signed-in routes have their own per-user limits: the owner is not refused.
+    assert api.status(token, finished(stack, token)).status_code == 200
