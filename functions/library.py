@@ -105,7 +105,7 @@ def router() -> APIRouter:
     r.add_api_route("/generations/{generation_id}/share", unshare, methods=["DELETE"], **unshare_docs)
     # The .json route first: /s/{share_id} would also match "<id>.json".
     r.add_api_route("/s/{share_id}.json", public_json, methods=["GET"], **documented(
-        PublicShare, not_found, errors.RateLimited, user=False))
+        PublicShare, not_found, errors.RateLimited, invalid, user=False))
     r.add_api_route("/s/{share_id}", public_page, methods=["GET"], **documented(
-        "The link's HTML page.", not_found, errors.RateLimited, user=False, media_type="text/html"))
+        "The link's HTML page.", not_found, errors.RateLimited, invalid, user=False, media_type="text/html"))
     return r

@@ -20,7 +20,11 @@ CONTRACT = {
                 "/pricing": {"get"}, "/checkout": {"post"}, "/checkout/status": {"get"},
                 "/health": {"get"},
                 "/generations/{generation_id}": {"delete"}, "/generations/delete": {"post"}, "/metrics": {"get"},
-                "/api-keys": {"post", "get"}, "/api-keys/{key_id}": {"delete"}},
+                "/api-keys": {"post", "get"}, "/api-keys/{key_id}": {"delete"},
+                # the library (issue 25): its user routes and the public share pages
+                "/generations/{generation_id}/favorite": {"put", "delete"},
+                "/generations/{generation_id}/share": {"post", "delete"}, "/generations/download": {"post"},
+                "/s/{share_id}": {"get"}, "/s/{share_id}.json": {"get"}},
     "stripe_webhook": {"/": {"post"}},
 }
 

@@ -22,8 +22,15 @@ CHECKED_IN = ROOT / openapi.PATH
 USER_ROUTES = {("post", "/text-to-video"), ("post", "/image-to-video"), ("get", "/status"), ("get", "/credits"),
                ("get", "/generations"), ("post", "/cancel"), ("post", "/retry"), ("post", "/checkout"),
                ("get", "/checkout/status"), ("post", "/generations/delete"), ("delete", "/generations/{generation_id}"),
-               ("post", "/api-keys"), ("get", "/api-keys"), ("delete", "/api-keys/{key_id}")}
-OPEN_ROUTES = {("get", "/pricing"), ("get", "/health"), ("post", "/webhooks/replicate"), ("post", "/webhooks/stripe")}
+               ("post", "/api-keys"), ("get", "/api-keys"), ("delete", "/api-keys/{key_id}"),
+               # the library (issue 25)
+               ("put", "/generations/{generation_id}/favorite"), ("delete", "/generations/{generation_id}/favorite"),
+               ("post", "/generations/{generation_id}/share"), ("delete", "/generations/{generation_id}/share"),
+               ("post", "/generations/download")}
+OPEN_ROUTES = {("get", "/pricing"), ("get", "/health"), ("post", "/webhooks/replicate"), ("post", "/webhooks/stripe"),
+               ("get", "/s/{share_id}"), ("get", "/s/{share_id}.json")}
+# Success answers that are not JSON: their media type (the body is documented as a string).
+OWN_MEDIA = {("post", "/generations/download"): "application/zip", ("get", "/s/{share_id}"): "text/html"}
 OPERATOR_ROUTES = {("get", "/metrics")}  # METRICS_TOKEN, its own security scheme
 METRICS_TOKEN = "m3tr1cs-token"
 
@@ -80,6 +87,12 @@ def test_every_answer_and_error_is_typed(doc):
             for status, answer in op["responses"].items():
                 if (method, path) in OPERATOR_ROUTES and status == "200":  # Prometheus text
                     assert answer["content"]["text/plain; version=0.0.4; charset=utf-8"]["schema"] == {"type": "string"}
+                    continue
+                if (method, path) in OWN_MEDIA and status == "200":  # a zip, an HTML page
+                    assert answer["content"][OWN_MEDIA[(method, path)]]["schema"] == {"type": "string"}
+                    continue
+                if status == "204":  # no body
+                    assert "content" not in answer, where
                     continue
                 schema = answer["content"]["application/json"]["schema"]
                 refs = [s["$ref"] for s in schema.get("anyOf", [schema])]
@@ -264,6 +277,9 @@ def _typed(op: dict) -> dict:
     """An operation's answers as {status: [model names]} (titles name the path, so they are left out)."""
     out = {}
     for status, answer in op["responses"].items():
+        if "content" not in answer:  # 204: no body
+            out[status] = None
+            continue
         if "application/json" not in answer["content"]:  # a text answer (GET /metrics)
             out[status] = answer["content"]
             continue
