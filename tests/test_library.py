@@ -474,3 +474,29 @@ def _rss_peak_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmHWM")
+
+
+def test_concurrent_shares_of_one_generation_make_one_link(api, stack):
+    from tests.support import run_at_once
+
+    token = api.token()
+    gid = finished(stack, token)
+    answers = run_at_once(6, lambda i: share(api, token, gid))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+    assert len({a.json()["share_id"] for a in answers}) == 1
+    assert len(list((stack.data_dir / "storage" / "shares").iterdir())) == 1  # one copy of the video
+
+
+@pytest.mark.parametrize(("settings", "base"), [
+    pytest.param({"share_base_url": "https://example.com/x/"}, "https://example.com/x", id="set"),
+    pytest.param({"public_base_url": "http://127.0.0.1:8000"}, "http://127.0.0.1:8000", id="local"),
+    pytest.param({"webhook_url": "https://me--wan-video-api-replicate-webhook.modal.run"},
+                 "https://me--wan-video-api-account.modal.run", id="modal"),
+    pytest.param({"webhook_url": "https://me-staging--wan-video-api-replicate-webhook.modal.run/"},
+                 "https://me-staging--wan-video-api-account.modal.run", id="modal-environment"),
+    pytest.param({"webhook_url": "https://hooks.example.com/replicate"}, "", id="elsewhere"),
+])
+def test_share_links_start_at_the_account_functions_url(settings, base):
+    made = Settings(_env_file=None, **settings)
+    assert shares.link_base(made) == base
+    assert shares.share_url(made, "abc") == f"{base}/s/abc"
