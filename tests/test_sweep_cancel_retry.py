@@ -369,6 +369,7 @@ def test_the_sweep_line_always_has_every_documented_key_zeros_included(stack, ca
 def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tmp_path):
     postgrest = RecordedHttp()
     postgrest.answers[("POST", "/rest/v1/rpc/claim_for_sweep")] = (200, [])  # nothing to sweep
+    postgrest.answers[("POST", "/rest/v1/rpc/claim_for_retention")] = (200, [])  # KEEP_FAVORITES' retention rule
     postgrest.answers[("POST", "/rest/v1/rpc/take_metrics_snapshot")] = (200, {"taken": False})
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
