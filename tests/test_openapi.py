@@ -38,7 +38,11 @@ METRICS_TOKEN = "m3tr1cs-token"
 CONTRACT_FIELDS = {
     "Accepted": {"generation_id", "status", "cost", "credits_remaining"},
     "Generation": {"generation_id", "kind", "model", "resolution", "prompt", "status", "terminal", "progress",
-                   "video_url", "error", "cost", "refunded", "created_at", "updated_at", "completed_at"},
+                   "video_url", "error", "cost", "refunded", "created_at", "updated_at", "completed_at",
+                   "favorite", "share_url"},
+    "Favorite": {"generation_id", "favorite"},  # contract section 4
+    "ShareLink": {"share_id", "share_url"},
+    "PublicShare": {"share_id", "kind", "model", "resolution", "prompt", "video_url", "created_at", "views"},
     "GenerationPage": {"items", "next_cursor"},
     "Credits": {"balance", "low_balance", "transactions"},
     "Transaction": {"id", "amount", "type", "generation_id", "description", "balance_after", "created_at"},
