@@ -32,6 +32,10 @@
    /admin/stats's document (24 h) and GET /admin/analytics?days=30 (live, then from the sweep's daily
    rollups) — each <= 200 ms p50, with a primary-key read as the floor (information); the rollup's
    cost to one sweep (the day not yet final) and a backfilled day's
+11. the library (issue 25): a history page filtered by favorite or by words of the prompt on 1,000,000
+   generations vs the unfiltered page — p50 <= 2x; GET /s/{id} (the share page) vs GET /pricing —
+   p50 <= 1.5x; the zip of 50 x 5 MB videos: the server's memory growth — <= 64 MB, and its throughput
+   vs the same files read and written to a socket by hand — >= 0.7x
 
 Everything runs on loopback against an embedded Postgres (fsync off, the same for floor and subject).
 """
@@ -958,8 +962,175 @@ def content_policy(repeats: int) -> None:
                "info", True)
 
 
+# --- 11. the library (issue 25) ----------------------------------------------------------------------
+
+def _p50_ms(run, repeats: int) -> float:
+    samples = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples)
+
+
+def library_history(pg: EmbeddedPostgres, rows: int, users: int = 1000, repeats: int = 200) -> None:
+    """A page of 20 of one user's history, filtered (favorite; q with a rare and a common word) vs
+    unfiltered, on `rows` generations over `users` users; the functions as the service calls them."""
+    url = new_database(pg, "bench_library_history")
+    with psycopg.connect(url, autocommit=True) as conn:
+        ids = [make_user(conn, 1) for _ in range(users)]
+        per_user = rows // users
+        began = time.perf_counter()
+        conn.execute("""
+            insert into public.generations (user_id, kind, model, resolution, prompt, cost, status, favorite,
+                                            created_at, completed_at)
+            select u.id, 'text-to-video', 't2v-14B', '480p',
+                   case when i %% 200 = 0 then 'a lighthouse in a storm ' || i else
+                     (array['a red fox', 'blue whale', 'city at night', 'forest path'])[1 + i %% 4] || ' scene ' || i end,
+                   10, 'succeeded', i %% 100 = 0, now() - make_interval(secs => i), now() - make_interval(secs => i)
+            from unnest(%s::uuid[]) u(id), generate_series(1, %s) i""", (ids, per_user))
+        conn.execute("analyze public.generations")
+        print(f"  ({rows:,} generations over {users:,} users loaded in {time.perf_counter() - began:.0f} s)")
+        me = ids[len(ids) // 2]
+
+        def call(function: str, **filters):
+            args = ", ".join(f"{k} => %({k})s" for k in filters)
+            sql = f"select public.{function}(%(u)s, 21{', ' + args if args else ''})"
+            return lambda: conn.execute(sql, {"u": me, **filters}).fetchone()
+
+        call("list_generations")()  # warm
+        floor = _p50_ms(call("list_generations"), repeats)
+        report("history p50, unfiltered (ms)", floor, None, "ms", "info", True)
+        for label, filters in (("favorite", {"p_favorite": True}), ("q rare word", {"p_q": "lighthouse"}),
+                               ("q common word", {"p_q": "fox"}), ("q two words", {"p_q": "red fox"})):
+            value = _p50_ms(call("search_generations", **filters), repeats)
+            report(f"history p50, filtered by {label} (ms)", value, floor, "ms", "<= 2x", value <= 2 * floor,
+                   value / floor)
+
+
+def _library_server(url: str, data: str, extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "WAN_DATA_DIR": data, "SWEEP_INTERVAL_SECONDS": "3600",
+           "REPLICATE_API_TOKEN": "", "SUPABASE_URL": "", "SUPABASE_JWT_SECRET": "", "WEBHOOK_URL": "",
+           "REQUEST_RATE_PER_MINUTE": "1000000", "PUBLIC_RATE_PER_MINUTE": "1000000", **(extra or {})}
+    return _serve(["-m", "wan_local.cli", "dev", "--port", str(port)], env=env, ready="ready"), f"http://127.0.0.1:{port}"
+
+
+def _stored_videos(conn, data: str, user_id: str, count: int, size: int) -> list[str]:
+    """`count` succeeded generations of this user with a `size`-byte video each in the local storage."""
+    ids = []
+    block = os.urandom(1024 * 1024)
+    for _ in range(count):
+        (gid,) = conn.execute("""insert into public.generations (user_id, kind, model, resolution, prompt, cost,
+                                   status, completed_at) values (%s, 'text-to-video', 't2v-14B', '480p',
+                                   'a red fox running through fresh snow', 10, 'succeeded', now()) returning id""",
+                              (user_id,)).fetchone()
+        path = f"videos/{user_id}/{gid}.mp4"
+        target = Path(data) / "storage" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("wb") as f:
+            for start in range(0, size, len(block)):
+                f.write(block[:min(len(block), size - start)])
+        conn.execute("update public.generations set video_path = %s where id = %s", (path, gid))
+        ids.append(str(gid))
+    return ids
+
+
+def library_share_page(pg: EmbeddedPostgres, requests: int) -> None:
+    """GET /s/{id} (a database read, a signed URL, the page) vs GET /pricing, one at a time, same server."""
+    url = new_database(pg, "bench_library_share")
+    data = tempfile.mkdtemp()
+    server, base = _library_server(url, data)
+    try:
+        with httpx.Client(base_url=base, timeout=30) as http, psycopg.connect(url, autocommit=True) as conn:
+            body = http.post("/dev/signup", json={"email": "sharer@bench.example"}).json()
+            (gid,) = _stored_videos(conn, data, body["user_id"], 1, 1024)
+            link = http.post(f"/generations/{gid}/share",
+                             headers={"Authorization": f"Bearer {body['access_token']}"}).json()["share_id"]
+            for _ in range(50):  # warm both
+                assert http.get(f"/s/{link}").status_code == 200 and http.get("/pricing").status_code == 200
+            pricing = _p50_ms(lambda: http.get("/pricing"), requests)
+            page = _p50_ms(lambda: http.get(f"/s/{link}"), requests)
+            as_json = _p50_ms(lambda: http.get(f"/s/{link}.json"), requests)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    report("GET /pricing p50 (ms)", pricing, None, "ms", "info", True)
+    report("share page GET /s/{id} p50 (ms)", page, pricing, "ms", "<= 1.5x", page <= 1.5 * pricing, page / pricing)
+    report("share GET /s/{id}.json p50 (ms)", as_json, pricing, "ms", "<= 1.5x", as_json <= 1.5 * pricing,
+           as_json / pricing)
+
+
+def _hand_server(paths: list[Path]) -> tuple[threading.Thread, int]:
+    """The floor: a socket that sends the same files, read by hand, and closes."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
+            for path in paths:
+                with path.open("rb") as f:
+                    while chunk := f.read(1024 * 1024):
+                        conn.sendall(chunk)
+        listener.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread, port
+
+
+def _drain(method: str, url: str, **kwargs) -> tuple[int, float]:
+    began = time.perf_counter()
+    received = 0
+    with httpx.stream(method, url, timeout=120, **kwargs) as r:
+        r.raise_for_status()
+        for chunk in r.iter_raw(1024 * 1024):
+            received += len(chunk)
+    return received, time.perf_counter() - began
+
+
+def library_zip(pg: EmbeddedPostgres, count: int = 50, size: int = 5 * 1024 * 1024, rounds: int = 3) -> None:
+    """POST /generations/download of `count` x `size` videos: the server's memory growth (peak RSS over
+    idle) and its throughput vs the floor (the same files read and written to a socket by hand)."""
+    url = new_database(pg, "bench_library_zip")
+    data = tempfile.mkdtemp()
+    server, base = _library_server(url, data)
+    try:
+        with httpx.Client(base_url=base, timeout=30) as http, psycopg.connect(url, autocommit=True) as conn:
+            body = http.post("/dev/signup", json={"email": "zipper@bench.example"}).json()
+            ids = _stored_videos(conn, data, body["user_id"], count, size)
+        auth = {"Authorization": f"Bearer {body['access_token']}"}
+        paths = [Path(data) / "storage" / "videos" / body["user_id"] / f"{gid}.mp4" for gid in ids]
+        _drain("POST", f"{base}/generations/download", json={"generation_ids": ids[:2]}, headers=auth)  # warm
+        idle = _rss_mb(server.pid, "VmRSS")
+        ours, floor = [], []
+        for _ in range(rounds):  # alternated, so that the machine's load falls on both alike
+            thread, port = _hand_server(paths)
+            received, seconds = _drain("GET", f"http://127.0.0.1:{port}/")
+            thread.join()
+            floor.append(received / seconds / 1e6)
+            received, seconds = _drain("POST", f"{base}/generations/download", json={"generation_ids": ids}, headers=auth)
+            assert received > count * size
+            ours.append(received / seconds / 1e6)
+        peak = _rss_mb(server.pid, "VmHWM")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    ours_mb, floor_mb = statistics.median(ours), statistics.median(floor)
+    print(f"  ({count} x {size >> 20} MB; server idle {idle:.0f} MB, peak {peak:.0f} MB)")
+    report(f"zip of {count}x{size >> 20} MB: server memory growth (MB)", peak - idle, idle, "MB", "<= 64",
+           peak - idle <= 64)
+    report(f"zip of {count}x{size >> 20} MB: throughput (MB/s)", ours_mb, floor_mb, "MB/s", ">= 0.7x",
+           ours_mb >= 0.7 * floor_mb, ours_mb / floor_mb)
+
+
 SECTIONS = ("throughput", "round-trips", "latency", "layers", "middleware", "sweep", "upload-memory", "metrics", "imports",
-            "api-keys", "content-policy", "console")
+            "api-keys", "content-policy", "console", "library")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1001,6 +1172,10 @@ def main(argv: list[str] | None = None) -> int:
                 api_key_create(pg, requests // 4)
             if "console" in run:
                 console(pg, *((20_000, 2_000) if args.quick else (1_000_000, 100_000)))
+            if "library" in run:
+                library_history(pg, sizes[1])
+                library_share_page(pg, requests // 4)
+                library_zip(pg)
     if "imports" in run:
         imports()
     if "content-policy" in run:

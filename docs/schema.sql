@@ -285,6 +285,7 @@ CREATE TABLE public.generations (
     video_deleted_at timestamp with time zone,
     image_deleted_at timestamp with time zone,
     deleted_at timestamp with time zone,
+    favorite boolean DEFAULT false NOT NULL,
     CONSTRAINT generations_cost_check CHECK ((cost > 0)),
     CONSTRAINT generations_kind_check CHECK ((kind = ANY (ARRAY['text-to-video'::text, 'image-to-video'::text]))),
     CONSTRAINT generations_progress_check CHECK (((progress >= 0) AND (progress <= 100))),
@@ -347,7 +348,11 @@ begin
     'settled_by', g.settled_by, 'started_at', g.started_at,
     'expired', g.video_deleted_at is not null, 'image_expired', g.image_deleted_at is not null,
     'deleted', g.deleted_at is not null,
-    'created_at', g.created_at, 'updated_at', g.updated_at, 'completed_at', g.completed_at);
+    'created_at', g.created_at, 'updated_at', g.updated_at, 'completed_at', g.completed_at,
+    -- 0016
+    'favorite', g.favorite,
+    'share_id', case when public._video_kept(g) then
+                  (select s.id from public.shares s where s.generation_id = g.id) end);
 end
 $$;
 
@@ -550,6 +555,39 @@ end
 $$;
 
 --
+-- Name: _search_generations_sql(boolean, boolean, boolean, boolean, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._search_generations_sql(p_paged boolean, p_favorite boolean, p_status boolean, p_kind boolean, p_q boolean) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+declare
+  v_where text := 'user_id = $1 and deleted_at is null';
+begin
+  if p_paged then
+    v_where := v_where || ' and (created_at, id) < ($3, $4)';
+  end if;
+  if p_favorite is true then
+    v_where := v_where || ' and favorite';
+  elsif p_favorite is false then
+    v_where := v_where || ' and not favorite';
+  end if;
+  if p_status then
+    v_where := v_where || ' and status = $5';
+  end if;
+  if p_kind then
+    v_where := v_where || ' and kind = $6';
+  end if;
+  if p_q then
+    v_where := v_where || ' and public.prompt_words(user_id, prompt) @@ '
+      '(pg_catalog.plainto_tsquery(''simple''::regconfig, $7) && (''U'' || $1::text)::pg_catalog.tsquery)';
+  end if;
+  return 'select * from public.generations where ' || v_where || ' order by created_at desc, id desc limit $2';
+end
+$_$;
+
+--
 -- Name: _settle_reversals(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -655,6 +693,18 @@ end
 $$;
 
 --
+-- Name: _video_kept(public.generations); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._video_kept(g public.generations) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+  select g.status = 'succeeded' and g.deleted_at is null and g.video_path is not null
+         and g.video_deleted_at is null and not g.video_lost
+$$;
+
+--
 -- Name: add_credits(uuid, integer, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -671,6 +721,25 @@ begin
       using errcode = '22023';
   end if;
   return public._post_ledger_entry(p_user_id, p_amount, p_type, null, p_description);
+end
+$$;
+
+--
+-- Name: add_share_views(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.add_share_views(p_counts jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_updated integer;
+begin
+  update public.shares s set views = s.views + c.value::bigint
+    from jsonb_each_text(p_counts) c
+   where s.id = c.key and c.value::bigint > 0;
+  get diagnostics v_updated = row_count;
+  return v_updated;
 end
 $$;
 
@@ -993,6 +1062,34 @@ end
 $$;
 
 --
+-- Name: claim_for_retention(integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.claim_for_retention(p_age_seconds integer, p_batch integer, p_lease_seconds integer DEFAULT 120) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_before timestamptz := now() - make_interval(secs => p_age_seconds);
+  v_lease timestamptz := now() - make_interval(secs => p_lease_seconds);
+  v_ids uuid[];
+begin
+  select array_agg(id) into v_ids from (
+    select id from public.generations
+     where completed_at is not null and completed_at < v_before and not favorite
+       and ((video_path is not null and video_deleted_at is null)
+            or (image_path is not null and image_deleted_at is null))
+       and (sweep_claimed_at is null or sweep_claimed_at < v_lease)
+     order by completed_at limit p_batch for update skip locked) c;
+  if v_ids is null then
+    return '[]'::jsonb;
+  end if;
+  update public.generations set sweep_claimed_at = now() where id = any (v_ids);
+  return public._files_json(v_ids);
+end
+$$;
+
+--
 -- Name: claim_for_sweep(text, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1203,6 +1300,40 @@ end
 $$;
 
 --
+-- Name: create_share(uuid, uuid, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.create_share(p_user_id uuid, p_gen_id uuid, p_share_id text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_gen public.generations;
+  v_id text;
+begin
+  select * into v_gen from public.generations
+   where id = p_gen_id and user_id = p_user_id and deleted_at is null for update;
+  if not found then
+    raise exception 'generation % not found', p_gen_id using errcode = 'PT404';
+  end if;
+  if v_gen.status <> 'succeeded' then
+    raise exception 'only a succeeded generation can be shared; this one is %', v_gen.status
+      using errcode = 'PT409';
+  end if;
+  if not public._video_kept(v_gen) then
+    raise exception 'this generation''s video is not stored (expired, lost, or not copied yet)'
+      using errcode = 'PT409';
+  end if;
+  select id into v_id from public.shares where generation_id = p_gen_id;
+  if v_id is not null then
+    return jsonb_build_object('share_id', v_id, 'created', false, 'video_path', v_gen.video_path);
+  end if;
+  insert into public.shares (id, generation_id) values (p_share_id, p_gen_id);
+  return jsonb_build_object('share_id', p_share_id, 'created', true, 'video_path', v_gen.video_path);
+end
+$$;
+
+--
 -- Name: deduct_credits(uuid, integer, uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1261,6 +1392,50 @@ begin
     'deleted', coalesce(to_jsonb(v_deleted), '[]'::jsonb),
     'unfinished', coalesce(to_jsonb(v_unfinished), '[]'::jsonb),
     'files', case when v_deleted is null then '[]'::jsonb else public._files_json(v_deleted) end);
+end
+$$;
+
+--
+-- Name: delete_share(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.delete_share(p_user_id uuid, p_gen_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_id text;
+begin
+  perform 1 from public.generations where id = p_gen_id and user_id = p_user_id and deleted_at is null;
+  if not found then
+    raise exception 'generation % not found', p_gen_id using errcode = 'PT404';
+  end if;
+  delete from public.shares where generation_id = p_gen_id returning id into v_id;
+  return jsonb_build_object('generation_id', p_gen_id, 'share_id', v_id);
+end
+$$;
+
+--
+-- Name: download_list(uuid, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.download_list(p_user_id uuid, p_gen_ids jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+             'generation_id', a.id,
+             'included', g.id is not null and public._video_kept(g),
+             'reason', case when g.id is null then 'not_found'
+                            when g.status <> 'succeeded' then 'not_succeeded'
+                            when not public._video_kept(g) then 'expired' end,
+             'video_path', case when public._video_kept(g) then g.video_path end,
+             'completed_at', g.completed_at) order by a.n)
+    from unnest(public._uuids(p_gen_ids)) with ordinality a(id, n)
+    left join public.generations g on g.id = a.id and g.user_id = p_user_id and g.deleted_at is null),
+    '[]'::jsonb);
 end
 $$;
 
@@ -1508,6 +1683,33 @@ begin
   return case when (v_rate ->> 'allowed')::boolean
               then jsonb_build_object('rate', v_rate, 'generation', v_gen)
               else jsonb_build_object('rate', v_rate) end;
+end
+$$;
+
+--
+-- Name: get_share(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.get_share(p_share_id text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_share public.shares;
+  v_gen public.generations;
+begin
+  select * into v_share from public.shares where id = p_share_id;
+  if not found then
+    return null;
+  end if;
+  select * into v_gen from public.generations where id = v_share.generation_id;
+  if not public._video_kept(v_gen) then
+    return null;
+  end if;
+  return jsonb_build_object(
+    'share_id', v_share.id, 'kind', v_gen.kind, 'model', v_gen.model, 'resolution', v_gen.resolution,
+    'aspect_ratio', v_gen.aspect_ratio, 'prompt', v_gen.prompt,
+    'created_at', v_gen.created_at, 'views', v_share.views);
 end
 $$;
 
@@ -1959,6 +2161,18 @@ end
 $$;
 
 --
+-- Name: prompt_words(uuid, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.prompt_words(p_user_id uuid, p_prompt text) RETURNS tsvector
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+  select pg_catalog.to_tsvector('simple'::regconfig, p_prompt)
+         || pg_catalog.array_to_tsvector(array['U' || p_user_id::text])
+$$;
+
+--
 -- Name: purchase_status(text, uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2272,6 +2486,23 @@ end
 $$;
 
 --
+-- Name: release_shares(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.release_shares(p_share_ids jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_deleted integer;
+begin
+  delete from public.shares where id in (select jsonb_array_elements_text(p_share_ids));
+  get diagnostics v_deleted = row_count;
+  return v_deleted;
+end
+$$;
+
+--
 -- Name: reverse_purchase(text, text, text, integer, jsonb, text, integer, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2340,6 +2571,62 @@ begin
     raise exception 'no such API key' using errcode = 'PT404';
   end if;
   return public._api_key_json(v_key);
+end
+$$;
+
+--
+-- Name: search_generations(uuid, integer, timestamp with time zone, uuid, boolean, text, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.search_generations(p_user_id uuid, p_limit integer, p_before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, p_before_id uuid DEFAULT NULL::uuid, p_favorite boolean DEFAULT NULL::boolean, p_status text DEFAULT NULL::text, p_kind text DEFAULT NULL::text, p_q text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_result jsonb;
+begin
+  execute 'select coalesce(jsonb_agg(public._generation_json(g) order by g.created_at desc, g.id desc), '
+          '''[]''::jsonb) from (' || public._search_generations_sql(
+            p_before_created_at is not null, p_favorite, p_status is not null, p_kind is not null,
+            p_q is not null) || ') g'
+    into v_result
+    using p_user_id, p_limit, p_before_created_at, p_before_id, p_status, p_kind, p_q;
+  return v_result;
+end
+$$;
+
+--
+-- Name: set_favorite(uuid, uuid, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_favorite(p_user_id uuid, p_gen_id uuid, p_favorite boolean) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_id uuid;
+begin
+  update public.generations set favorite = p_favorite
+   where id = p_gen_id and user_id = p_user_id and deleted_at is null
+  returning id into v_id;
+  if v_id is null then
+    raise exception 'generation % not found', p_gen_id using errcode = 'PT404';
+  end if;
+  return jsonb_build_object('generation_id', v_id, 'favorite', p_favorite);
+end
+$$;
+
+--
+-- Name: shares_of(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.shares_of(p_gen_ids jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  return coalesce((select jsonb_agg(id order by id) from public.shares
+                    where generation_id = any (public._uuids(p_gen_ids))), '[]'::jsonb);
 end
 $$;
 
@@ -2556,6 +2843,19 @@ CREATE TABLE public.rate_counters (
 );
 
 --
+-- Name: shares; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.shares (
+    id text NOT NULL,
+    generation_id uuid NOT NULL,
+    views bigint DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT shares_id_check CHECK ((id ~ '^[A-Za-z0-9_-]{22,64}$'::text)),
+    CONSTRAINT shares_views_check CHECK ((views >= 0))
+);
+
+--
 -- Name: stripe_events; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -2707,6 +3007,20 @@ ALTER TABLE ONLY public.rate_counters
     ADD CONSTRAINT rate_counters_pkey PRIMARY KEY (subject, bucket);
 
 --
+-- Name: shares shares_generation_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.shares
+    ADD CONSTRAINT shares_generation_id_key UNIQUE (generation_id);
+
+--
+-- Name: shares shares_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.shares
+    ADD CONSTRAINT shares_pkey PRIMARY KEY (id);
+
+--
 -- Name: stripe_events stripe_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2770,6 +3084,18 @@ CREATE INDEX credit_transactions_created_at ON public.credit_transactions USING 
 CREATE INDEX credit_transactions_history ON public.credit_transactions USING btree (user_id, id DESC);
 
 --
+-- Name: generations_by_kind; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX generations_by_kind ON public.generations USING btree (user_id, kind, created_at DESC, id DESC) WHERE (deleted_at IS NULL);
+
+--
+-- Name: generations_by_status; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX generations_by_status ON public.generations USING btree (user_id, status, created_at DESC, id DESC) WHERE (deleted_at IS NULL);
+
+--
 -- Name: generations_created_at; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2788,10 +3114,22 @@ CREATE INDEX generations_deleted_files ON public.generations USING btree (delete
 CREATE INDEX generations_failed_recent ON public.generations USING btree (completed_at DESC) WHERE (status = 'failed'::text);
 
 --
+-- Name: generations_favorites; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX generations_favorites ON public.generations USING btree (user_id, created_at DESC, id DESC) WHERE (favorite AND (deleted_at IS NULL));
+
+--
 -- Name: generations_files_stored; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX generations_files_stored ON public.generations USING btree (completed_at) WHERE ((completed_at IS NOT NULL) AND (((video_path IS NOT NULL) AND (video_deleted_at IS NULL)) OR ((image_path IS NOT NULL) AND (image_deleted_at IS NULL))));
+
+--
+-- Name: generations_files_stored_not_favorite; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX generations_files_stored_not_favorite ON public.generations USING btree (completed_at) WHERE ((completed_at IS NOT NULL) AND (NOT favorite) AND (((video_path IS NOT NULL) AND (video_deleted_at IS NULL)) OR ((image_path IS NOT NULL) AND (image_deleted_at IS NULL))));
 
 --
 -- Name: generations_history; Type: INDEX; Schema: public; Owner: -
@@ -2816,6 +3154,12 @@ CREATE INDEX generations_image_path ON public.generations USING btree (image_pat
 --
 
 CREATE INDEX generations_processing_quiet ON public.generations USING btree (COALESCE(last_event_at, created_at)) WHERE (status = 'processing'::text);
+
+--
+-- Name: generations_prompt_words; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX generations_prompt_words ON public.generations USING gin (public.prompt_words(user_id, prompt)) WHERE (deleted_at IS NULL);
 
 --
 -- Name: generations_retry_of; Type: INDEX; Schema: public; Owner: -
@@ -3020,6 +3364,13 @@ ALTER TABLE ONLY public.purchases
     ADD CONSTRAINT purchases_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
 
 --
+-- Name: shares shares_generation_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.shares
+    ADD CONSTRAINT shares_generation_id_fkey FOREIGN KEY (generation_id) REFERENCES public.generations(id) ON DELETE CASCADE;
+
+--
 -- Name: webhook_events webhook_events_generation_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -3133,6 +3484,12 @@ ALTER TABLE public.purchases ENABLE ROW LEVEL SECURITY;
 --
 
 ALTER TABLE public.rate_counters ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: shares; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.shares ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: stripe_events; Type: ROW SECURITY; Schema: public; Owner: -
@@ -3290,6 +3647,13 @@ REVOKE ALL ON FUNCTION public._refuse_blocked() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public._refuse_moderation_blocked() FROM PUBLIC;
 
 --
+-- Name: FUNCTION _search_generations_sql(p_paged boolean, p_favorite boolean, p_status boolean, p_kind boolean, p_q boolean); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._search_generations_sql(p_paged boolean, p_favorite boolean, p_status boolean, p_kind boolean, p_q boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._search_generations_sql(p_paged boolean, p_favorite boolean, p_status boolean, p_kind boolean, p_q boolean) TO service_role;
+
+--
 -- Name: FUNCTION _settle_reversals(p_session_id text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3314,11 +3678,25 @@ REVOKE ALL ON FUNCTION public._type_provider_safety_refusal() FROM PUBLIC;
 REVOKE ALL ON FUNCTION public._uuids(p_ids jsonb) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _video_kept(g public.generations); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._video_kept(g public.generations) FROM PUBLIC;
+GRANT ALL ON FUNCTION public._video_kept(g public.generations) TO service_role;
+
+--
 -- Name: FUNCTION add_credits(p_user_id uuid, p_amount integer, p_type text, p_description text); Type: ACL; Schema: public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION public.add_credits(p_user_id uuid, p_amount integer, p_type text, p_description text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.add_credits(p_user_id uuid, p_amount integer, p_type text, p_description text) TO service_role;
+
+--
+-- Name: FUNCTION add_share_views(p_counts jsonb); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.add_share_views(p_counts jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.add_share_views(p_counts jsonb) TO service_role;
 
 --
 -- Name: FUNCTION adjust_credits(p_user_id uuid, p_amount integer, p_reason text, p_actor text); Type: ACL; Schema: public; Owner: -
@@ -3412,6 +3790,13 @@ REVOKE ALL ON FUNCTION public.cancel_generation(p_user_id uuid, p_gen_id uuid) F
 GRANT ALL ON FUNCTION public.cancel_generation(p_user_id uuid, p_gen_id uuid) TO service_role;
 
 --
+-- Name: FUNCTION claim_for_retention(p_age_seconds integer, p_batch integer, p_lease_seconds integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.claim_for_retention(p_age_seconds integer, p_batch integer, p_lease_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_for_retention(p_age_seconds integer, p_batch integer, p_lease_seconds integer) TO service_role;
+
+--
 -- Name: FUNCTION claim_for_sweep(p_rule text, p_age_seconds integer, p_batch integer, p_lease_seconds integer); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3447,6 +3832,13 @@ REVOKE ALL ON FUNCTION public.create_generation_limited(p_user_id uuid, p_kind t
 GRANT ALL ON FUNCTION public.create_generation_limited(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid) TO service_role;
 
 --
+-- Name: FUNCTION create_share(p_user_id uuid, p_gen_id uuid, p_share_id text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.create_share(p_user_id uuid, p_gen_id uuid, p_share_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.create_share(p_user_id uuid, p_gen_id uuid, p_share_id text) TO service_role;
+
+--
 -- Name: FUNCTION deduct_credits(p_user_id uuid, p_amount integer, p_gen_id uuid); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3459,6 +3851,20 @@ GRANT ALL ON FUNCTION public.deduct_credits(p_user_id uuid, p_amount integer, p_
 
 REVOKE ALL ON FUNCTION public.delete_generations(p_user_id uuid, p_gen_ids jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.delete_generations(p_user_id uuid, p_gen_ids jsonb) TO service_role;
+
+--
+-- Name: FUNCTION delete_share(p_user_id uuid, p_gen_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.delete_share(p_user_id uuid, p_gen_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.delete_share(p_user_id uuid, p_gen_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION download_list(p_user_id uuid, p_gen_ids jsonb); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.download_list(p_user_id uuid, p_gen_ids jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.download_list(p_user_id uuid, p_gen_ids jsonb) TO service_role;
 
 --
 -- Name: FUNCTION end_checkout(p_session_id text, p_status text, p_event_id text, p_event_type text); Type: ACL; Schema: public; Owner: -
@@ -3515,6 +3921,13 @@ GRANT ALL ON FUNCTION public.get_generation(p_user_id uuid, p_gen_id uuid, p_qui
 
 REVOKE ALL ON FUNCTION public.get_generation_counted(p_user_id uuid, p_gen_id uuid, p_rate_limit integer, p_api_key_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.get_generation_counted(p_user_id uuid, p_gen_id uuid, p_rate_limit integer, p_api_key_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION get_share(p_share_id text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.get_share(p_share_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.get_share(p_share_id text) TO service_role;
 
 --
 -- Name: FUNCTION goodwill_refund(p_gen_id uuid, p_reason text, p_actor text); Type: ACL; Schema: public; Owner: -
@@ -3613,6 +4026,13 @@ REVOKE ALL ON FUNCTION public.operator_metrics(p_since timestamp with time zone)
 GRANT ALL ON FUNCTION public.operator_metrics(p_since timestamp with time zone) TO service_role;
 
 --
+-- Name: FUNCTION prompt_words(p_user_id uuid, p_prompt text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.prompt_words(p_user_id uuid, p_prompt text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.prompt_words(p_user_id uuid, p_prompt text) TO service_role;
+
+--
 -- Name: FUNCTION purchase_status(p_session_id text, p_user_id uuid); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3683,6 +4103,13 @@ REVOKE ALL ON FUNCTION public.refund_credits(p_gen_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.refund_credits(p_gen_id uuid) TO service_role;
 
 --
+-- Name: FUNCTION release_shares(p_share_ids jsonb); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.release_shares(p_share_ids jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.release_shares(p_share_ids jsonb) TO service_role;
+
+--
 -- Name: FUNCTION reverse_purchase(p_event_id text, p_event_type text, p_payment_intent text, p_refunded_amount integer, p_refunds jsonb, p_dispute_id text, p_dispute_amount integer, p_dispute_status text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3695,6 +4122,27 @@ GRANT ALL ON FUNCTION public.reverse_purchase(p_event_id text, p_event_type text
 
 REVOKE ALL ON FUNCTION public.revoke_api_key(p_user_id uuid, p_key_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.revoke_api_key(p_user_id uuid, p_key_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION search_generations(p_user_id uuid, p_limit integer, p_before_created_at timestamp with time zone, p_before_id uuid, p_favorite boolean, p_status text, p_kind text, p_q text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.search_generations(p_user_id uuid, p_limit integer, p_before_created_at timestamp with time zone, p_before_id uuid, p_favorite boolean, p_status text, p_kind text, p_q text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.search_generations(p_user_id uuid, p_limit integer, p_before_created_at timestamp with time zone, p_before_id uuid, p_favorite boolean, p_status text, p_kind text, p_q text) TO service_role;
+
+--
+-- Name: FUNCTION set_favorite(p_user_id uuid, p_gen_id uuid, p_favorite boolean); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.set_favorite(p_user_id uuid, p_gen_id uuid, p_favorite boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_favorite(p_user_id uuid, p_gen_id uuid, p_favorite boolean) TO service_role;
+
+--
+-- Name: FUNCTION shares_of(p_gen_ids jsonb); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.shares_of(p_gen_ids jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.shares_of(p_gen_ids jsonb) TO service_role;
 
 --
 -- Name: FUNCTION take_metrics_snapshot(p_min_age_seconds integer); Type: ACL; Schema: public; Owner: -
@@ -3745,6 +4193,12 @@ GRANT SELECT ON TABLE public.purchase_refunds TO service_role;
 --
 
 GRANT SELECT ON TABLE public.rate_counters TO service_role;
+
+--
+-- Name: TABLE shares; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.shares TO service_role;
 
 --
 -- Name: TABLE stripe_events; Type: ACL; Schema: public; Owner: -

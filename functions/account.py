@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from functions import admin as admin_routes
-from shared import api_keys, catalog, costs, errors, generations, metrics, packs, purchases, retention
-from shared.api_models import (GEN_ID, ApiKeyCreated, ApiKeyList, ApiKey, CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
+from functions import library as library_routes
+from shared import api_keys, catalog, costs, errors, generations, library, metrics, packs, purchases, retention
+from shared.api_models import (GEN_ID, GenerationKind, GenerationStatus, ApiKeyCreated, ApiKeyList, ApiKey,
+                               CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
                                GenerationPage, Health, Pricing, RetryAccepted, documented)
 from shared.app import CurrentUser, IdempotencyKey, SessionUser, Svc, counted_in_its_transaction, note
 
@@ -72,9 +74,15 @@ def get_credits(svc: Svc, user: CurrentUser) -> dict:
 
 def list_generations(svc: Svc, user: CurrentUser,
                      limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                     before: Annotated[str | None, Query(max_length=200)] = None) -> dict:
-    """The caller's generations, newest first; pass next_cursor back as `before` for the next page."""
-    return generations.history(svc, user, limit, before)
+                     before: Annotated[str | None, Query(max_length=200)] = None,
+                     favorite: Annotated[bool | None, Query(description="Only favorites (true) or the others.")] = None,
+                     status: GenerationStatus | None = None, kind: GenerationKind | None = None,
+                     q: Annotated[str | None, Query(max_length=200, description="Words of the prompt, all of them, "
+                                                    "case-insensitive.")] = None) -> dict:
+    """The caller's generations, newest first, filtered by any of favorite, status, kind and q; pass
+    next_cursor back as `before` for the next page of the same filters."""
+    return generations.history(svc, user, limit, before, library.filters(
+        favorite=favorite, status=status and status.value, kind=kind and kind.value, q=q))
 
 
 def cancel(body: GenerationRef, request: Request, svc: Svc, user: CurrentUser) -> dict:
@@ -200,4 +208,7 @@ def router() -> APIRouter:
     r.add_api_route("/api-keys/{key_id}", revoke_api_key, methods=["DELETE"], **documented(
         ApiKey, errors.Forbidden, errors.NotFound, invalid, unavailable))
     admin_routes.add_routes(r)  # the operator's console, /admin/ (functions/admin.py)
+    # The library (favorites, share links and their public pages, the bulk download): functions/library.py.
+    # Its routes themselves, not include_router (whose wrapper the request guard would not see).
+    r.routes.extend(library_routes.router().routes)
     return r

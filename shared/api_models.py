@@ -139,6 +139,7 @@ _GENERATION = {
     "expired": False, "error": None, "error_code": None, "cost": _EXAMPLE_COST, "refunded": False, "retry_of": None,
     "created_at": EXAMPLE_TIME,
     "updated_at": "2026-11-24T09:30:11.004211Z", "completed_at": "2026-11-24T09:30:11.004211Z",
+    "favorite": False, "share_url": None,
 }
 
 
@@ -168,6 +169,8 @@ class Generation(_Out):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    favorite: bool = Field(description="Marked a favorite (PUT /generations/{id}/favorite).")
+    share_url: str | None = Field(description="Its live public link (POST /generations/{id}/share), else null.")
 
 
 class GenerationPage(_Out):
@@ -176,6 +179,44 @@ class GenerationPage(_Out):
     model_config = _example({"items": [_GENERATION], "next_cursor": None})
     items: list[Generation]
     next_cursor: str | None = Field(description="null on the last page.")
+
+
+# --- the library (issue 25) -------------------------------------------------------------------------
+
+_SHARE_ID = "Vh3kq0mZ2m1oQm5b8X2n4A"
+
+
+class Favorite(_Out):
+    """Whether the generation is now a favorite (the same answer however often it is asked)."""
+
+    model_config = _example({"generation_id": GEN_ID, "favorite": True})
+    generation_id: uuid.UUID
+    favorite: bool
+
+
+class ShareLink(_Out):
+    """The generation's public link (201 when made now, 200 when it already had one)."""
+
+    model_config = _example({"share_id": _SHARE_ID, "share_url": f"http://127.0.0.1:8000/s/{_SHARE_ID}"})
+    share_id: str = Field(description="128 random bits, URL-safe base64: the link itself.")
+    share_url: str = Field(description="The public page; ends in /s/{share_id}.")
+
+
+class PublicShare(_Out):
+    """What a live share link shows: never its owner."""
+
+    model_config = _example({"share_id": _SHARE_ID, "kind": "text-to-video", "model": "t2v-14B",
+                             "resolution": "480p", "prompt": "a red fox running through fresh snow",
+                             "video_url": "http://127.0.0.1:8000/files/videos/….mp4?expires=…&sig=…",
+                             "created_at": EXAMPLE_TIME, "views": 12})
+    share_id: str
+    kind: GenerationKind
+    model: ModelName
+    resolution: Resolution
+    prompt: str
+    video_url: str = Field(description="A signed URL made for this request, valid 15 minutes.")
+    created_at: datetime
+    views: int = Field(ge=0, description="Views of the link (counted in batches: may lag by seconds).")
 
 
 class Transaction(_Out):

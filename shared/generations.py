@@ -16,6 +16,7 @@ from typing import Any
 from shared import catalog, costs, errors, moderation, ratelimit
 from shared.credits import NewGeneration
 from shared.output_urls import policy_for
+from shared.shares import share_url
 from shared.replicate_provider import Prediction, ProviderError
 from shared.schemas import ImageToVideoRequest, TextToVideoRequest, generation_out, iso, parse
 from shared.services import Services
@@ -234,13 +235,18 @@ def views(svc: Services, gens: list[dict]) -> list[dict]:
         # or a host of our network that a prediction named).
         return gen.get("output_url") if outputs.allowed(gen.get("output_url")) else None
 
-    return [generation_out(g, video_url(g)) for g in gens]
+    return [generation_out(g, video_url(g), share_url(svc.settings, g.get("share_id"))) for g in gens]
 
 
-def history(svc: Services, user_id: uuid.UUID, limit: int, cursor: str | None) -> dict:
+def history(svc: Services, user_id: uuid.UUID, limit: int, cursor: str | None,
+            filters: dict[str, Any] | None = None) -> dict:
+    """A page of the caller's history; `filters` (favorite, status, kind, q: shared/library.py) go to
+    search_generations (migrations/0016), the unfiltered history stays on list_generations."""
     before_created_at, before_id = _decode_cursor(cursor) if cursor else (None, None)
-    rows = svc.backend.call("list_generations", p_user_id=user_id, p_limit=limit + 1,
-                            p_before_created_at=before_created_at, p_before_id=before_id)
+    filters = {f"p_{k}": v for k, v in (filters or {}).items() if v is not None}
+    rows = svc.backend.call("search_generations" if filters else "list_generations", p_user_id=user_id,
+                            p_limit=limit + 1, p_before_created_at=before_created_at, p_before_id=before_id,
+                            **filters)
     items, more = rows[:limit], len(rows) > limit
     next_cursor = _encode_cursor(items[-1]) if more else None
     return {"items": views(svc, items), "next_cursor": next_cursor}

@@ -1,5 +1,6 @@
 """Stored files and their end: retention (the sweep deletes videos and uploaded images RETENTION_DAYS
-after their generation finished) and the user's delete of finished generations.
+after their generation finished; a favorite's are kept while KEEP_FAVORITES is on) and the user's
+delete of finished generations.
 
 Supabase Storage has no lifecycle rules, so files go through the Storage API (never SQL on
 storage.objects, which would orphan them). Order: remove the files first, then record it; a crash in
@@ -16,7 +17,7 @@ import logging
 import uuid
 from collections import Counter
 
-from shared import errors
+from shared import errors, shares
 from shared.services import Services
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,16 @@ DELETE_RETRY_SECONDS = 300
 def expire(svc: Services, counts: Counter, *, batch: int) -> None:
     """One bounded batch of each file rule; adds retention_expired / retention_files_deleted /
     retention_failed to the sweep's counts."""
-    for rule, age in (("retention", svc.settings.retention_days * DAY), ("deleted_files", DELETE_RETRY_SECONDS)):
-        files = svc.backend.call("claim_for_sweep", p_rule=rule, p_age_seconds=age, p_batch=batch)
+    retention_age = svc.settings.retention_days * DAY
+    # KEEP_FAVORITES (issue 25): favorites keep their files; claim_for_retention is the retention rule
+    # without them, through an index without them (migrations/0016).
+    if svc.settings.keep_favorites:
+        claims = [svc.backend.call("claim_for_retention", p_age_seconds=retention_age, p_batch=batch)]
+    else:
+        claims = [svc.backend.call("claim_for_sweep", p_rule="retention", p_age_seconds=retention_age, p_batch=batch)]
+    claims.append(svc.backend.call("claim_for_sweep", p_rule="deleted_files", p_age_seconds=DELETE_RETRY_SECONDS,
+                                   p_batch=batch))
+    for files in claims:
         if files:
             _remove(svc, files, counts)
 
@@ -40,9 +49,13 @@ def _remove(svc: Services, files: list[dict], counts: Counter) -> None:
     paths = [f["video_path"] for f in files if f["video_path"]]
     paths += sorted({f["image_path"] for f in files if f["image_path"] and not f["image_shared"]})
     try:
+        links = shares.copies_of(svc, [f["generation_id"] for f in files if f["video_path"]])
+        paths += [shares.copy_path(link) for link in links]  # share links' copies go with the video
         if paths:
             svc.storage.delete(paths)
         freed = svc.backend.call("record_files_deleted", p_gen_ids=[f["generation_id"] for f in files])
+        if links:
+            svc.backend.call("release_shares", p_share_ids=links)
         # Images shared with generations released meanwhile (an overlapping sweep or delete).
         leftovers = [p for p in freed if p not in paths]
         if leftovers:

@@ -137,7 +137,7 @@ def iso(value: str | datetime | None) -> str | None:
 TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 
 
-def generation_out(row: dict, video_url: str | None) -> dict:
+def generation_out(row: dict, video_url: str | None, share_url: str | None = None) -> dict:
     """A generation as the API answers it (GET /status and each item of GET /generations)."""
     return {
         "generation_id": row["generation_id"],
@@ -158,4 +158,6 @@ def generation_out(row: dict, video_url: str | None) -> dict:
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
         "completed_at": iso(row["completed_at"]),
+        "favorite": bool(row.get("favorite")),  # the library (issue 25)
+        "share_url": share_url,                 # its live public link, else null
     }

@@ -56,6 +56,13 @@ class Services:
 
         return stripe_client(self.settings)
 
+    @cached_property
+    def library(self):
+        """The public share routes' per-container state: view counts, per-address limits (shared/shares.py)."""
+        from shared.shares import PublicState
+
+        return PublicState(self.settings)
+
     def webhook_url(self, generation_id: str) -> str:
         if not self.settings.webhook_url:
             raise RuntimeError("WEBHOOK_URL is not set: Replicate would have nowhere to report back")

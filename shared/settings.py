@@ -46,6 +46,16 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(30.0, ge=0)
     # Stored videos and uploaded images are deleted this many days after their generation finished.
     retention_days: int = Field(30, ge=1)
+    # Retention keeps the stored files of favorites (issue 25) while this is on.
+    keep_favorites: bool = True
+    # Share links: the base URL a link starts with (`<base>/s/<id>`), the account function's URL on
+    # Modal. Unset: PUBLIC_BASE_URL locally, else the account URL named like WEBHOOK_URL's function.
+    share_base_url: str | None = None
+    # Public (no sign-in) requests per client address per minute, per container: the share pages.
+    public_rate_per_minute: int = Field(60, ge=1)
+    # The most POST /generations/download streams in one zip: what a client at ~4 MB/s receives
+    # within Modal's 150 s request limit (README "Bulk download"); a larger one is a 422.
+    download_max_bytes: int = Field(600 * 1024 * 1024, ge=1)
     # Bearer token for GET /metrics; unset: /metrics answers 404.
     metrics_token: str | None = None
     # How long a create may wait on Replicate before it is failed and refunded.

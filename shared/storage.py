@@ -11,12 +11,14 @@ import hmac
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 from urllib.parse import quote, urlencode
 
 
 # Objects per Storage API delete request: keeps each request's body and the server's work bounded.
 DELETE_BATCH = 1000
+# How much of a stored file is held at once when one is streamed out (the bulk download's zip).
+READ_CHUNK = 1024 * 1024
 
 
 class Storage(Protocol):
@@ -26,6 +28,9 @@ class Storage(Protocol):
     def signed_url(self, path: str, expires_in: int) -> str: ...
     def signed_urls(self, paths: list[str], expires_in: int) -> list[str]: ...
     def delete(self, paths: list[str]) -> None: ...
+    def size(self, path: str) -> int | None: ...
+    def read(self, path: str) -> Iterator[bytes]: ...
+    def copy(self, source: str, target: str) -> None: ...
 
 
 class LocalStorage:
@@ -73,6 +78,20 @@ class LocalStorage:
         for path in paths:
             self._file(path).unlink(missing_ok=True)
 
+    def copy(self, source: str, target: str) -> None:
+        self.put_file(target, self._file(source), "")
+
+    def size(self, path: str) -> int | None:
+        """The stored file's size in bytes, or None when there is none."""
+        target = self._file(path)
+        return target.stat().st_size if target.is_file() else None
+
+    def read(self, path: str) -> Iterator[bytes]:
+        """The file's bytes, READ_CHUNK at a time (never the whole file in memory)."""
+        with self._file(path).open("rb") as f:
+            while chunk := f.read(READ_CHUNK):
+                yield chunk
+
     def open_signed(self, path: str, expires: int, sig: str) -> Path | None:
         """The file behind a signed link, or None when the link is forged, expired or dangling."""
         if expires < time.time() or not hmac.compare_digest(sig, self._signature(path, expires)):
@@ -87,6 +106,34 @@ class LocalStorage:
 class SupabaseStorage:
     def __init__(self, client: Any, bucket: str):
         self.bucket = client.storage.from_(bucket)
+
+    def copy(self, source: str, target: str) -> None:
+        """A server-side copy in the bucket (`POST /object/copy`, storage3's `copy`): no bytes pass here."""
+        self.bucket.copy(source, target)
+
+    def size(self, path: str) -> int | None:
+        """The object's size from `GET /object/info/{bucket}/{path}` (storage3's `info`, the same call
+        its `exists` makes); None when Storage says there is no such object."""
+        from storage3.exceptions import StorageApiError
+
+        try:
+            info = self.bucket.info(path)
+        except StorageApiError as exc:
+            if str(exc.status) == "404":
+                return None
+            raise
+        size = info.get("size", (info.get("metadata") or {}).get("size"))
+        return int(size) if size is not None else None
+
+    def read(self, path: str) -> Iterator[bytes]:
+        """The object's bytes as they arrive, through a short-lived signed URL: storage3's `download`
+        returns the whole object as one bytes value, which a zip of 50 videos must never hold."""
+        import httpx
+
+        url = self.signed_url(path, 60)
+        with httpx.stream("GET", url, timeout=httpx.Timeout(30.0, connect=5.0)) as response:
+            response.raise_for_status()
+            yield from response.iter_bytes(READ_CHUNK)
 
     def put(self, path: str, data: bytes, content_type: str) -> None:
         # upsert: a retried copy overwrites its own earlier attempt instead of failing

@@ -27,7 +27,11 @@ CONTRACT = {
                 "/admin/users/{user_id}/block": {"post"}, "/admin/users/{user_id}/unblock": {"post"},
                 "/admin/generations": {"get"}, "/admin/generations/{generation_id}/refund": {"post"},
                 "/admin/generations/{generation_id}/settle": {"post"}, "/admin/audit": {"get"},
-                "/admin/audit.csv": {"get"}},
+                "/admin/audit.csv": {"get"},
+                # the library (issue 25): its user routes and the public share pages
+                "/generations/{generation_id}/favorite": {"put", "delete"},
+                "/generations/{generation_id}/share": {"post", "delete"}, "/generations/download": {"post"},
+                "/s/{share_id}": {"get"}, "/s/{share_id}.json": {"get"}},
     "stripe_webhook": {"/": {"post"}},
 }
 

@@ -23,8 +23,16 @@ CHECKED_IN = ROOT / openapi.PATH
 USER_ROUTES = {("post", "/text-to-video"), ("post", "/image-to-video"), ("get", "/status"), ("get", "/credits"),
                ("get", "/generations"), ("post", "/cancel"), ("post", "/retry"), ("post", "/checkout"),
                ("get", "/checkout/status"), ("post", "/generations/delete"), ("delete", "/generations/{generation_id}"),
-               ("post", "/api-keys"), ("get", "/api-keys"), ("delete", "/api-keys/{key_id}")}
-OPEN_ROUTES = {("get", "/pricing"), ("get", "/health"), ("post", "/webhooks/replicate"), ("post", "/webhooks/stripe")}
+               ("post", "/api-keys"), ("get", "/api-keys"), ("delete", "/api-keys/{key_id}"),
+               # the library (issue 25)
+               ("put", "/generations/{generation_id}/favorite"), ("delete", "/generations/{generation_id}/favorite"),
+               ("post", "/generations/{generation_id}/share"), ("delete", "/generations/{generation_id}/share"),
+               ("post", "/generations/download")}
+OPEN_ROUTES = {("get", "/pricing"), ("get", "/health"), ("post", "/webhooks/replicate"), ("post", "/webhooks/stripe"),
+               ("get", "/s/{share_id}"), ("get", "/s/{share_id}.json")}
+# Success answers that are not JSON: their media type (the body is documented as a string).
+OWN_MEDIA = {("post", "/generations/download"): "application/zip", ("get", "/s/{share_id}"): "text/html",
+             ("get", "/admin/audit.csv"): "text/csv"}
 OPERATOR_ROUTES = {("get", "/metrics")}  # METRICS_TOKEN, its own security scheme
 ADMIN_ROUTES = {(m.lower(), p) for m, p in __import__("tests.test_admin", fromlist=["ADMIN_ROUTES"]).ADMIN_ROUTES}
 METRICS_TOKEN = "m3tr1cs-token"
@@ -33,7 +41,11 @@ METRICS_TOKEN = "m3tr1cs-token"
 CONTRACT_FIELDS = {
     "Accepted": {"generation_id", "status", "cost", "credits_remaining"},
     "Generation": {"generation_id", "kind", "model", "resolution", "prompt", "status", "terminal", "progress",
-                   "video_url", "error", "cost", "refunded", "created_at", "updated_at", "completed_at"},
+                   "video_url", "error", "cost", "refunded", "created_at", "updated_at", "completed_at",
+                   "favorite", "share_url"},
+    "Favorite": {"generation_id", "favorite"},  # contract section 4
+    "ShareLink": {"share_id", "share_url"},
+    "PublicShare": {"share_id", "kind", "model", "resolution", "prompt", "video_url", "created_at", "views"},
     "GenerationPage": {"items", "next_cursor"},
     "Credits": {"balance", "low_balance", "transactions"},
     "Transaction": {"id", "amount", "type", "generation_id", "description", "balance_after", "created_at"},
@@ -88,8 +100,11 @@ def test_every_answer_and_error_is_typed(doc):
                 if (method, path) in OPERATOR_ROUTES and status == "200":  # Prometheus text
                     assert answer["content"]["text/plain; version=0.0.4; charset=utf-8"]["schema"] == {"type": "string"}
                     continue
-                if (method, path) == ("get", "/admin/audit.csv") and status == "200":  # the audit as CSV
-                    assert answer["content"]["text/csv"]["schema"] == {"type": "string"}
+                if (method, path) in OWN_MEDIA and status == "200":  # a zip, an HTML page
+                    assert answer["content"][OWN_MEDIA[(method, path)]]["schema"] == {"type": "string"}
+                    continue
+                if status == "204":  # no body
+                    assert "content" not in answer, where
                     continue
                 schema = answer["content"]["application/json"]["schema"]
                 refs = [s["$ref"] for s in schema.get("anyOf", [schema])]
@@ -274,6 +289,9 @@ def _typed(op: dict) -> dict:
     """An operation's answers as {status: [model names]} (titles name the path, so they are left out)."""
     out = {}
     for status, answer in op["responses"].items():
+        if "content" not in answer:  # 204: no body
+            out[status] = None
+            continue
         if "application/json" not in answer["content"]:  # a text answer (GET /metrics)
             out[status] = answer["content"]
             continue

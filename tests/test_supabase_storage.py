@@ -62,3 +62,24 @@ def test_delete_removes_objects_through_the_storage_api_in_batches(storage_api, 
     assert storage_api.json(0) == {"prefixes": ["videos/u1/g1.mp4", "images/u1/a.png"]}
     assert storage_api.json(1) == {"prefixes": ["videos/u1/g2.mp4"]}
     assert storage_api.requests[0]["headers"]["authorization"] == f"Bearer {KEY}"
+
+
+def test_the_librarys_calls_copy_size_and_a_streamed_read(storage_api, storage):
+    # A share link's copy: one server-side copy request, no bytes through us.
+    storage_api.answers[("POST", "/storage/v1/object/copy")] = (200, {"Key": "wan-media/shares/abc.mp4"})
+    storage.copy("videos/u1/g1.mp4", "shares/abc.mp4")
+    assert storage_api.json(0) == {"bucketId": "wan-media", "sourceKey": "videos/u1/g1.mp4",
+                                   "destinationKey": "shares/abc.mp4"}
+    # The zip's sizes, from the object's info; an object that is gone is None.
+    storage_api.answers[("GET", "/storage/v1/object/info/wan-media/videos/u1/g1.mp4")] = (
+        200, {"id": "x", "name": "videos/u1/g1.mp4", "size": 5242880, "content_type": "video/mp4"})
+    assert storage.size("videos/u1/g1.mp4") == 5242880
+    storage_api.answers[("GET", "/storage/v1/object/info/wan-media/videos/u1/gone.mp4")] = (
+        404, {"statusCode": "404", "error": "not_found", "message": "Object not found"})
+    assert storage.size("videos/u1/gone.mp4") is None
+    # The read: a short-lived signed URL, fetched as a stream.
+    storage_api.answers[("POST", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (
+        200, {"signedURL": "/object/sign/wan-media/videos/u1/g1.mp4?token=t1"})
+    storage_api.answers[("GET", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (200, {"bytes": "of the video"})
+    assert b"".join(storage.read("videos/u1/g1.mp4")) == b'{"bytes": "of the video"}'
+    assert storage_api.requests[-1]["method"] == "GET" and storage_api.requests[-2]["method"] == "POST"

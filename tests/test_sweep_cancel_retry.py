@@ -371,6 +371,7 @@ def test_the_sweep_line_always_has_every_documented_key_zeros_included(stack, ca
 def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tmp_path):
     postgrest = RecordedHttp()
     postgrest.answers[("POST", "/rest/v1/rpc/claim_for_sweep")] = (200, [])  # nothing to sweep
+    postgrest.answers[("POST", "/rest/v1/rpc/claim_for_retention")] = (200, [])  # KEEP_FAVORITES' retention rule
     postgrest.answers[("POST", "/rest/v1/rpc/take_metrics_snapshot")] = (200, {"taken": False})
     postgrest.answers[("POST", "/rest/v1/rpc/refresh_analytics")] = (200, {"refreshed": 0, "took_ms": 0, "skipped": False})
     try:
@@ -385,6 +386,7 @@ def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tm
     counts = json.loads(run.stdout.splitlines()[-1])
     assert (counts["examined"], counts["errors"]) == (0, 0)
     rules = [json.loads(r["body"]).get("p_rule") or r["path"].rsplit("/", 1)[1] for r in postgrest.requests]
-    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy", "retention", "deleted_files",
+    # Retention is claim_for_retention while KEEP_FAVORITES is on (the default; issue 25).
+    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy", "claim_for_retention", "deleted_files",
                      "take_metrics_snapshot", "refresh_analytics"]
     assert {r["headers"]["apikey"] for r in postgrest.requests} == {"sb_secret_test_key"}

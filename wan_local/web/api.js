@@ -93,8 +93,8 @@ export class Api {
   pricing() { return this.request("GET", "/pricing"); }
   credits() { return this.request("GET", "/credits"); }
   status(id) { return this.request("GET", "/status", { query: { generation_id: id } }); }
-  generations(limit, before) {
-    return this.request("GET", "/generations", { query: before ? { limit, before } : { limit } });
+  generations(limit, before, filters = {}) {
+    return this.request("GET", "/generations", { query: { limit, ...(before ? { before } : {}), ...filters } });
   }
   cancel(id) { return this.request("POST", "/cancel", { json: { generation_id: id } }); }
   retry(id) { return this.create("/retry", { json: { generation_id: id }, idempotencyKey: newKey() }); }

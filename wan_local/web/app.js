@@ -4,6 +4,7 @@
 import { Api, ApiError, describeApi, loadSettings, sleep } from "./api.js";
 import { checkImage } from "./images.js";
 import { formatPrice, readPricing } from "./pricing.js";
+import { decorateCard, historyQuery, initLibrary } from "./library.js";
 
 const HISTORY_PAGE = 10;
 const POLL_FIRST_MS = 1000;     // then ×1.5 per answer, up to POLL_MAX_MS
@@ -260,7 +261,9 @@ function buildCard(gen) {
     h("div", { class: "progress-row" }, els.progress, els.percent),
     els.video, els.error,
     h("div", { class: "actions" }, els.cancel, els.retry, els.link));
+  const library = decorateCard(root, gen); // star, share, select (library.js)
   const update = (g) => {
+    library(g);
     root.dataset.status = g.status;
     const refund = g.refunded ? ` · ${plural(g.cost, "credit")} refunded` : "";
     els.status.textContent = g.status + refund;
@@ -337,7 +340,7 @@ async function loadHistory(reset) {
   const button = $("#load-more");
   button.disabled = true;
   try {
-    const page = await api.generations(HISTORY_PAGE, state.cursor);
+    const page = await api.generations(HISTORY_PAGE, state.cursor, historyQuery());
     for (const gen of page.items) {
       showCard(gen);
       if (!gen.terminal) watch(gen.generation_id);
@@ -407,6 +410,7 @@ async function start() {
   }
   renderKinds();
   renderPacks();
+  initLibrary({ api, reload: () => loadHistory(true), toast, report, h });
   let saved = null;
   try { saved = JSON.parse(localStorage.getItem(tokenKey) || "null"); } catch { /* signed out */ }
   if (saved?.token) {

@@ -35,5 +35,10 @@ ROUTES: dict[str, tuple[str, str]] = {
     '/admin/generations/{generation_id}/settle': ('account', '/admin/generations/{generation_id}/settle'),
     '/admin/audit': ('account', '/admin/audit'),
     '/admin/audit.csv': ('account', '/admin/audit.csv'),
+    '/generations/download': ('account', '/generations/download'),
+    '/generations/{generation_id}/favorite': ('account', '/generations/{generation_id}/favorite'),
+    '/generations/{generation_id}/share': ('account', '/generations/{generation_id}/share'),
+    '/s/{share_id}.json': ('account', '/s/{share_id}.json'),
+    '/s/{share_id}': ('account', '/s/{share_id}'),
     '/webhooks/stripe': ('stripe_webhook', '/'),
 }

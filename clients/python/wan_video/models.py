@@ -264,6 +264,15 @@ class Deleted(BaseModel):
     deleted: Annotated[Literal[True], Field(title='Deleted')]
 
 
+class DownloadRequest(BaseModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    generation_ids: Annotated[
+        list[UUID], Field(max_length=50, min_length=1, title='Generation Ids')
+    ]
+
+
 class FailureReason(BaseModel):
     """
     A failure reason: its machine code, how many failed so, and one of their messages.
@@ -275,6 +284,18 @@ class FailureReason(BaseModel):
     error_code: Annotated[str, Field(title='Error Code')]
     count: Annotated[int, Field(title='Count')]
     example: Annotated[str | None, Field(title='Example')]
+
+
+class Favorite(BaseModel):
+    """
+    Whether the generation is now a favorite (the same answer however often it is asked).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    generation_id: Annotated[UUID, Field(title='Generation Id')]
+    favorite: Annotated[bool, Field(title='Favorite')]
 
 
 class FieldError(BaseModel):
@@ -445,6 +466,27 @@ class SettleResult(BaseModel):
     terminal: Annotated[bool, Field(title='Terminal')]
     refunded: Annotated[bool, Field(title='Refunded')]
     outcome: Annotated[dict[str, int], Field(title='Outcome')]
+
+
+class ShareLink(BaseModel):
+    """
+    The generation's public link (201 when made now, 200 when it already had one).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    share_id: Annotated[
+        str,
+        Field(
+            description='128 random bits, URL-safe base64: the link itself.',
+            title='Share Id',
+        ),
+    ]
+    share_url: Annotated[
+        str,
+        Field(description='The public page; ends in /s/{share_id}.', title='Share Url'),
+    ]
 
 
 class NegativePrompt(RootModel[str]):
@@ -1010,6 +1052,20 @@ class Generation(BaseModel):
     created_at: Annotated[AwareDatetime, Field(title='Created At')]
     updated_at: Annotated[AwareDatetime, Field(title='Updated At')]
     completed_at: Annotated[AwareDatetime | None, Field(title='Completed At')]
+    favorite: Annotated[
+        bool,
+        Field(
+            description='Marked a favorite (PUT /generations/{id}/favorite).',
+            title='Favorite',
+        ),
+    ]
+    share_url: Annotated[
+        str | None,
+        Field(
+            description='Its live public link (POST /generations/{id}/share), else null.',
+            title='Share Url',
+        ),
+    ]
 
 
 class GenerationPage(BaseModel):
@@ -1314,6 +1370,52 @@ class ProviderUnavailableError(Error):
         Literal['provider_unavailable'],
         Field(
             description='Every machine code an error answer can carry.', title='Code'
+        ),
+    ]
+
+
+class PublicShare(BaseModel):
+    """
+    What a live share link shows: never its owner.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    share_id: Annotated[str, Field(title='Share Id')]
+    kind: Annotated[
+        Literal['text-to-video', 'image-to-video'],
+        Field(description='What a generation starts from.', title='GenerationKind'),
+    ]
+    model: Annotated[
+        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B'],
+        Field(
+            description='A model on sale (GET /pricing lists each with its resolutions and costs).',
+            title='ModelName',
+        ),
+    ]
+    resolution: Annotated[
+        Literal['480p', '720p'],
+        Field(
+            description='480p costs 10 credits, 720p 20, whatever the model.',
+            title='Resolution',
+        ),
+    ]
+    prompt: Annotated[str, Field(title='Prompt')]
+    video_url: Annotated[
+        str,
+        Field(
+            description='A signed URL made for this request, valid 15 minutes.',
+            title='Video Url',
+        ),
+    ]
+    created_at: Annotated[AwareDatetime, Field(title='Created At')]
+    views: Annotated[
+        int,
+        Field(
+            description='Views of the link (counted in batches: may lag by seconds).',
+            ge=0,
+            title='Views',
         ),
     ]
 

@@ -118,6 +118,26 @@ export const ROUTES: Record<string, readonly [string, string]> = {
     "account",
     "/admin/audit.csv"
   ],
+  "/generations/download": [
+    "account",
+    "/generations/download"
+  ],
+  "/generations/{generation_id}/favorite": [
+    "account",
+    "/generations/{generation_id}/favorite"
+  ],
+  "/generations/{generation_id}/share": [
+    "account",
+    "/generations/{generation_id}/share"
+  ],
+  "/s/{share_id}.json": [
+    "account",
+    "/s/{share_id}.json"
+  ],
+  "/s/{share_id}": [
+    "account",
+    "/s/{share_id}"
+  ],
   "/webhooks/stripe": [
     "stripe_webhook",
     "/"

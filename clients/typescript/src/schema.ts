@@ -113,7 +113,8 @@ export interface paths {
         };
         /**
          * List Generations
-         * @description The caller's generations, newest first; pass next_cursor back as `before` for the next page.
+         * @description The caller's generations, newest first, filtered by any of favorite, status, kind and q; pass
+         *     next_cursor back as `before` for the next page of the same filters.
          */
         get: operations["list_generations_generations_get"];
         put?: never;
@@ -585,6 +586,114 @@ export interface paths {
          * @description The audit as CSV (RFC 4180), newest first, at most 10,000 rows.
          */
         get: operations["get_audit_csv_admin_audit_csv_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generations/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Download
+         * @description A zip of up to 50 of the caller's kept videos (stored, streamed) and manifest.json.
+         */
+        post: operations["download_generations_download_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generations/{generation_id}/favorite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Favorite
+         * @description Mark one of the caller's generations a favorite (idempotent).
+         */
+        put: operations["favorite_generations__generation_id__favorite_put"];
+        post?: never;
+        /**
+         * Unfavorite
+         * @description Unmark a favorite (idempotent).
+         */
+        delete: operations["unfavorite_generations__generation_id__favorite_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generations/{generation_id}/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Share
+         * @description A public link to a succeeded generation whose video is kept: 201 made now, 200 already live.
+         */
+        post: operations["share_generations__generation_id__share_post"];
+        /**
+         * Unshare
+         * @description Revoke the generation's link: it answers 404 from now on (204 also when there was none).
+         */
+        delete: operations["unshare_generations__generation_id__share_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s/{share_id}.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public Json
+         * @description A live link's video and prompt (never its owner); 404 for a dead or unknown link.
+         */
+        get: operations["public_json_s__share_id__json_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/s/{share_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public Page
+         * @description The link's page: the player, the prompt, Open Graph and Twitter card tags; no script.
+         */
+        get: operations["public_page_s__share_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1440,6 +1549,18 @@ export interface components {
             deleted: true;
         };
         /**
+         * DownloadRequest
+         * @example {
+         *       "generation_ids": [
+         *         "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1"
+         *       ]
+         *     }
+         */
+        DownloadRequest: {
+            /** Generation Ids */
+            generation_ids: string[];
+        };
+        /**
          * FailureReason
          * @description A failure reason: its machine code, how many failed so, and one of their messages.
          */
@@ -1450,6 +1571,23 @@ export interface components {
             count: number;
             /** Example */
             example: string | null;
+        };
+        /**
+         * Favorite
+         * @description Whether the generation is now a favorite (the same answer however often it is asked).
+         * @example {
+         *       "favorite": true,
+         *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1"
+         *     }
+         */
+        Favorite: {
+            /**
+             * Generation Id
+             * Format: uuid
+             */
+            generation_id: string;
+            /** Favorite */
+            favorite: boolean;
         };
         /** FieldError */
         FieldError: {
@@ -1489,6 +1627,7 @@ export interface components {
          *       "cost": 10,
          *       "created_at": "2026-11-24T09:30:05.123456Z",
          *       "expired": false,
+         *       "favorite": false,
          *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
          *       "kind": "text-to-video",
          *       "model": "t2v-14B",
@@ -1562,6 +1701,16 @@ export interface components {
             updated_at: string;
             /** Completed At */
             completed_at: string | null;
+            /**
+             * Favorite
+             * @description Marked a favorite (PUT /generations/{id}/favorite).
+             */
+            favorite: boolean;
+            /**
+             * Share Url
+             * @description Its live public link (POST /generations/{id}/share), else null.
+             */
+            share_url: string | null;
         };
         /**
          * GenerationKind
@@ -1579,6 +1728,7 @@ export interface components {
          *           "cost": 10,
          *           "created_at": "2026-11-24T09:30:05.123456Z",
          *           "expired": false,
+         *           "favorite": false,
          *           "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
          *           "kind": "text-to-video",
          *           "model": "t2v-14B",
@@ -2102,6 +2252,44 @@ export interface components {
             code: "provider_unavailable";
         } & WithRequired<components["schemas"]["Error"], "detail" | "code">;
         /**
+         * PublicShare
+         * @description What a live share link shows: never its owner.
+         * @example {
+         *       "created_at": "2026-11-24T09:30:05.123456Z",
+         *       "kind": "text-to-video",
+         *       "model": "t2v-14B",
+         *       "prompt": "a red fox running through fresh snow",
+         *       "resolution": "480p",
+         *       "share_id": "Vh3kq0mZ2m1oQm5b8X2n4A",
+         *       "video_url": "http://127.0.0.1:8000/files/videos/….mp4?expires=…&sig=…",
+         *       "views": 12
+         *     }
+         */
+        PublicShare: {
+            /** Share Id */
+            share_id: string;
+            kind: components["schemas"]["GenerationKind"];
+            model: components["schemas"]["ModelName"];
+            resolution: components["schemas"]["Resolution"];
+            /** Prompt */
+            prompt: string;
+            /**
+             * Video Url
+             * @description A signed URL made for this request, valid 15 minutes.
+             */
+            video_url: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Views
+             * @description Views of the link (counted in batches: may lag by seconds).
+             */
+            views: number;
+        };
+        /**
          * PurchaseStatus
          * @description Where a Checkout Session stands; `credited` once its credits are in the ledger.
          * @enum {string}
@@ -2242,6 +2430,26 @@ export interface components {
             outcome: {
                 [key: string]: number;
             };
+        };
+        /**
+         * ShareLink
+         * @description The generation's public link (201 when made now, 200 when it already had one).
+         * @example {
+         *       "share_id": "Vh3kq0mZ2m1oQm5b8X2n4A",
+         *       "share_url": "http://127.0.0.1:8000/s/Vh3kq0mZ2m1oQm5b8X2n4A"
+         *     }
+         */
+        ShareLink: {
+            /**
+             * Share Id
+             * @description 128 random bits, URL-safe base64: the link itself.
+             */
+            share_id: string;
+            /**
+             * Share Url
+             * @description The public page; ends in /s/{share_id}.
+             */
+            share_url: string;
         };
         /**
          * TextToVideoRequest
@@ -2955,6 +3163,12 @@ export interface operations {
             query?: {
                 limit?: number;
                 before?: string | null;
+                /** @description Only favorites (true) or the others. */
+                favorite?: boolean | null;
+                status?: components["schemas"]["GenerationStatus"] | null;
+                kind?: components["schemas"]["GenerationKind"] | null;
+                /** @description Words of the prompt, all of them, case-insensitive. */
+                q?: string | null;
             };
             header?: never;
             path?: never;
@@ -5081,6 +5295,544 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    download_generations_download_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DownloadRequest"];
+            };
+        };
+        responses: {
+            /** @description A zip (stored entries, streamed): <generation_id>.mp4 for each kept video, then manifest.json [{"generation_id", "included", "reason"}] for every id asked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    favorite_generations__generation_id__favorite_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                generation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Whether the generation is now a favorite (the same answer however often it is asked). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Favorite"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    unfavorite_generations__generation_id__favorite_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                generation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Whether the generation is now a favorite (the same answer however often it is asked). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Favorite"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    share_generations__generation_id__share_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                generation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The generation already had a live link. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareLink"];
+                };
+            };
+            /** @description The generation's public link (201 when made now, 200 when it already had one). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareLink"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_state` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidStateError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    unshare_generations__generation_id__share_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                generation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link is revoked (no body). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    public_json_s__share_id__json_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                share_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What a live share link shows: never its owner. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicShare"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+        };
+    };
+    public_page_s__share_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                share_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link's HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
                 };
             };
         };
