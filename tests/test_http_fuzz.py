@@ -188,7 +188,7 @@ def test_signed_bodies_of_arbitrary_json_are_never_a_5xx(api, route):
             r = api.http.post("/webhooks/stripe", content=raw, headers=stack.stripe.signed(raw))
         else:
             body = whole if shape == "arbitrary" else {
-                "id": pid, "status": "processing", _REPLICATE_FIELDS[field]: value}
+                "id": pid, "status": ("failed", "processing")[field % 2], _REPLICATE_FIELDS[field]: value}
             raw = _dumps(body)
             r = api.http.post("/webhooks/replicate", params={"generation_id": gen_id}, content=raw,
                               headers={**stack.emulator.signed_headers(raw), "Content-Type": "application/json"})
