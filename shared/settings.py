@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     # Connections one process (one Modal container) keeps to DATABASE_URL at most. Containers x this
     # must stay within the Supabase pooler's client limit: see docs/benchmarks.md, "Scale on paper".
     db_pool_size: int = Field(10, ge=1)
+    # A frozen or unreachable database is a quick 503, never a hang: a new connection (startup
+    # included), a wait for a free one of the pool, and one call's answer are bounded by these.
+    db_connect_timeout_seconds: float = Field(5.0, ge=1, le=300)
+    db_pool_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    db_statement_timeout_seconds: float = Field(10.0, gt=0, le=600)
     # Per-user limits per minute (fixed windows in Postgres): creates, and every other signed-in call.
     create_rate_per_minute: int = Field(10, ge=1)
     request_rate_per_minute: int = Field(120, ge=1)
