@@ -145,3 +145,21 @@ end
 $$;
 
 revoke execute on function public._dispute_rank(text) from public, anon, authenticated, service_role;
+
+
+-- API keys (issue 20, item 4): new keys are stored as `hmac-sha256$<base64>` (shared/api_keys.py);
+-- issue 13's rows hold a bare scrypt hash and are rewritten the first time their right secret is
+-- used. Compare-and-set: only the hash that was checked is replaced, so two containers upgrading the
+-- same key at once, or a revoke in between, lose nothing. Returns whether this call rewrote it.
+create function public.upgrade_api_key_hash(p_key_id uuid, p_old_hash text, p_new_hash text) returns boolean
+language plpgsql security definer set search_path = '' as $$
+begin
+  if p_new_hash not like 'hmac-sha256$%' then
+    raise exception 'an upgraded API key hash is hmac-sha256' using errcode = '22023';
+  end if;
+  update public.api_keys set secret_hash = p_new_hash where id = p_key_id and secret_hash = p_old_hash;
+  return found;
+end
+$$;
+revoke execute on function public.upgrade_api_key_hash(uuid, text, text) from public, anon, authenticated, service_role;
+grant execute on function public.upgrade_api_key_hash(uuid, text, text) to service_role;

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # How long a container trusts a verified API key before asking the database again: a revoked key
     # stops working everywhere within this time (at once in the container that revoked it). 0: never cached.
     api_key_cache_seconds: float = Field(30.0, ge=0)
+    # Server-side key of the HMAC that API keys are stored under (shared/api_keys.py); kept out of the
+    # database. Set it once, before keys are issued: changing it invalidates every key made under the old one.
+    api_key_pepper: str | None = None
     # Stored videos and uploaded images are deleted this many days after their generation finished.
     retention_days: int = Field(30, ge=1)
     # Bearer token for GET /metrics; unset: /metrics answers 404.
@@ -69,7 +72,8 @@ class Settings(BaseSettings):
     checkout_cancel_url: str | None = None
 
     @field_validator("supabase_jwt_secret", "replicate_webhook_secret", "supabase_service_role_key",
-                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret", "metrics_token")
+                     "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret", "metrics_token",
+                     "api_key_pepper")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDERS:
