@@ -184,7 +184,7 @@ def router() -> APIRouter:
         errors.ProviderUnavailable, unavailable, status=202))
     r.add_api_route("/pricing", get_pricing, methods=["GET"], **documented(Pricing, user=False))
     r.add_api_route("/checkout", checkout, methods=["POST"], **documented(
-        CheckoutSession, errors.IdempotencyKeyReused, too_large, invalid, unavailable, status=201))
+        CheckoutSession, errors.NotFound, errors.IdempotencyKeyReused, too_large, invalid, unavailable, status=201))
     r.add_api_route("/checkout/status", checkout_status, methods=["GET"], **documented(
         CheckoutStatus, errors.NotFound, invalid, unavailable))
     r.add_api_route("/health", health, methods=["GET"], **documented(Health, unavailable, user=False))

@@ -163,3 +163,17 @@ end
 $$;
 revoke execute on function public.upgrade_api_key_hash(uuid, text, text) from public, anon, authenticated, service_role;
 grant execute on function public.upgrade_api_key_hash(uuid, text, text) to service_role;
+
+
+-- require_profile: PT404 (404 not_found) for a user without a profile, before POST /checkout makes a
+-- Stripe session it could not record (record_checkout needs the profile): nothing is created then.
+create function public.require_profile(p_user_id uuid) returns void
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  if not exists (select from public.profiles where id = p_user_id) then
+    raise exception 'no account for this user; sign up again' using errcode = 'PT404';
+  end if;
+end
+$$;
+revoke execute on function public.require_profile(uuid) from public, anon, authenticated, service_role;
+grant execute on function public.require_profile(uuid) to service_role;

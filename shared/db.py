@@ -55,6 +55,8 @@ def raise_db_error(sqlstate: str | None, message: str, detail: str | None, hint:
         )
     if sqlstate == "22023":
         raise errors.InvalidRequest(_sentence(message))
+    if sqlstate == "22003":  # numeric_value_out_of_range: e.g. a grant that would pass the balance's integer
+        raise errors.InvalidRequest("A number is out of the range the ledger can hold (at most 2147483647 credits).")
     log.error("database error %s: %s", sqlstate, message)
     raise errors.ServiceUnavailable()
 

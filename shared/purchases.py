@@ -81,6 +81,7 @@ def create_checkout(svc: Services, user_id: uuid.UUID, pack_id: str, idempotency
     if pack is None:  # the request model checks this too; kept so no caller can sell an unknown pack
         raise errors.InvalidRequest(f"pack_id must be one of {', '.join(p.pack_id for p in packs.PACKS)}.")
     settings = svc.settings
+    svc.backend.call("require_profile", p_user_id=user_id)  # 404 before anything is made at Stripe
     # Scoped to the user, so two users' keys never meet at Stripe; a new key when the client sent none.
     stripe_key = (f"checkout-{user_id}-{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}"
                   if idempotency_key else f"checkout-{uuid.uuid4()}")

@@ -61,9 +61,12 @@ def _os_user() -> str:
         return "unknown"
 
 
+MAX_CREDITS = 2 ** 31 - 1  # the ledger's integer
+
+
 def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number of credits, not {value!r}")
+    if not value.isdigit() or not 0 < int(value) <= MAX_CREDITS:
+        raise argparse.ArgumentTypeError(f"must be a whole number of credits from 1 to {MAX_CREDITS}, not {value!r}")
     return int(value)
 
 
