@@ -225,3 +225,21 @@ def test_a_late_succeeded_event_for_a_failed_refund_changes_nothing(api, stripe,
     assert balance(db, user_id) == 200
     send(api, stripe, stripe.event("refund.updated", {**refund, "status": "succeeded"}))  # stale news
     assert balance(db, user_id) == 200
+
+
+def test_a_refund_failure_delivered_ten_times_at_once_gives_back_once(api, stripe, db):
+    from tests.support import run_at_once
+
+    user_id, token, sid = paid(api, stripe)
+    stripe.refund(sid, 500)  # all 100 credits taken back
+    assert balance(db, user_id) == 100
+    stripe.behaviour.deliver_webhooks = False
+    stripe.fail_refund(sid)
+    updated, failed = stripe.events[-2:]
+    # ten different deliveries (new event ids) of the same failure, at once, both event types
+    events = [stripe.event((updated, failed)[i % 2]["type"], (updated, failed)[i % 2]["data"]["object"])
+              for i in range(10)]
+    answers = run_at_once(10, lambda i: send(api, stripe, events[i]))
+    assert [a.status_code for a in answers] == [200] * 10
+    assert purchase_rows(db, sid) == [("purchase", 100), ("reversal", -100), ("reversal", 100)]
+    assert balance(db, user_id) == 200
