@@ -95,7 +95,8 @@ def _backend():
 
     settings = get_settings()
     if settings.database_url:
-        return PostgresBackend(settings.database_url, max_size=1)
+        # An operator waits for a report over the whole history (stats), not a request's 10 s.
+        return PostgresBackend(settings.database_url, max_size=1, statement_timeout=600)
     if settings.supabase_url and settings.supabase_service_role_key:
         return SupabaseBackend.connect(settings.supabase_url, settings.supabase_service_role_key)
     raise SystemExit("wan-api: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)")
