@@ -22,7 +22,7 @@ alter table public.purchase_refunds
 
 -- Internal: a dispute status' rank; it only ever rises.
 create function public._dispute_rank(p_status text) returns integer
-language sql immutable set search_path = '' as $$
+language sql immutable security definer set search_path = '' as $$
   select case p_status when 'open' then 0 when 'lost' then 1 when 'won' then 2 end
 $$;
 
