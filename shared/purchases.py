@@ -47,7 +47,9 @@ DISPUTE_STATUS = {
 STRIPE_TIMEOUT_SECONDS = 15
 # The API version this code was written against (requests and, in the dashboard, the webhook endpoint):
 # without it the version follows whichever stripe library installs. The local emulator claims it too.
-STRIPE_VERSION = "2025-10-29.clover"
+STRIPE_API_VERSION = "2025-10-29.clover"
+# Every event type the webhook acts on: the endpoint in Stripe's dashboard must enable each one.
+WEBHOOK_EVENTS = (*FULFIL_EVENTS, *END_EVENTS, "charge.refunded", *REFUND_EVENTS, *DISPUTE_EVENTS)
 SIGNATURE_TOLERANCE_SECONDS = 300  # Stripe's own, both ways: the library checks only the past
 
 
@@ -62,7 +64,7 @@ def stripe_client(settings) -> Any:
         base_addresses={"api": settings.stripe_api_base.rstrip("/")},
         http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT_SECONDS),
         max_network_retries=2,  # the library retries connection errors and 409/5xx with the same key
-        stripe_version=STRIPE_VERSION,
+        stripe_version=STRIPE_API_VERSION,
     )
 
 

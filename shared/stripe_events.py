@@ -6,7 +6,7 @@ same bad event again for three days. Every object the service reads is validated
 fit is `InvalidPayload` (400), with the field named.
 
 Stripe facts relied on (API reference, objects Event, Checkout Session, Charge, Refund, Dispute; the
-API version pinned in shared.purchases.STRIPE_VERSION):
+API version pinned in shared.purchases.STRIPE_API_VERSION):
 - ids are short ASCII strings with a type prefix (`evt_`, `cs_`, `pi_`, `re_`, `dp_`, `ch_`);
 - amounts are non-negative integers in the currency's minor unit; a charge's `amount_refunded` and each
   of its refunds are at most its `amount`;

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from shared.purchases import STRIPE_VERSION
+from shared.purchases import STRIPE_API_VERSION
 from tests.support import assert_error, balance
 from tests.test_purchases import PACK, buy, purchase, purchase_rows, send
 
@@ -126,10 +126,10 @@ def test_a_signature_dated_in_the_future_is_refused(api, stripe, db):
 
 def test_the_api_version_is_pinned_and_the_emulator_claims_the_same(api, stripe):
     user_id, token, sid = paid(api, stripe)
-    assert STRIPE_VERSION == "2025-10-29.clover"
+    assert STRIPE_API_VERSION == "2025-10-29.clover"
     sent = [r for r in stripe.requests if r.get("headers")]
-    assert sent and all(r["headers"].get("stripe-version") == STRIPE_VERSION for r in sent)
-    assert all(e["api_version"] == STRIPE_VERSION for e in stripe.events)
+    assert sent and all(r["headers"].get("stripe-version") == STRIPE_API_VERSION for r in sent)
+    assert all(e["api_version"] == STRIPE_API_VERSION for e in stripe.events)
 
 
 # --- 2. disputes as a table -------------------------------------------------------------------------------

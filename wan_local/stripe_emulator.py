@@ -35,9 +35,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from stripe import WebhookSignature
 
-from shared.purchases import STRIPE_VERSION
+from shared.purchases import STRIPE_API_VERSION
 
-API_VERSION = STRIPE_VERSION  # the version the service pins: its events and answers are of that version
+API_VERSION = STRIPE_API_VERSION  # the version the service pins: its events and answers are of that version
 
 
 def _id(prefix: str) -> str:
