@@ -615,6 +615,75 @@ def api_key_create(pg: EmbeddedPostgres, requests: int) -> None:
     report("database round trips per create with a key", len(calls), None, "trips", "2", len(calls) <= 2)
 
 
+def wrong_keys(pg: EmbeddedPostgres, requests: int, attackers: int = 32) -> None:
+    """Issue 20: what callers without a key's secret can make the service do. The local stack in its
+    own process; `/pricing` p50 from one client, idle and then while `attackers` threads send wrong
+    secrets on a real key's prefix (target <= 1.5x: a wrong key must not be a CPU amplifier), and the
+    p50 of a wrong secret on a real prefix against an unknown prefix (target <= 1.2x: no timing oracle).
+    Key caching is off, so every attacker's call is checked."""
+    url = new_database(pg, "bench_wrong_keys")
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": url, "WAN_DATA_DIR": tempfile.mkdtemp(), "SWEEP_INTERVAL_SECONDS": "3600",
+           "REQUEST_RATE_PER_MINUTE": "1000000", "API_KEY_CACHE_SECONDS": "0", "SUPABASE_URL": "",
+           "SUPABASE_JWT_SECRET": "", "WEBHOOK_URL": "", "REPLICATE_API_TOKEN": "", "STRIPE_SECRET_KEY": ""}
+    server = _serve(["-m", "wan_local.cli", "dev", "--port", str(port)], env=env, ready="ready")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            token = http.post("/dev/signup", json={"email": "wrong-keys@bench.example"}).json()["access_token"]
+            key = http.post("/api-keys", json={"name": "bench"}, headers={"Authorization": f"Bearer {token}"}).json()["key"]
+            prefix = key.split("_")[2]
+            wrong = {"Authorization": f"Bearer wan_live_{prefix}_{'A' * 43}"}
+            unknown = {"Authorization": f"Bearer wan_live_{'0' * 8}_{'A' * 43}"}
+
+            def p50(path: str, headers: dict | None = None, n: int = requests) -> float:
+                samples = []
+                for _ in range(n):
+                    began = time.perf_counter()
+                    http.get(path, headers=headers)
+                    samples.append(time.perf_counter() - began)
+                return _percentiles(samples)[0]
+
+            p50("/pricing", n=50)  # warm
+            idle = p50("/pricing")
+            pairs = [(p50("/credits", wrong, 5), p50("/credits", unknown, 5)) for _ in range(max(10, requests // 10))]
+            wrong_p50 = sorted(w for w, _ in pairs)[len(pairs) // 2]  # interleaved: the machine's drift
+            unknown_p50 = sorted(u for _, u in pairs)[len(pairs) // 2]  # hits both alike
+            stop = threading.Event()
+
+            def attack(headers: dict):
+                with httpx.Client(base_url=base, timeout=30) as mine:
+                    while not stop.is_set():
+                        mine.get("/credits", headers=headers)
+
+            def under(headers: dict) -> float:
+                """/pricing p50 while `attackers` threads call /credits with these headers."""
+                stop.clear()
+                threads = [threading.Thread(target=attack, args=(headers,), daemon=True) for _ in range(attackers)]
+                for t in threads:
+                    t.start()
+                time.sleep(1.0)  # the load under way before measuring
+                figure = p50("/pricing")
+                stop.set()
+                for t in threads:
+                    t.join()
+                return figure
+
+            # The floor: the same load of keys refused before any lookup (malformed): what 32 busy
+            # clients cost this server on this machine whatever the key check does.
+            malformed_load = under({"Authorization": "Bearer wan_live_malformed"})
+            loaded = under(wrong)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    report(f"/pricing p50 under {attackers} threads of wrong keys vs idle (ms)", loaded, idle, "ms", "<= 1.5x",
+           loaded / idle <= 1.5, loaded / idle)
+    report(f"/pricing p50 under {attackers} wrong vs malformed keys (ms)", loaded, malformed_load, "ms", "<= 1.5x",
+           loaded / malformed_load <= 1.5, loaded / malformed_load)
+    report("wrong secret on a real prefix vs unknown prefix p50 (ms)", wrong_p50, unknown_p50, "ms", "<= 1.2x",
+           wrong_p50 / unknown_p50 <= 1.2, wrong_p50 / unknown_p50)
+
+
 # --- 4. sweep scaling -------------------------------------------------------------------------------
 
 def sweep_scaling(pg: EmbeddedPostgres, sizes: tuple[int, int], stuck: int = 100) -> None:
@@ -1130,7 +1199,7 @@ def library_zip(pg: EmbeddedPostgres, count: int = 50, size: int = 5 * 1024 * 10
 
 
 SECTIONS = ("throughput", "round-trips", "latency", "layers", "middleware", "sweep", "upload-memory", "metrics", "imports",
-            "api-keys", "content-policy", "console", "library")
+            "api-keys", "wrong-keys", "content-policy", "console", "library")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1170,6 +1239,8 @@ def main(argv: list[str] | None = None) -> int:
                 metrics_scrape(pg, sizes[1], small=sizes[0])
             if "api-keys" in run:
                 api_key_create(pg, requests // 4)
+            if "wrong-keys" in run:
+                wrong_keys(pg, requests // 4)
             if "console" in run:
                 console(pg, *((20_000, 2_000) if args.quick else (1_000_000, 100_000)))
             if "library" in run:

@@ -223,6 +223,17 @@ end
 $$;
 
 --
+-- Name: _dispute_rank(text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._dispute_rank(p_status text) RETURNS integer
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select case p_status when 'open' then 0 when 'lost' then 1 when 'won' then 2 end
+$$;
+
+--
 -- Name: _files_json(uuid[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -611,9 +622,12 @@ begin
                  where purchase_session_id = p_session_id and type = 'purchase') then
     return 0;  -- never credited: nothing to take back
   end if;
-  v_refunded := greatest(
-    coalesce((select amount_refunded from public.payment_refunds where payment_intent = v.payment_intent), 0),
-    coalesce((select sum(amount) from public.purchase_refunds where payment_intent = v.payment_intent), 0));
+  v_refunded := greatest(0,
+    coalesce((select amount_refunded from public.payment_refunds where payment_intent = v.payment_intent), 0)
+      - coalesce((select sum(amount) from public.purchase_refunds
+                  where payment_intent = v.payment_intent and status in ('failed', 'canceled')), 0),
+    coalesce((select sum(amount) from public.purchase_refunds
+              where payment_intent = v.payment_intent and status not in ('failed', 'canceled')), 0));
   v_disputed := coalesce((select sum(amount) from public.purchase_disputes
                           where payment_intent = v.payment_intent and status in ('open', 'lost')), 0);
   -- the share of the pack's credits, rounded down per part: a cent refunded never costs a whole pack
@@ -2503,6 +2517,21 @@ end
 $$;
 
 --
+-- Name: require_profile(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.require_profile(p_user_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  if not exists (select from public.profiles where id = p_user_id) then
+    raise exception 'no account for this user; sign up again' using errcode = 'PT404';
+  end if;
+end
+$$;
+
+--
 -- Name: reverse_purchase(text, text, text, integer, jsonb, text, integer, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2531,11 +2560,13 @@ begin
         set amount_refunded = greatest(public.payment_refunds.amount_refunded, excluded.amount_refunded),
             updated_at = now();
   end if;
-  insert into public.purchase_refunds (refund_id, payment_intent, amount)
-    select r->>'id', p_payment_intent, (r->>'amount')::integer
+  insert into public.purchase_refunds (refund_id, payment_intent, amount, status)
+    select r->>'id', p_payment_intent, (r->>'amount')::integer, coalesce(r->>'status', 'succeeded')
     from jsonb_array_elements(coalesce(p_refunds, '[]'::jsonb)) r
     where (r->>'amount')::integer > 0
-    on conflict (refund_id) do nothing;
+    on conflict (refund_id) do update
+      set status = excluded.status
+      where public.purchase_refunds.status not in ('failed', 'canceled');  -- final
   if p_dispute_id is not null then
     if p_dispute_status not in ('open', 'won', 'lost') then
       raise exception 'dispute status must be open, won or lost, not %', p_dispute_status using errcode = '22023';
@@ -2544,7 +2575,7 @@ begin
       values (p_dispute_id, p_payment_intent, p_dispute_amount, p_dispute_status)
       on conflict (dispute_id) do update
         set status = excluded.status, updated_at = now()
-        where public.purchase_disputes.status = 'open';  -- won and lost are final
+        where public._dispute_rank(excluded.status) > public._dispute_rank(public.purchase_disputes.status);
   end if;
   if v_session is null then
     return 'recorded';
@@ -2662,6 +2693,23 @@ begin
   return jsonb_build_object('taken', true, 'taken_at', v_last.taken_at, 'took_ms', v_took);
 end
 $$;
+
+--
+-- Name: upgrade_api_key_hash(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.upgrade_api_key_hash(p_key_id uuid, p_old_hash text, p_new_hash text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+begin
+  if p_new_hash not like 'hmac-sha256$%' then
+    raise exception 'an upgraded API key hash is hmac-sha256' using errcode = '22023';
+  end if;
+  update public.api_keys set secret_hash = p_new_hash where id = p_key_id and secret_hash = p_old_hash;
+  return found;
+end
+$_$;
 
 --
 -- Name: admin_audit_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -2827,7 +2875,9 @@ CREATE TABLE public.purchase_refunds (
     payment_intent text NOT NULL,
     amount integer NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT purchase_refunds_amount_check CHECK ((amount > 0))
+    status text DEFAULT 'succeeded'::text NOT NULL,
+    CONSTRAINT purchase_refunds_amount_check CHECK ((amount > 0)),
+    CONSTRAINT purchase_refunds_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'requires_action'::text, 'succeeded'::text, 'failed'::text, 'canceled'::text])))
 );
 
 --
@@ -3561,6 +3611,12 @@ REVOKE ALL ON FUNCTION public._audit_json(a public.admin_audit) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public._count_active_generations() FROM PUBLIC;
 
 --
+-- Name: FUNCTION _dispute_rank(p_status text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._dispute_rank(p_status text) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _files_json(p_ids uuid[]); Type: ACL; Schema: public; Owner: -
 --
 
@@ -4110,6 +4166,13 @@ REVOKE ALL ON FUNCTION public.release_shares(p_share_ids jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.release_shares(p_share_ids jsonb) TO service_role;
 
 --
+-- Name: FUNCTION require_profile(p_user_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.require_profile(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.require_profile(p_user_id uuid) TO service_role;
+
+--
 -- Name: FUNCTION reverse_purchase(p_event_id text, p_event_type text, p_payment_intent text, p_refunded_amount integer, p_refunds jsonb, p_dispute_id text, p_dispute_amount integer, p_dispute_status text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -4150,6 +4213,13 @@ GRANT ALL ON FUNCTION public.shares_of(p_gen_ids jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION public.take_metrics_snapshot(p_min_age_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.take_metrics_snapshot(p_min_age_seconds integer) TO service_role;
+
+--
+-- Name: FUNCTION upgrade_api_key_hash(p_key_id uuid, p_old_hash text, p_new_hash text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.upgrade_api_key_hash(p_key_id uuid, p_old_hash text, p_new_hash text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.upgrade_api_key_hash(p_key_id uuid, p_old_hash text, p_new_hash text) TO service_role;
 
 --
 -- Name: TABLE content_refusals; Type: ACL; Schema: public; Owner: -

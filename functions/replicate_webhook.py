@@ -6,7 +6,6 @@ a 5xx only when it could not be recorded, so that Replicate retries. The video c
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 
@@ -29,13 +28,12 @@ async def replicate_webhook(request: Request, svc: Svc, generation_id: str | Non
     """Apply one signed prediction event (duplicates and late events change nothing)."""
     body = await request.body()
     event_id = webhooks.verify(body, request.headers, svc.settings.replicate_webhook_secret)
+    note(request, generation_id=generation_id, event_id=event_id)  # logged with a 400 too
     try:
-        prediction = parse_prediction(json.loads(body))
-    except RecursionError:  # signed, yet nested deeper than any prediction is
-        raise InvalidPayload("The webhook body is not a prediction: it is nested too deeply.") from None
+        prediction = parse_prediction(webhooks.parse_json(body, "prediction"))
     except ValueError as exc:
         raise InvalidPayload(f"The webhook body is not a prediction: {exc}.") from None
-    note(request, generation_id=generation_id, prediction_id=prediction.id, event_id=event_id)
+    note(request, prediction_id=prediction.id)
     try:
         gen_id = str(uuid.UUID(generation_id or ""))
     except ValueError:

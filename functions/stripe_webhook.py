@@ -26,12 +26,13 @@ log = logging.getLogger(__name__)
 async def stripe_webhook(request: Request, svc: Svc) -> dict:
     """Apply one signed Stripe event (repeated and reordered events change nothing more)."""
     body = await request.body()
-    event = purchases.verify_event(svc, body, request.headers.get("stripe-signature"))
-    note(request, event_id=event["id"], event_type=event["type"])
     try:
+        event = purchases.verify_event(svc, body, request.headers.get("stripe-signature"))
+        note(request, event_id=event.id, event_type=event.type)
         outcome = await run_in_threadpool(purchases.apply_event, svc, event)
-    except (KeyError, TypeError, AttributeError):
-        raise InvalidPayload(f"The {event['type']} event lacks a field the service needs.") from None
+    except InvalidPayload as exc:  # signed but malformed: 400, logged with the event id, never retried into 5xx
+        logs.event(log, "stripe_event_invalid", logging.WARNING, **getattr(request.state, "log", {}), error=exc.detail)
+        raise
     note(request, outcome=outcome)
     if outcome in ("unknown_session", "unknown_payment", "mismatch"):
         logs.event(log, "stripe_event_not_applied", logging.WARNING, **request.state.log)

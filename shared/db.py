@@ -63,6 +63,8 @@ def raise_db_error(sqlstate: str | None, message: str, detail: str | None, hint:
             reason="content_policy")
     if sqlstate == "22023":
         raise errors.InvalidRequest(_sentence(message))
+    if sqlstate == "22003":  # numeric_value_out_of_range: e.g. a grant that would pass the balance's integer
+        raise errors.InvalidRequest("A number is out of the range the ledger can hold (at most 2147483647 credits).")
     log.error("database error %s: %s", sqlstate, message)
     raise errors.ServiceUnavailable()
 
@@ -72,22 +74,49 @@ def _sentence(message: str) -> str:
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
-class PostgresBackend:
-    """Calls functions over a psycopg connection pool; each call is its own transaction."""
+def _bounded_connection(seconds: float):
+    """A psycopg Connection class whose every wait on the server ends within `seconds` (psycopg
+    3.3.6's wait timeout): a server that accepts bytes but never answers (SIGSTOPped, a hung host:
+    the kernel still ACKs, so no TCP timeout fires, and a server-side statement_timeout cannot run in a
+    frozen server) fails the call with OperationalError instead of holding the request until it wakes.
+    The connection is closed then (it is mid-protocol), and the pool discards it."""
+    import psycopg
+    from psycopg import errors as pg_errors
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10,
-                 role: str | None = None):
+    class BoundedConnection(psycopg.Connection):
+        def wait(self, gen, interval=None, timeout=None):
+            kwargs = {"interval": interval} if interval is not None else {}
+            try:
+                return super().wait(gen, timeout=seconds if timeout is None else timeout, **kwargs)
+            except pg_errors._WaitTimeout:
+                self.pgconn.finish()
+                raise psycopg.OperationalError(f"the database did not answer within {seconds:g} s") from None
+
+    return BoundedConnection
+
+
+class PostgresBackend:
+    """Calls functions over a psycopg connection pool; each call is its own transaction.
+
+    Three bounds keep a frozen or unreachable database a quick 503 instead of a hang (issue 20):
+    `connect_timeout` (a new connection, startup included), `timeout` (waiting for a free connection
+    of the pool) and `statement_timeout` (one call's answer, enforced by the client, see
+    _bounded_connection)."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5,
+                 role: str | None = None, connect_timeout: float = 5, statement_timeout: float = 10):
         """`role`: act as this database role (e.g. `service_role`, as the Supabase path does) instead
         of the connecting user, so the migrations' grants are what the calls rely on."""
         import psycopg_pool
 
         self.pool = psycopg_pool.ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=True,
+            connection_class=_bounded_connection(statement_timeout),
             # No check on checkout: it would cost a round trip per call. A connection that broke
             # (server restart, network cut) fails its one request with a 503 and is then discarded.
             # No server-side prepared statements: transaction poolers (Supabase's port 6543) do not
             # keep them, and `select f(...)` gains nothing from them (plpgsql caches its own plans).
-            kwargs={"autocommit": True, "prepare_threshold": None,
+            kwargs={"autocommit": True, "prepare_threshold": None, "connect_timeout": max(1, round(connect_timeout)),
                     **({"options": f"-c role={role}"} if role else {})}, timeout=timeout,
         )
 

@@ -45,7 +45,7 @@ def inspect(data: bytes) -> tuple[str, str, int, int]:
                 _check_dimensions(width, height)
                 if fmt == "JPEG":  # decode at 1/8 scale: every byte is still parsed, an 8th of the pixels kept
                     img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-                _decoder.submit(img.load).result()  # decode: a truncated or corrupt file fails here
+                _decoder.submit(_decode, img, data).result()  # a truncated or corrupt file fails here
         except UnidentifiedImageError:
             raise UnsupportedImageType("The image must be a PNG, JPEG or WebP file (judged by its content).") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -53,6 +53,44 @@ def inspect(data: bytes) -> tuple[str, str, int, int]:
         except (OSError, SyntaxError, ValueError):
             raise _invalid("the image is damaged or truncated and cannot be decoded") from None
     return (*FORMATS[fmt], width, height)
+
+
+def _decode(img, data: bytes) -> None:
+    img.load()
+    if img.format == "PNG" and not _png_has_every_row(data, *img.size):
+        raise OSError("truncated PNG")
+
+
+# Pillow's PNG decoder stops without an error when the compressed stream ends early (a valid
+# 4096x4096 header and 16 rows of data decode as an image, the rest black), so the rows are counted:
+# the IDAT stream inflated in bounded steps, its bytes compared with what the header says the image
+# holds (PNG spec 7.2: each row is a filter byte and its packed samples; Adam7 has 7 smaller passes).
+_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
+
+
+def _png_has_every_row(data: bytes, width: int, height: int) -> bool:
+    import struct
+    import zlib
+
+    depth, color, interlace = data[24], data[25], data[28]  # IHDR, the first chunk (Pillow checked it)
+    bits = _CHANNELS.get(color, 4) * depth
+
+    def size(w: int, h: int) -> int:
+        return h * (1 + (w * bits + 7) // 8) if w and h else 0
+
+    passes = _ADAM7 if interlace else ((0, 0, 1, 1),)
+    expected = sum(size((width - x + dx - 1) // dx, (height - y + dy - 1) // dy) for x, y, dx, dy in passes)
+    inflate, total, pos = zlib.decompressobj(), 0, 8
+    while pos + 8 <= len(data) and total < expected:
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        if kind == b"IDAT":
+            pending = data[pos + 8:pos + 8 + length]
+            while pending and total < expected:
+                total += len(inflate.decompress(pending, 1 << 20))  # at most 1 MB out at a time
+                pending = inflate.unconsumed_tail
+        pos += 12 + length
+    return total >= expected
 
 
 def _check_dimensions(width: int, height: int) -> None:

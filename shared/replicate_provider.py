@@ -119,6 +119,11 @@ class ReplicateProvider:
         # status request may wait. A few quick tries; the sweeper comes back later anyway.
         retrying = self.client._client._transport
         retrying.max_attempts, retrying.max_backoff_wait = 3, 1.0
+        # ...and its sleep honours a numeric Retry-After without a cap (replicate/client.py,
+        # RetryTransport._calculate_sleep): a 429 saying 60 held a status request for minutes, outside
+        # REPLICATE_TIMEOUT_SECONDS. Capped at the backoff cap; our 503 passes Replicate's figure on.
+        uncapped = retrying._calculate_sleep
+        retrying._calculate_sleep = lambda attempts, headers: min(uncapped(attempts, headers), retrying.max_backoff_wait)
 
     def create(self, variant: Variant, input: dict, webhook: str, *, cancel_after_seconds: int | None = None) -> Prediction:
         """Start a prediction whose webhook carries our generation id. It subscribes to `start`,
@@ -184,6 +189,20 @@ def _stream_mp4(response: httpx.Response, into: BinaryIO, max_bytes: int) -> Non
         raise ProviderError("the output is not an MP4 video")
 
 
+MAX_RETRY_AFTER = 300  # what our own 503 passes on at most, whatever Replicate asks
+
+
+def _retry_after(status: int | None) -> int:
+    """Seconds for our 503's Retry-After: Replicate's own (its 429 says when its limit resets),
+    between 1 and MAX_RETRY_AFTER; without one, 60 for a 429 and 30 otherwise."""
+    from shared.replicate_transport import last_retry_after
+
+    given = last_retry_after() if status in (429, 503) else None
+    if given is None:
+        return 60 if status == 429 else 30
+    return max(1, min(MAX_RETRY_AFTER, int(given + 0.999)))
+
+
 @contextmanager
 def _provider_errors(operation: str):
     """Turns everything Replicate or the network can throw into ProviderError."""
@@ -197,7 +216,7 @@ def _provider_errors(operation: str):
     except ReplicateError as exc:
         status = getattr(exc, "status", None)
         raise ProviderError(f"Replicate {operation} refused ({status}): {exc}", status=status,
-                            retry_after=60 if status == 429 else 30) from exc
+                            retry_after=_retry_after(status)) from exc
     except httpx.HTTPStatusError as exc:
         raise ProviderError(f"Replicate {operation} failed: {exc}", status=exc.response.status_code) from exc
     except (httpx.HTTPError, ValueError) as exc:

@@ -98,4 +98,23 @@ class BoundedTransport(httpx.HTTPTransport):
         finally:
             _deadline.at = previous
         response.stream = _DeadlineBody(response.stream, at)
+        _last.retry_after = retry_after_seconds(response) if response.status_code in (429, 503) else None
         return response
+
+
+# The Retry-After of the last refusal this thread received (the client's ReplicateError keeps no headers).
+_last = threading.local()
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """A numeric Retry-After (the form Replicate sends), or None."""
+    value = (response.headers.get("retry-after") or "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def last_retry_after() -> float | None:
+    return getattr(_last, "retry_after", None)

@@ -39,6 +39,14 @@ class _GenerationRequest(BaseModel):
             raise ValueError("must not contain a NUL character (U+0000)")
         return value
 
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        # JSON true is not an integer, though Python's bool is one: seed 1 would be charged for it.
+        if isinstance(value, bool):
+            raise ValueError("must be an integer, not true or false")
+        return value
+
     @field_validator("model")
     @classmethod
     def _known_model(cls, value: str) -> str:

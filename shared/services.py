@@ -82,8 +82,11 @@ class Services:
 
 
 def postgres_backend(settings: Settings, *, role: str | None = None) -> PostgresBackend:
-    """The pool to DATABASE_URL, at most DB_POOL_SIZE connections."""
-    return PostgresBackend(settings.database_url, max_size=settings.db_pool_size, role=role)
+    """The pool to DATABASE_URL, at most DB_POOL_SIZE connections, each wait bounded (DB_*_SECONDS)."""
+    return PostgresBackend(settings.database_url, max_size=settings.db_pool_size, role=role,
+                           connect_timeout=settings.db_connect_timeout_seconds,
+                           timeout=settings.db_pool_timeout_seconds,
+                           statement_timeout=settings.db_statement_timeout_seconds)
 
 
 def build_services(settings: Settings) -> Services:

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     # Connections one process (one Modal container) keeps to DATABASE_URL at most. Containers x this
     # must stay within the Supabase pooler's client limit: see docs/benchmarks.md, "Scale on paper".
     db_pool_size: int = Field(10, ge=1)
+    # A frozen or unreachable database is a quick 503, never a hang: a new connection (startup
+    # included), a wait for a free one of the pool, and one call's answer are bounded by these.
+    db_connect_timeout_seconds: float = Field(5.0, ge=1, le=300)
+    db_pool_timeout_seconds: float = Field(5.0, gt=0, le=300)
+    db_statement_timeout_seconds: float = Field(10.0, gt=0, le=600)
     # Per-user limits per minute (fixed windows in Postgres): creates, and every other signed-in call.
     create_rate_per_minute: int = Field(10, ge=1)
     request_rate_per_minute: int = Field(120, ge=1)
@@ -44,6 +49,9 @@ class Settings(BaseSettings):
     # How long a container trusts a verified API key before asking the database again: a revoked key
     # stops working everywhere within this time (at once in the container that revoked it). 0: never cached.
     api_key_cache_seconds: float = Field(30.0, ge=0)
+    # Server-side key of the HMAC that API keys are stored under (shared/api_keys.py); kept out of the
+    # database. Set it once, before keys are issued: changing it invalidates every key made under the old one.
+    api_key_pepper: str | None = None
     # Stored videos and uploaded images are deleted this many days after their generation finished.
     retention_days: int = Field(30, ge=1)
     # Retention keeps the stored files of favorites (issue 25) while this is on.
@@ -98,7 +106,7 @@ class Settings(BaseSettings):
 
     @field_validator("supabase_jwt_secret", "replicate_webhook_secret", "supabase_service_role_key",
                      "replicate_api_token", "stripe_secret_key", "stripe_webhook_secret", "metrics_token",
-                     "openai_api_key")
+                     "openai_api_key", "api_key_pepper")
     @classmethod
     def _no_placeholder(cls, value: str | None) -> str | None:
         if value is not None and value.strip().lower() in _PLACEHOLDERS:

@@ -158,3 +158,18 @@ def test_stats_marks_misses_and_counts_only_the_window(db, credits, wan):
     assert data["metrics"]["success_rate"]["value"] == pytest.approx(1 / 3)
     assert data["metrics"]["success_rate"]["met"] is False
     assert wan("stats", "--since", "yesterday")[0] == 2
+
+
+@pytest.mark.parametrize("amount", ["2147483648", "99999999999999999999"])
+def test_an_amount_out_of_the_ledgers_range_is_one_line_naming_the_range(db, wan, amount):
+    """Issue 20: it said 'function does not exist, try again shortly'."""
+    user = make_user(db)
+    code, out, err = wan("credits", "grant", str(user), amount, "--reason", "x")
+    assert code == 2
+    assert "from 1 to 2147483647" in err.strip().splitlines()[-1]
+
+
+def test_a_grant_that_would_pass_the_balances_range_is_refused_plainly(db, wan):
+    user = make_user(db)
+    code, out, err = wan("credits", "grant", str(user), "2147483647", "--reason", "x")
+    assert code == 1 and "out of the range" in err and "try again" not in err

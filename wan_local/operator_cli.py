@@ -69,9 +69,12 @@ def _os_user() -> str:
         return "unknown"
 
 
+MAX_CREDITS = 2 ** 31 - 1  # the ledger's integer
+
+
 def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number of credits, not {value!r}")
+    if not value.isdigit() or not 0 < int(value) <= MAX_CREDITS:
+        raise argparse.ArgumentTypeError(f"must be a whole number of credits from 1 to {MAX_CREDITS}, not {value!r}")
     return int(value)
 
 
@@ -102,7 +105,8 @@ def _backend():
 
     settings = get_settings()
     if settings.database_url:
-        return PostgresBackend(settings.database_url, max_size=1)
+        # An operator waits for a report over the whole history (stats), not a request's 10 s.
+        return PostgresBackend(settings.database_url, max_size=1, statement_timeout=600)
     if settings.supabase_url and settings.supabase_service_role_key:
         return SupabaseBackend.connect(settings.supabase_url, settings.supabase_service_role_key)
     raise SystemExit("wan-api: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)")

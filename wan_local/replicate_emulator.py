@@ -224,7 +224,7 @@ class ReplicateEmulator:
             self.gets.append(prediction_id)
             time.sleep(self.behaviour.get_hang_seconds)
             if self.behaviour.get_status:
-                return _problem(self.behaviour.get_status)
+                return _problem(self.behaviour.get_status, retry_after=self.behaviour.retry_after)
             pred = self.predictions.get(prediction_id)
             return self._refresh(pred).data if pred else _problem(404, "Not found")
 

@@ -14,7 +14,8 @@ sends no webhooks), so the local stack plays Stripe itself:
   completes `unpaid`, then succeeds) and Decline buttons. Pay completes the session, sends the signed
   `checkout.session.completed` event to the webhook and sends the browser to the success URL.
 - POST /emulator/sessions/{id}/{action}: what a person (or a test) can make Stripe do by hand: pay,
-  pay_later, async_succeed, async_fail, expire, refund (?amount=), dispute, dispute_won, dispute_lost.
+  pay_later, async_succeed, async_fail, expire, refund (?amount=), fail_refund, dispute, dispute_won,
+  dispute_lost.
   `python -m wan_local.stripe_emulator refund <url> <session_id> [--amount N]` calls it from a shell.
 
 Events are signed with stripe-python's own WebhookSignature.generate_signature_header and delivered
@@ -38,7 +39,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from stripe import WebhookSignature
 
-API_VERSION = "2025-10-29.clover"
+from shared.purchases import STRIPE_API_VERSION
+
+API_VERSION = STRIPE_API_VERSION  # the version the service pins: its events and answers are of that version
 
 
 def _id(prefix: str) -> str:
@@ -172,11 +175,28 @@ class StripeEmulator:
         self.emit("charge.dispute.created", dict(dispute), wait=wait)
         return dispute
 
-    def close_dispute(self, session_id: str, status: str, *, wait: bool = True) -> dict:
+    def close_dispute(self, session_id: str, status: str, *, wait: bool = True,
+                      kind: str = "charge.dispute.closed") -> dict:
+        """The latest dispute moves to `status` (won, lost, prevented, warning_closed; with
+        kind="charge.dispute.updated" an appeal state or an under_review)."""
         dispute = self.sessions[session_id].disputes[-1]
         dispute["status"] = status
-        self.emit("charge.dispute.closed", dict(dispute), wait=wait)
+        self.emit(kind, dict(dispute), wait=wait)
         return dispute
+
+    def fail_refund(self, session_id: str, *, wait: bool = True) -> dict:
+        """The latest refund fails after it was made (the customer's bank returns it): Stripe puts the
+        amount back on the charge and sends charge.refund.updated, then refund.failed."""
+        charge = self._paid_charge(session_id)
+        refund = next((r for r in charge["refunds"]["data"] if r["status"] != "failed"), None)
+        if refund is None:
+            raise ValueError("no refund to fail")
+        refund.update(status="failed", failure_reason="expired_or_canceled_card")
+        charge["amount_refunded"] -= refund["amount"]
+        charge["refunded"] = False
+        self.emit("charge.refund.updated", dict(refund), wait=wait)
+        self.emit("refund.failed", dict(refund), wait=wait)
+        return refund
 
     def _charge(self, data: dict) -> dict:
         charge_id = _id("ch")
@@ -279,7 +299,9 @@ class StripeEmulator:
                                              "in the Authorization header, using Bearer auth.")
                 if self.behaviour.api_status:
                     return stripe_error(self.behaviour.api_status, "An unknown error occurred.", type="api_error")
-            return await call_next(request)
+            response = await call_next(request)
+            response.headers["Stripe-Version"] = API_VERSION  # as Stripe answers with the version it used
+            return response
 
         @app.get("/v1/account")
         def account():
@@ -314,8 +336,9 @@ class StripeEmulator:
             return JSONResponse(made[1], status_code=made[0], headers={"Request-Id": _id("req")})
 
         @app.get("/v1/checkout/sessions/{session_id}")
-        def retrieve(session_id: str):
-            self.requests.append({"method": "GET", "path": f"/v1/checkout/sessions/{session_id}", "params": {}})
+        def retrieve(session_id: str, request: Request):
+            self.requests.append({"method": "GET", "path": f"/v1/checkout/sessions/{session_id}", "params": {},
+                                  "headers": dict(request.headers)})
             s = self.sessions.get(session_id)
             if s is None:
                 return stripe_error(404, f"No such checkout.session: '{session_id}'", code="resource_missing",
@@ -351,6 +374,7 @@ class StripeEmulator:
                 "dispute": lambda: self.dispute(session_id),
                 "dispute_won": lambda: self.close_dispute(session_id, "won"),
                 "dispute_lost": lambda: self.close_dispute(session_id, "lost"),
+                "fail_refund": lambda: self.fail_refund(session_id),
             }
             if action not in actions:
                 return stripe_error(400, f"Unknown action {action}; one of {', '.join(actions)}.")
@@ -386,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description="Drive the local Stripe emulator by hand")
     parser.add_argument("action", choices=["pay", "pay_later", "async_succeed", "async_fail", "expire", "refund",
-                                           "dispute", "dispute_won", "dispute_lost"])
+                                           "dispute", "dispute_won", "dispute_lost", "fail_refund"])
     parser.add_argument("url", help="the emulator's base URL, e.g. http://127.0.0.1:54321")
     parser.add_argument("session_id")
     parser.add_argument("--amount", type=int, help="refund: the amount in minor units (default: the rest)")

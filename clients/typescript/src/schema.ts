@@ -235,7 +235,8 @@ export interface paths {
         };
         /**
          * Health
-         * @description For uptime monitors: 200 when the database answers, else 503. Says nothing about settings.
+         * @description For uptime monitors: 200 when the database answers, else 503 (within 3 s). Says nothing about
+         *     settings.
          */
         get: operations["health_health_get"];
         put?: never;
@@ -3525,6 +3526,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AccountBlockedError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
             /** @description `idempotency_key_reused` */
