@@ -24,6 +24,14 @@ from wan_local.migrate import apply_bootstrap, migrate
 PROBE = {"p_gen_id": "00000000-0000-0000-0000-000000000000"}
 
 
+def _signal(pid: int, signum: int) -> None:
+    """A child may exit between being listed and being signalled (a backend ending its session)."""
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
+
+
 @pytest.fixture
 def own_pg(pg_tmp_path):
     server = EmbeddedPostgres(pg_tmp_path, durable=False).start()
