@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
@@ -24,6 +24,8 @@ WEB_DIR = Path(__file__).resolve().parents[1] / "wan_local" / "web"
 PAGE_FILES = {"admin.js": "text/javascript", "admin.css": "text/css", "charts.js": "text/javascript", "style.css": "text/css"}
 MAX_REASON = 500
 MAX_ADJUSTMENT = 1_000_000
+# GET /admin/audit.csv's documented example: GET /admin/audit's example, exported as the route does.
+AUDIT_CSV_EXAMPLE = admin.audit_csv(AuditPage.model_config["json_schema_extra"]["examples"][0]["items"])
 
 
 def _reason(value: str) -> str:
@@ -65,8 +67,11 @@ class Reason(BaseModel):
         return _reason(value)
 
 
+_UNBLOCK_EXAMPLE = {"reason": "chargeback withdrawn"}
+
+
 class OptionalReason(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_UNBLOCK_EXAMPLE]})
 
     reason: str | None = Field(default=None, max_length=MAX_REASON)
 
@@ -111,7 +116,7 @@ def block_user(user_id: uuid.UUID, body: Reason, request: Request, svc: Svc, who
 
 
 def unblock_user(user_id: uuid.UUID, request: Request, svc: Svc, who: AdminUser,
-                 body: OptionalReason | None = None) -> dict:
+                 body: Annotated[OptionalReason | None, Body(examples=[_UNBLOCK_EXAMPLE])] = None) -> dict:
     """Lift a user's block."""
     note(request, target_user=user_id)
     return admin.unblock(svc.backend, who, user_id, body.reason if body else None)
@@ -193,4 +198,5 @@ def add_routes(r: APIRouter) -> None:
         SettleResult, forbidden, not_found, state, invalid, unavailable))
     r.add_api_route("/admin/audit", get_audit, methods=["GET"], **documented(AuditPage, forbidden, invalid, unavailable))
     r.add_api_route("/admin/audit.csv", get_audit_csv, methods=["GET"], **documented(
-        "The audit as CSV (RFC 4180).", forbidden, invalid, unavailable, media_type="text/csv"))
+        "The audit as CSV (RFC 4180).", forbidden, invalid, unavailable, media_type="text/csv",
+        example=AUDIT_CSV_EXAMPLE))

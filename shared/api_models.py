@@ -103,8 +103,52 @@ class _Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# FastAPI writes its document with exclude_none (fastapi/openapi/utils.py, get_openapi), which drops
+# the nulls of the examples too, and an example missing a required nullable field no longer validates.
+# Each example is recorded here (by its form without nulls) so that refine() can put them back.
+_EXAMPLES: dict[str, str] = {}  # the form without nulls -> the example as written (JSON text)
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def _example_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _example(value: dict) -> ConfigDict:
+    _EXAMPLES[_example_key(_without_nulls(value))] = _example_key(value)
     return ConfigDict(extra="forbid", json_schema_extra={"examples": [value]})
+
+
+def _written(example: Any) -> Any:
+    found = _EXAMPLES.get(_example_key(example))
+    return example if found is None else json.loads(found)
+
+
+def _with_nulls(node: Any) -> None:
+    """Every example in the document as it was written (see _EXAMPLES)."""
+    if isinstance(node, list):
+        for value in node:
+            _with_nulls(value)
+        return
+    if not isinstance(node, dict):
+        return
+    examples = node.get("examples")
+    if isinstance(examples, list):  # a schema's
+        node["examples"] = [_written(e) for e in examples]
+    elif isinstance(examples, dict):  # a media type's, each {"summary": ..., "value": ...}
+        for entry in examples.values():
+            if isinstance(entry, dict) and "value" in entry:
+                entry["value"] = _written(entry["value"])
+    for key, value in node.items():
+        if key != "examples":
+            _with_nulls(value)
 
 
 # --- success answers ----------------------------------------------------------------------------------
@@ -540,6 +584,7 @@ def refine(doc: dict[str, Any]) -> dict[str, Any]:
     - the multipart body gets a name (`ImageToVideoForm`), its files `format: binary`;
     - an `enum`/`pattern` that FastAPI puts beside `anyOf: [string, null]` moves into the string
       branch (beside it, generators read it as an enum of unknown type);
+    - each example keeps its nulls (FastAPI drops them; see _EXAMPLES);
     - one `Error` schema (`code` an enum of every code) that each error model references with `allOf`,
       so a client has one error type; the per-code models still pin their own `code`.
     Every app serves its document through this (shared/app.py), so the checked-in file and each
@@ -552,6 +597,7 @@ def refine(doc: dict[str, Any]) -> dict[str, Any]:
     for old, new in FORM_NAMES.items():
         text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
     doc = json.loads(text)
+    _with_nulls(doc)
     schemas = doc["components"]["schemas"]
     for name in FORM_NAMES.values():
         if name in schemas:
@@ -579,6 +625,20 @@ def refine(doc: dict[str, Any]) -> dict[str, Any]:
                 schemas[model.__name__]["allOf"] = [{"$ref": "#/components/schemas/Error"}]
     return doc
 # --- the operator's console (/admin/, CONTRACT §5) ----------------------------------------------------
+
+# The examples' figures: one user, one admin, one busy day (they add up as the real answers do).
+USER_ID = "7a1c2e34-0b5d-4f6a-8e9f-112233445566"
+_ADMIN_ID = "5e2b9d71-3c4f-4a8e-b6d0-9f1e2a3b4c5d"
+_ADMIN_EMAIL = "ops@example.com"
+_REPLICATE_ID = "qmxb7r3f1hrm80ckwq5s6v2n4c"
+_LATER = "2026-11-24T09:42:17.554102Z"
+_EXAMPLE_HOURS = [2, 1, 1, 0, 0, 1, 2, 3, 5, 8, 9, 10, 9, 8, 7, 8, 9, 10, 9, 7, 5, 3, 2, 1]  # 120 generations
+_EXAMPLE_MODELS = [  # (model, resolution, kind, generations, succeeded, failed, canceled); one i2v in flight
+    ("i2v-14B", "480p", "image-to-video", 20, 18, 1, 0),
+    ("t2v-14B", "480p", "text-to-video", 80, 75, 3, 2),
+    ("t2v-14B", "720p", "text-to-video", 20, 19, 1, 0),
+]
+_EXAMPLE_COMPLETION = [0, 18, 71, 17, 5, 1, 0, 0, 0]  # the 112 successes by seconds to finish (0-30, 30-60, ...)
 
 class _Loose(BaseModel):
     # Rows built by SQL shared with other screens (e.g. 0009's _generation_json): the fields named here
@@ -656,8 +716,36 @@ class BusyHour(_Out):
     generations: int
 
 
+def _analytics_example() -> dict:
+    models = [dict(zip(("model", "resolution", "kind", "generations", "succeeded", "failed", "canceled"), m))
+              for m in _EXAMPLE_MODELS]
+    total = {k: sum(m[k] for m in models) for k in ("generations", "succeeded", "failed", "canceled")}
+    cost = {m["model"] + m["resolution"]: costs.DEFAULT.credits(m["model"], m["resolution"]) for m in models}
+    spent = sum(m["generations"] * cost[m["model"] + m["resolution"]] for m in models)
+    refunded = sum((m["failed"] + m["canceled"]) * cost[m["model"] + m["resolution"]] for m in models)
+    sold = [packs.PACKS[0]] * 7 + [packs.PACKS[1]]  # seven of the smallest pack, one of the next
+    bins = (0, 30, 60, 120, 180, 300, 600, 1200, 2700)  # shared/admin.py's COMPLETION_BINS
+    day = {"date": EXAMPLE_TIME[:10], **total, "in_flight": total["generations"] - sum(
+        total[k] for k in ("succeeded", "failed", "canceled")), "credits_spent": spent, "credits_refunded": refunded,
+        "credits_sold": sum(p.credits for p in sold), "credits_reversed": 0, "credits_adjusted": 50,
+        "revenue": {sold[0].currency: sum(p.amount for p in sold)}, "completion_seconds_sum": 10640.5,
+        "rolled_up": False}
+    return {"days": [day], "models": models,
+            "failure_reasons": [{"error_code": "provider_failed", "count": 3,
+                                 "example": "CUDA out of memory. Tried to allocate 2.00 GiB"},
+                                {"error_code": "timeout", "count": 2,
+                                 "example": "The generation took too long and was stopped; your credits were refunded."}],
+            "completion": [{"from_seconds": lo, "to_seconds": hi, "count": n}
+                           for lo, hi, n in zip(bins, (*bins[1:], None), _EXAMPLE_COMPLETION)],
+            "busiest_hours": sorted(({"hour": h, "generations": n} for h, n in enumerate(_EXAMPLE_HOURS)),
+                                    key=lambda x: (-x["generations"], x["hour"]))[:5],
+            "hours": _EXAMPLE_HOURS}
+
+
 class Analytics(_Out):
     """Generation patterns over the last `days` UTC days (today included, live)."""
+
+    model_config = _example(_analytics_example())
 
     days: list[AnalyticsDay]
     models: list[ModelUsage]
@@ -675,8 +763,14 @@ class AdminUserSummary(_Out):
     created_at: datetime
 
 
+_USER_SUMMARY = {"user_id": USER_ID, "email": "me@example.com", "balance": 200 - _EXAMPLE_COST, "blocked": False,
+                 "created_at": "2026-11-20T14:02:41.870233Z"}
+
+
 class AdminUserList(_Out):
     """Users whose id is the query, or whose email starts with it (the newest when empty)."""
+
+    model_config = _example({"items": [_USER_SUMMARY]})
 
     items: list[AdminUserSummary]
 
@@ -728,8 +822,36 @@ class RateCounter(_Out):
     hits: int
 
 
+# admin_user's generations are the whole row (0009's _generation_json), so some of its fields are shown.
+_ADMIN_GENERATION = {k: _GENERATION[k] for k in ("generation_id", "kind", "model", "resolution", "prompt", "status",
+                                                  "progress", "error", "error_code", "cost", "refunded", "retry_of",
+                                                  "expired", "created_at", "updated_at", "completed_at")} | {
+    "user_id": USER_ID, "replicate_id": _REPLICATE_ID, "settled_by": "webhook", "video_lost": False, "deleted": False}
+
+
 class AdminUserDetail(_Out):
     """One user: balance, block, ledger, generations, purchases, API keys (never secrets), rate counters."""
+
+    model_config = _example(_USER_SUMMARY | {
+        "blocked_at": None, "blocked_reason": None, "active_generations": 0,
+        "transactions": [  # newest first: the bonus, a pack, one 480p video
+            {"id": 3, "amount": -_EXAMPLE_COST, "type": "deduction", "generation_id": GEN_ID,
+             "description": "t2v-14B 480p", "balance_after": 200 - _EXAMPLE_COST, "actor": None,
+             "created_at": EXAMPLE_TIME},
+            {"id": 2, "amount": packs.PACKS[0].credits, "type": "purchase", "generation_id": None,
+             "description": f"{packs.PACKS[0].credits} credits ({packs.PACKS[0].pack_id})", "balance_after": 200,
+             "actor": None, "created_at": "2026-11-20T14:05:12.402918Z"},
+            {"id": 1, "amount": 100, "type": "signup_bonus", "generation_id": None, "description": "Welcome bonus",
+             "balance_after": 100, "actor": None, "created_at": "2026-11-20T14:02:41.870233Z"}],
+        "generations": [_ADMIN_GENERATION],
+        "purchases": [{"session_id": "cs_test_a1B2c3D4", "status": "credited", "pack_id": packs.PACKS[0].pack_id,
+                       "credits": packs.PACKS[0].credits, "amount": packs.PACKS[0].amount,
+                       "currency": packs.PACKS[0].currency, "unrecovered_credits": 0,
+                       "created_at": "2026-11-20T14:04:30.771025Z", "credited_at": "2026-11-20T14:05:12.402918Z",
+                       "reversals": []}],
+        "api_keys": [_KEY_EXAMPLE],
+        "rate_limits": [{"bucket": "create", "window_start": "2026-11-24T09:30:00Z", "hits": 1},
+                        {"bucket": "request", "window_start": "2026-11-24T09:30:00Z", "hits": 4}]})
 
     user_id: uuid.UUID
     email: str | None
@@ -749,6 +871,9 @@ class AdminUserDetail(_Out):
 class AdminAdjustment(_Out):
     """The `adjustment` ledger row written."""
 
+    model_config = _example({"id": 4, "user_id": USER_ID, "amount": 50, "balance_after": 250 - _EXAMPLE_COST,
+                             "description": "video lost in an outage", "actor": _ADMIN_EMAIL})
+
     id: int
     user_id: uuid.UUID
     amount: int
@@ -760,10 +885,18 @@ class AdminAdjustment(_Out):
 class GoodwillRefund(AdminAdjustment):
     """The goodwill refund's `adjustment` row, tied to its generation."""
 
+    model_config = _example({"id": 5, "user_id": USER_ID, "generation_id": GEN_ID, "amount": _EXAMPLE_COST,
+                             "balance_after": 250, "description": "goodwill refund (video lost): the video expired "
+                             "at Replicate before our copy", "actor": _ADMIN_EMAIL})
+
     generation_id: uuid.UUID
 
 
 class BlockState(_Out):
+    """The user's block after the action (an unblock answers blocked false, with nulls)."""
+
+    model_config = _example({"user_id": USER_ID, "blocked": True, "blocked_at": _LATER,
+                             "blocked_reason": "chargeback fraud"})
     user_id: uuid.UUID
     blocked: bool
     blocked_at: datetime | None
@@ -789,11 +922,21 @@ class AdminGenerationRow(_Out):
 
 
 class AdminGenerationList(_Out):
+    """Stuck generations, oldest first, or the newest failures."""
+
+    model_config = _example({"items": [{
+        "generation_id": GEN_ID, "user_id": USER_ID, "email": "me@example.com", "status": "processing",
+        "model": "t2v-14B", "resolution": "480p", "replicate_id": _REPLICATE_ID, "error": None, "error_code": None,
+        "settled_by": None, "cost": _EXAMPLE_COST, "refunded": False, "created_at": EXAMPLE_TIME,
+        "last_event_at": "2026-11-24T09:30:09.871634Z", "completed_at": None}]})
     items: list[AdminGenerationRow]
 
 
 class SettleResult(_Out):
     """What asking Replicate changed (the sweep's counts for this one generation)."""
+
+    model_config = _example({"generation_id": GEN_ID, "status": "succeeded", "terminal": True, "refunded": False,
+                             "outcome": {"checked": 1, "settled_succeeded": 1, "refunded": 0}})
 
     generation_id: uuid.UUID
     status: str
@@ -818,8 +961,15 @@ class AuditRow(_Out):
     detail: dict[str, Any]
 
 
+_AUDIT_ROW = {"id": 17, "at": _LATER, "actor": _ADMIN_EMAIL, "actor_id": _ADMIN_ID, "action": "credits.adjust",
+              "user_id": USER_ID, "generation_id": None, "amount": 50, "reason": "video lost in an outage",
+              "detail": {"ledger_id": 4, "balance_after": 250 - _EXAMPLE_COST}}
+
+
 class AuditPage(_Out):
     """Newest first; pass next_cursor back as `before` for the next page."""
+
+    model_config = _example({"items": [_AUDIT_ROW], "next_cursor": None})
 
     items: list[AuditRow]
     next_cursor: int | None

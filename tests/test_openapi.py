@@ -390,3 +390,35 @@ def test_every_operation_has_examples(doc):
             for status, answer in op["responses"].items():
                 for media_type, media in answer.get("content", {}).items():
                     assert has_example(media), (method, path, status, media_type)
+
+
+def test_every_example_is_valid_against_its_schema(doc):
+    """A schema's `examples` and each operation's own examples (errors, request bodies) are answers a
+    client may be written from: each must validate, as the real answers do (`validate` above)."""
+    invalid = []
+
+    def check(schema: dict, example, where) -> None:
+        validator = jsonschema.Draft202012Validator({**schema, "components": doc["components"]},
+                                                    format_checker=jsonschema.FormatChecker())
+        invalid.extend((where, e.json_path, e.message) for e in validator.iter_errors(example))
+
+    checked = 0
+    for name, schema in doc["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            check(schema, example, name)
+            checked += 1
+    for path, item in doc["paths"].items():
+        for method, op in methods(item).items():
+            medias = [("request", m) for m in op.get("requestBody", {}).get("content", {}).values()]
+            medias += [(status, m) for status, answer in op["responses"].items()
+                       for m in answer.get("content", {}).values()]
+            for where, media in medias:
+                schema = media.get("schema", {})
+                examples = [e["value"] for e in media.get("examples", {}).values()]
+                examples += [media["example"]] if "example" in media else []
+                examples += schema.get("examples", [])  # an optional body's (anyOf [its model, null])
+                for example in examples:
+                    check(schema, example, (method, path, where))
+                    checked += 1
+    assert not invalid, invalid
+    assert checked > len(doc["components"]["schemas"]) // 2  # the walk found the examples

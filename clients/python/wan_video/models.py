@@ -161,6 +161,10 @@ class AuditRow(BaseModel):
 
 
 class BlockState(BaseModel):
+    """
+    The user's block after the action (an unblock answers blocked false, with nulls).
+    """
+
     model_config = ConfigDict(
         extra='allow',
     )
@@ -686,6 +690,10 @@ class AccountBlockedError(Error):
 
 
 class AdminGenerationList(BaseModel):
+    """
+    Stuck generations, oldest first, or the newest failures.
+    """
+
     model_config = ConfigDict(
         extra='allow',
     )

@@ -791,6 +791,14 @@ export interface components {
         /**
          * AdminAdjustment
          * @description The `adjustment` ledger row written.
+         * @example {
+         *       "actor": "ops@example.com",
+         *       "amount": 50,
+         *       "balance_after": 240,
+         *       "description": "video lost in an outage",
+         *       "id": 4,
+         *       "user_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566"
+         *     }
          */
         AdminAdjustment: {
             /** Id */
@@ -834,7 +842,31 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** AdminGenerationList */
+        /**
+         * AdminGenerationList
+         * @description Stuck generations, oldest first, or the newest failures.
+         * @example {
+         *       "items": [
+         *         {
+         *           "completed_at": null,
+         *           "cost": 10,
+         *           "created_at": "2026-11-24T09:30:05.123456Z",
+         *           "email": "me@example.com",
+         *           "error": null,
+         *           "error_code": null,
+         *           "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
+         *           "last_event_at": "2026-11-24T09:30:09.871634Z",
+         *           "model": "t2v-14B",
+         *           "refunded": false,
+         *           "replicate_id": "qmxb7r3f1hrm80ckwq5s6v2n4c",
+         *           "resolution": "480p",
+         *           "settled_by": null,
+         *           "status": "processing",
+         *           "user_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566"
+         *         }
+         *       ]
+         *     }
+         */
         AdminGenerationList: {
             /** Items */
             items: components["schemas"]["AdminGenerationRow"][];
@@ -991,6 +1023,111 @@ export interface components {
         /**
          * AdminUserDetail
          * @description One user: balance, block, ledger, generations, purchases, API keys (never secrets), rate counters.
+         * @example {
+         *       "active_generations": 0,
+         *       "api_keys": [
+         *         {
+         *           "created_at": "2026-11-24T09:30:05.123456Z",
+         *           "id": "0b7e2f4c-5d1a-4c8e-9f3b-2a6d8e1c4b70",
+         *           "last_chars": "Qx7w",
+         *           "last_used_at": null,
+         *           "name": "my laptop",
+         *           "prefix": "3f9a1c2e",
+         *           "revoked_at": null,
+         *           "status": "active"
+         *         }
+         *       ],
+         *       "balance": 190,
+         *       "blocked": false,
+         *       "blocked_at": null,
+         *       "blocked_reason": null,
+         *       "created_at": "2026-11-20T14:02:41.870233Z",
+         *       "email": "me@example.com",
+         *       "generations": [
+         *         {
+         *           "completed_at": "2026-11-24T09:30:11.004211Z",
+         *           "cost": 10,
+         *           "created_at": "2026-11-24T09:30:05.123456Z",
+         *           "deleted": false,
+         *           "error": null,
+         *           "error_code": null,
+         *           "expired": false,
+         *           "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
+         *           "kind": "text-to-video",
+         *           "model": "t2v-14B",
+         *           "progress": 100,
+         *           "prompt": "a red fox running through fresh snow",
+         *           "refunded": false,
+         *           "replicate_id": "qmxb7r3f1hrm80ckwq5s6v2n4c",
+         *           "resolution": "480p",
+         *           "retry_of": null,
+         *           "settled_by": "webhook",
+         *           "status": "succeeded",
+         *           "updated_at": "2026-11-24T09:30:11.004211Z",
+         *           "user_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566",
+         *           "video_lost": false
+         *         }
+         *       ],
+         *       "purchases": [
+         *         {
+         *           "amount": 500,
+         *           "created_at": "2026-11-20T14:04:30.771025Z",
+         *           "credited_at": "2026-11-20T14:05:12.402918Z",
+         *           "credits": 100,
+         *           "currency": "usd",
+         *           "pack_id": "credits-100",
+         *           "reversals": [],
+         *           "session_id": "cs_test_a1B2c3D4",
+         *           "status": "credited",
+         *           "unrecovered_credits": 0
+         *         }
+         *       ],
+         *       "rate_limits": [
+         *         {
+         *           "bucket": "create",
+         *           "hits": 1,
+         *           "window_start": "2026-11-24T09:30:00Z"
+         *         },
+         *         {
+         *           "bucket": "request",
+         *           "hits": 4,
+         *           "window_start": "2026-11-24T09:30:00Z"
+         *         }
+         *       ],
+         *       "transactions": [
+         *         {
+         *           "actor": null,
+         *           "amount": -10,
+         *           "balance_after": 190,
+         *           "created_at": "2026-11-24T09:30:05.123456Z",
+         *           "description": "t2v-14B 480p",
+         *           "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
+         *           "id": 3,
+         *           "type": "deduction"
+         *         },
+         *         {
+         *           "actor": null,
+         *           "amount": 100,
+         *           "balance_after": 200,
+         *           "created_at": "2026-11-20T14:05:12.402918Z",
+         *           "description": "100 credits (credits-100)",
+         *           "generation_id": null,
+         *           "id": 2,
+         *           "type": "purchase"
+         *         },
+         *         {
+         *           "actor": null,
+         *           "amount": 100,
+         *           "balance_after": 100,
+         *           "created_at": "2026-11-20T14:02:41.870233Z",
+         *           "description": "Welcome bonus",
+         *           "generation_id": null,
+         *           "id": 1,
+         *           "type": "signup_bonus"
+         *         }
+         *       ],
+         *       "user_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566"
+         *     }
          */
         AdminUserDetail: {
             /**
@@ -1029,6 +1166,17 @@ export interface components {
         /**
          * AdminUserList
          * @description Users whose id is the query, or whose email starts with it (the newest when empty).
+         * @example {
+         *       "items": [
+         *         {
+         *           "balance": 190,
+         *           "blocked": false,
+         *           "created_at": "2026-11-20T14:02:41.870233Z",
+         *           "email": "me@example.com",
+         *           "user_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566"
+         *         }
+         *       ]
+         *     }
          */
         AdminUserList: {
             /** Items */
@@ -1056,6 +1204,164 @@ export interface components {
         /**
          * Analytics
          * @description Generation patterns over the last `days` UTC days (today included, live).
+         * @example {
+         *       "busiest_hours": [
+         *         {
+         *           "generations": 10,
+         *           "hour": 11
+         *         },
+         *         {
+         *           "generations": 10,
+         *           "hour": 17
+         *         },
+         *         {
+         *           "generations": 9,
+         *           "hour": 10
+         *         },
+         *         {
+         *           "generations": 9,
+         *           "hour": 12
+         *         },
+         *         {
+         *           "generations": 9,
+         *           "hour": 16
+         *         }
+         *       ],
+         *       "completion": [
+         *         {
+         *           "count": 0,
+         *           "from_seconds": 0,
+         *           "to_seconds": 30
+         *         },
+         *         {
+         *           "count": 18,
+         *           "from_seconds": 30,
+         *           "to_seconds": 60
+         *         },
+         *         {
+         *           "count": 71,
+         *           "from_seconds": 60,
+         *           "to_seconds": 120
+         *         },
+         *         {
+         *           "count": 17,
+         *           "from_seconds": 120,
+         *           "to_seconds": 180
+         *         },
+         *         {
+         *           "count": 5,
+         *           "from_seconds": 180,
+         *           "to_seconds": 300
+         *         },
+         *         {
+         *           "count": 1,
+         *           "from_seconds": 300,
+         *           "to_seconds": 600
+         *         },
+         *         {
+         *           "count": 0,
+         *           "from_seconds": 600,
+         *           "to_seconds": 1200
+         *         },
+         *         {
+         *           "count": 0,
+         *           "from_seconds": 1200,
+         *           "to_seconds": 2700
+         *         },
+         *         {
+         *           "count": 0,
+         *           "from_seconds": 2700,
+         *           "to_seconds": null
+         *         }
+         *       ],
+         *       "days": [
+         *         {
+         *           "canceled": 2,
+         *           "completion_seconds_sum": 10640.5,
+         *           "credits_adjusted": 50,
+         *           "credits_refunded": 80,
+         *           "credits_reversed": 0,
+         *           "credits_sold": 1200,
+         *           "credits_spent": 1400,
+         *           "date": "2026-11-24",
+         *           "failed": 5,
+         *           "generations": 120,
+         *           "in_flight": 1,
+         *           "revenue": {
+         *             "usd": 5500
+         *           },
+         *           "rolled_up": false,
+         *           "succeeded": 112
+         *         }
+         *       ],
+         *       "failure_reasons": [
+         *         {
+         *           "count": 3,
+         *           "error_code": "provider_failed",
+         *           "example": "CUDA out of memory. Tried to allocate 2.00 GiB"
+         *         },
+         *         {
+         *           "count": 2,
+         *           "error_code": "timeout",
+         *           "example": "The generation took too long and was stopped; your credits were refunded."
+         *         }
+         *       ],
+         *       "hours": [
+         *         2,
+         *         1,
+         *         1,
+         *         0,
+         *         0,
+         *         1,
+         *         2,
+         *         3,
+         *         5,
+         *         8,
+         *         9,
+         *         10,
+         *         9,
+         *         8,
+         *         7,
+         *         8,
+         *         9,
+         *         10,
+         *         9,
+         *         7,
+         *         5,
+         *         3,
+         *         2,
+         *         1
+         *       ],
+         *       "models": [
+         *         {
+         *           "canceled": 0,
+         *           "failed": 1,
+         *           "generations": 20,
+         *           "kind": "image-to-video",
+         *           "model": "i2v-14B",
+         *           "resolution": "480p",
+         *           "succeeded": 18
+         *         },
+         *         {
+         *           "canceled": 2,
+         *           "failed": 3,
+         *           "generations": 80,
+         *           "kind": "text-to-video",
+         *           "model": "t2v-14B",
+         *           "resolution": "480p",
+         *           "succeeded": 75
+         *         },
+         *         {
+         *           "canceled": 0,
+         *           "failed": 1,
+         *           "generations": 20,
+         *           "kind": "text-to-video",
+         *           "model": "t2v-14B",
+         *           "resolution": "720p",
+         *           "succeeded": 19
+         *         }
+         *       ]
+         *     }
          */
         Analytics: {
             /** Days */
@@ -1141,8 +1447,10 @@ export interface components {
          *       "created_at": "2026-11-24T09:30:05.123456Z",
          *       "id": "0b7e2f4c-5d1a-4c8e-9f3b-2a6d8e1c4b70",
          *       "last_chars": "Qx7w",
+         *       "last_used_at": null,
          *       "name": "my laptop",
          *       "prefix": "3f9a1c2e",
+         *       "revoked_at": null,
          *       "status": "active"
          *     }
          */
@@ -1186,8 +1494,10 @@ export interface components {
          *       "id": "0b7e2f4c-5d1a-4c8e-9f3b-2a6d8e1c4b70",
          *       "key": "wan_live_3f9a1c2e_<43 characters>Qx7w",
          *       "last_chars": "Qx7w",
+         *       "last_used_at": null,
          *       "name": "my laptop",
          *       "prefix": "3f9a1c2e",
+         *       "revoked_at": null,
          *       "status": "active"
          *     }
          */
@@ -1237,8 +1547,10 @@ export interface components {
          *           "created_at": "2026-11-24T09:30:05.123456Z",
          *           "id": "0b7e2f4c-5d1a-4c8e-9f3b-2a6d8e1c4b70",
          *           "last_chars": "Qx7w",
+         *           "last_used_at": null,
          *           "name": "my laptop",
          *           "prefix": "3f9a1c2e",
+         *           "revoked_at": null,
          *           "status": "active"
          *         }
          *       ]
@@ -1263,6 +1575,26 @@ export interface components {
         /**
          * AuditPage
          * @description Newest first; pass next_cursor back as `before` for the next page.
+         * @example {
+         *       "items": [
+         *         {
+         *           "action": "credits.adjust",
+         *           "actor": "ops@example.com",
+         *           "actor_id": "5e2b9d71-3c4f-4a8e-b6d0-9f1e2a3b4c5d",
+         *           "amount": 50,
+         *           "at": "2026-11-24T09:42:17.554102Z",
+         *           "detail": {
+         *             "balance_after": 240,
+         *             "ledger_id": 4
+         *           },
+         *           "generation_id": null,
+         *           "id": 17,
+         *           "reason": "video lost in an outage",
+         *           "user_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566"
+         *         }
+         *       ],
+         *       "next_cursor": null
+         *     }
          */
         AuditPage: {
             /** Items */
@@ -1304,7 +1636,16 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /** BlockState */
+        /**
+         * BlockState
+         * @description The user's block after the action (an unblock answers blocked false, with nulls).
+         * @example {
+         *       "blocked": true,
+         *       "blocked_at": "2026-11-24T09:42:17.554102Z",
+         *       "blocked_reason": "chargeback fraud",
+         *       "user_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566"
+         *     }
+         */
         BlockState: {
             /**
              * User Id
@@ -1387,6 +1728,7 @@ export interface components {
          * ContentPolicyError
          * @description 422 content_policy
          * @example {
+         *       "blocked_until": null,
          *       "category": "blocked_term",
          *       "code": "content_policy",
          *       "detail": "The prompt was refused by the content policy (the blocked term \"gore\"); nothing was charged.",
@@ -1455,6 +1797,7 @@ export interface components {
          *           "created_at": "2026-11-24T09:29:58.000000Z",
          *           "description": "Welcome bonus",
          *           "generation_deleted": false,
+         *           "generation_id": null,
          *           "id": 1,
          *           "type": "signup_bonus"
          *         }
@@ -1627,6 +1970,8 @@ export interface components {
          *       "completed_at": "2026-11-24T09:30:11.004211Z",
          *       "cost": 10,
          *       "created_at": "2026-11-24T09:30:05.123456Z",
+         *       "error": null,
+         *       "error_code": null,
          *       "expired": false,
          *       "favorite": false,
          *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
@@ -1636,6 +1981,7 @@ export interface components {
          *       "prompt": "a red fox running through fresh snow",
          *       "refunded": false,
          *       "resolution": "480p",
+         *       "retry_of": null,
          *       "status": "succeeded",
          *       "terminal": true,
          *       "updated_at": "2026-11-24T09:30:11.004211Z",
@@ -1728,6 +2074,8 @@ export interface components {
          *           "completed_at": "2026-11-24T09:30:11.004211Z",
          *           "cost": 10,
          *           "created_at": "2026-11-24T09:30:05.123456Z",
+         *           "error": null,
+         *           "error_code": null,
          *           "expired": false,
          *           "favorite": false,
          *           "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
@@ -1737,12 +2085,14 @@ export interface components {
          *           "prompt": "a red fox running through fresh snow",
          *           "refunded": false,
          *           "resolution": "480p",
+         *           "retry_of": null,
          *           "status": "succeeded",
          *           "terminal": true,
          *           "updated_at": "2026-11-24T09:30:11.004211Z",
          *           "video_url": "http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=…"
          *         }
-         *       ]
+         *       ],
+         *       "next_cursor": null
          *     }
          */
         GenerationPage: {
@@ -1788,6 +2138,15 @@ export interface components {
         /**
          * GoodwillRefund
          * @description The goodwill refund's `adjustment` row, tied to its generation.
+         * @example {
+         *       "actor": "ops@example.com",
+         *       "amount": 10,
+         *       "balance_after": 250,
+         *       "description": "goodwill refund (video lost): the video expired at Replicate before our copy",
+         *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
+         *       "id": 5,
+         *       "user_id": "7a1c2e34-0b5d-4f6a-8e9f-112233445566"
+         *     }
          */
         GoodwillRefund: {
             /** Id */
@@ -2086,7 +2445,12 @@ export interface components {
              */
             code: "not_found";
         } & WithRequired<components["schemas"]["Error"], "detail" | "code">;
-        /** OptionalReason */
+        /**
+         * OptionalReason
+         * @example {
+         *       "reason": "chargeback withdrawn"
+         *     }
+         */
         OptionalReason: {
             /** Reason */
             reason?: string | null;
@@ -2414,6 +2778,17 @@ export interface components {
         /**
          * SettleResult
          * @description What asking Replicate changed (the sweep's counts for this one generation).
+         * @example {
+         *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
+         *       "outcome": {
+         *         "checked": 1,
+         *         "refunded": 0,
+         *         "settled_succeeded": 1
+         *       },
+         *       "refunded": false,
+         *       "status": "succeeded",
+         *       "terminal": true
+         *     }
          */
         SettleResult: {
             /**
@@ -4668,7 +5043,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description The user's block after the action (an unblock answers blocked false, with nulls). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4770,7 +5145,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description The user's block after the action (an unblock answers blocked false, with nulls). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4869,7 +5244,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description Stuck generations, oldest first, or the newest failures. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5246,6 +5621,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id,at,actor,actor_id,action,user_id,generation_id,amount,reason
+                     *     17,2026-11-24T09:42:17.554102Z,ops@example.com,5e2b9d71-3c4f-4a8e-b6d0-9f1e2a3b4c5d,credits.adjust,7a1c2e34-0b5d-4f6a-8e9f-112233445566,,50,video lost in an outage
+                     */
                     "text/csv": string;
                 };
             };
