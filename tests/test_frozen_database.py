@@ -47,11 +47,11 @@ def own_pg(pg_tmp_path):
         def freeze(self):
             os.kill(postmaster, signal.SIGSTOP)
             for pid in _children(postmaster):
-                os.kill(pid, signal.SIGSTOP)
+                _signal(pid, signal.SIGSTOP)
 
         def thaw(self):
             for pid in _children(postmaster):
-                os.kill(pid, signal.SIGCONT)
+                _signal(pid, signal.SIGCONT)
             os.kill(postmaster, signal.SIGCONT)
 
     freezer = Freezer()
