@@ -416,3 +416,21 @@ def test_the_dev_server_serves_the_client_and_nothing_else(stack):
     for path in ("/web/%2e%2e/dev.py", "/web/..%2fdev_routes.py", "/web/nope.js", "/web/README", "/web/sub/app.js"):
         assert_error(client.get(path), 404, "not_found")
     client.close()
+
+
+def test_docs_render_the_openapi_31_document_offline(stack, page):
+    """/docs is Swagger UI from the installed wheel: it reads our OpenAPI 3.1 document and lists
+    the operations, with every request the page makes answered by the local server alone."""
+    from playwright.sync_api import expect
+
+    elsewhere = []
+    page.route(lambda url: not url.startswith(stack.url),
+               lambda route: (elsewhere.append(route.request.url), route.abort()))
+    page.goto(f"{stack.url}/docs")
+    operation = page.locator(".opblock-post", has=page.locator(".opblock-summary-path[data-path='/text-to-video']"))
+    expect(operation).to_be_visible()
+    expect(operation.locator(".opblock-summary-method")).to_have_text("POST")
+    expect(page.locator(".opblock-summary-path[data-path='/status']")).to_be_visible()
+    expect(page.locator(".info .title")).to_contain_text("3.1")  # the OAS version badge beside the title
+    expect(page.get_by_text("Unable to render this definition")).to_have_count(0)
+    assert elsewhere == []
