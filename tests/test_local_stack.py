@@ -115,7 +115,7 @@ def test_a_busy_port_is_one_line_suggesting_another_port(tmp_path):
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr == f"wan-api dev: port {port} on 127.0.0.1 is in use: choose another with --port " \
                          f"(--port 0 picks a free one)\n"
-    assert not (tmp_path / "data" / "postgres").exists()  # refused before any database started
+    assert not (tmp_path / "data").exists()  # refused before anything was made: no dev.lock, no secrets
 
 
 def test_the_banner_masks_the_database_password(db_url, tmp_path):

@@ -39,7 +39,8 @@ generations, asks Replicate about silent ones, copies finished videos. Prints th
 on the last line. Safe to run while the cron runs.
 
 Needs: REPLICATE_API_TOKEN, and the data: DATABASE_URL, or SUPABASE_URL with
-SUPABASE_SERVICE_ROLE_KEY (videos are then copied to Supabase Storage). The thresholds are
+SUPABASE_SERVICE_ROLE_KEY (videos are then copied to Supabase Storage); with neither, the
+running `wan-api dev` of WAN_DATA_DIR (its database and its Replicate emulator). The thresholds are
 STUCK_AFTER_SECONDS (600), QUEUED_TIMEOUT_SECONDS (600) and DEADLINE_SECONDS (2700)."""
 
 
@@ -69,13 +70,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """One sweep now; its counts as JSON on the last line."""
     from shared.sweep import sweep
-    from wan_local.dev import operator_services
+    from wan_local.dev import NO_DATA, operator_services, with_local_stack
 
     settings = get_settings()
     has_data = settings.database_url or (settings.supabase_url and settings.supabase_service_role_key)
-    if not has_data or not settings.replicate_api_token:
-        return fail("sweep", "set REPLICATE_API_TOKEN (the sweep asks Replicate) and DATABASE_URL, "
-                             "or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY", 2)
+    if not has_data:  # the running `wan-api dev` of the data directory, with its emulator
+        settings = with_local_stack(settings, "sweep")
+        if settings is None:
+            return fail("sweep", NO_DATA, 2)
+    if not settings.replicate_api_token:
+        return fail("sweep", "set REPLICATE_API_TOKEN: the sweep asks Replicate about silent generations", 2)
     services = operator_services(settings)
     try:
         print(json.dumps(sweep(services)))

@@ -91,11 +91,17 @@ class DataDirLock:
                 other = json.loads(held)
             except ValueError:
                 other = {}
-            who = ", ".join(f"{k} {v}" for k, v in other.items()) or "owner unknown"
+            who = ", ".join(f"{k} {other[k]}" for k in ("pid", "port") if k in other) or "owner unknown"
             raise DataDirInUse(f"{self.path.parent} is in use by another process ({who})") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), **owner}).encode())
         self._fd = fd
+        return self.update(**owner)
+
+    def update(self, **owner) -> "DataDirLock":
+        """Rewrite what the file says about its (live) owner."""
+        if self._fd is None:  # released already: nothing to say
+            return self
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps({"pid": os.getpid(), **owner}).encode(), 0)
         return self
 
     def release(self) -> None:
