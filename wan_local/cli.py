@@ -9,6 +9,7 @@ import sys
 import threading
 from importlib.metadata import PackageNotFoundError, version
 
+from shared import settings as settings_module
 from shared.logs import configure_logging
 from shared.settings import SettingsError, get_settings
 from wan_local.operator_cli import add_commands as add_operator_commands
@@ -89,12 +90,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from wan_local.dev import DevStack
+    from wan_local.dev import DataDirUnusable, DevStack
     from wan_local.embedded_pg import DataDirInUse
     from wan_local.migrate import MigrationError
 
+    if not 0 <= args.port <= 65535:
+        return fail("dev", f"--port {args.port} is not a port: use 1 to 65535, or 0 for a free one", 2)
     try:
         stack = DevStack(get_settings(), host=args.host, port=args.port)
+    except DataDirUnusable as exc:
+        return fail("dev", str(exc), 2)
     except DataDirInUse as exc:
         return fail("dev", f"{exc}: stop that stack first, or set WAN_DATA_DIR to another directory")
     except RuntimeError as exc:  # no place for the data, or one the database cannot use
@@ -156,10 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     add_operator_commands(commands)
     args = parser.parse_args(argv)
     configure_logging()  # from the first line on, every log line is JSON (uvicorn's included)
+    settings_module.LOG_BAD_SETTINGS = False  # a bad setting is fail()'s one line below, not also a log line
     try:
         return args.run(args)
     except SettingsError as exc:  # one line, no traceback (contract section 1)
         return fail(args.command, str(exc), 2)
+    finally:
+        settings_module.LOG_BAD_SETTINGS = True
 
 
 if __name__ == "__main__":

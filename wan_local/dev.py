@@ -108,6 +108,10 @@ class ThreadedServer:
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+class DataDirUnusable(RuntimeError):
+    """WAN_DATA_DIR cannot be made or written."""
+
+
 def local_data_dir(settings: Settings) -> Path:
     """WAN_DATA_DIR as given (relative to the current directory, as a shell path is); unset, the
     project's own `.wan-data`, whatever directory the command runs from."""
@@ -212,8 +216,12 @@ class DevStack:
         self.api_socket: socket.socket | None = bind(host, port)
         self.port = self.api_socket.getsockname()[1]
         try:
-            make_dirs(self.data_dir)
-            self.lock = DataDirLock(self.data_dir / "dev.lock").acquire(port=self.port)
+            try:
+                make_dirs(self.data_dir)
+                self.lock = DataDirLock(self.data_dir / "dev.lock").acquire(port=self.port)
+            except OSError as exc:  # /proc/nope, a read-only disk, a file where a directory should be
+                raise DataDirUnusable(f"cannot keep the local data in {self.data_dir} ({exc.strerror}): "
+                                      f"set WAN_DATA_DIR to a directory you can write") from None
         except BaseException:
             self.api_socket.close()
             raise

@@ -108,8 +108,12 @@ def _run(action, command: str) -> int:
     backend = _backend(command)
     try:
         return action(backend)
+    except errors.InsufficientCredits as exc:  # its detail speaks to the user ("you have"): say it to the operator
+        print(f"wan-api {command}: the user has {exc.extra['balance']} credits, fewer than "
+              f"{exc.extra['required']}: the balance cannot go below 0", file=sys.stderr)
+        return 1
     except errors.ApiError as exc:
-        print(f"wan-api: {exc.detail}", file=sys.stderr)
+        print(f"wan-api {command}: {exc.detail}", file=sys.stderr)
         return 1
     finally:
         backend.close()
