@@ -42,11 +42,13 @@ def video_size(mp4: bytes) -> tuple[int, int]:
 
 def test_the_emulator_keeps_predictions_in_its_directory_and_resumes_an_unfinished_run(tmp_path):
     first = ReplicateEmulator(state_dir=tmp_path)
-    first.behaviour.run_seconds = 2.0
+    # A slow first run (1 s a step): stopped after its first step, it is surely mid-run, however
+    # loaded the machine; the resumed run has its own, quick pace.
+    first.behaviour.run_seconds = 20.0
     server = served(first)
     provider = ReplicateProvider("r8_test", first.base_url)
     pid = provider.create(catalog.variant("t2v-14B", "480p"), {"prompt": "a fox"}, "http://127.0.0.1:9/hook").id
-    wait_for(lambda: "10%" in first.predictions[pid].data["logs"])
+    wait_for(lambda: "5%" in first.predictions[pid].data["logs"])
     first.close()  # the process stops mid-run
     ThreadedServer.stop_all([server])
     stopped_at = json.loads((tmp_path / f"{pid}.json").read_text())["data"]
@@ -142,6 +144,9 @@ def test_a_restart_of_the_stack_mid_generation_is_a_non_event(db_url, tmp_path):
                         request_rate_per_minute=100_000)  # it polls status far more often than a client
     port = free_port()
     stack = DevStack(settings, port=port, sweep=False, db_role="service_role").start()
+    # The first run is slow (1 s a step), so the stop below lands mid-run however loaded the machine;
+    # the restarted stack resumes it at the settings' pace.
+    stack.emulator.behaviour.run_seconds = 20.0
     try:
         with Api(stack) as api:
             token = api.token()
