@@ -165,7 +165,7 @@ def wait_until_played(page, card) -> dict:
 
 def token_of(stack, email: str) -> str:
     """A token for the browser's user (/dev/signup answers an existing email with a fresh one)."""
-    return httpx.post(f"{stack.url}/dev/signup", json={"email": email}).json()["access_token"]
+    return httpx.post(f"{stack.url}/dev/signup", json={"email": email}, timeout=30).json()["access_token"]
 
 
 # --- the tests ------------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def token_of(stack, email: str) -> str:
 def test_a_text_to_video_from_sign_up_to_the_video_playing(running, page):
     from playwright.sync_api import expect
 
-    pricing = httpx.get(f"{running.url}/pricing").json()
+    pricing = httpx.get(f"{running.url}/pricing", timeout=30).json()
     open_client(page, f"{running.url}/")  # / sends the browser to the client's folder
     expect(page.locator("#signup")).to_be_visible()
     sign_up(page)
@@ -368,7 +368,7 @@ def test_the_form_offers_whatever_pricing_lists(stack, page):
     listed. The answer is replaced in the browser with a later catalog of the contract's shape."""
     from playwright.sync_api import expect
 
-    later = httpx.get(f"{stack.url}/pricing").json()
+    later = httpx.get(f"{stack.url}/pricing", timeout=30).json()
     later["models"] = [dict(m, aspect_ratios=["16:9", "9:16"]) for m in later["models"]] + [
         {"model": "t2v-next", "kind": "text-to-video", "resolutions": ["480p", "1080p"],
          "costs": {"480p": 10, "1080p": 40}, "aspect_ratios": {"480p": ["16:9"], "1080p": ["16:9", "1:1"]}}]
@@ -389,7 +389,7 @@ def test_the_form_offers_whatever_pricing_lists(stack, page):
 def test_buying_a_pack_through_checkout(stack, page):
     from playwright.sync_api import expect
 
-    packs = httpx.get(f"{stack.url}/pricing").json().get("packs")
+    packs = httpx.get(f"{stack.url}/pricing", timeout=30).json().get("packs")
     if not packs:
         pytest.skip("GET /pricing lists no credit packs in this build: purchases (issue 10) are not here yet")
     open_client(page, f"{stack.url}/")
@@ -409,7 +409,7 @@ def test_buying_a_pack_through_checkout(stack, page):
 
 def test_the_dev_server_serves_the_client_and_nothing_else(stack):
     """Without a browser: / leads to the client; only the client's own files are served."""
-    client = httpx.Client(base_url=stack.url)
+    client = httpx.Client(base_url=stack.url, timeout=30)
     root = client.get("/?api=https://api.example.com")
     assert root.status_code == 307 and root.headers["location"] == "/web/?api=https://api.example.com"
     page = client.get("/web/")
@@ -466,7 +466,7 @@ def test_api_keys_created_once_copied_listed_and_revoked(stack, page):
     expect(row.locator(".key-status")).to_have_text("active")
     expect(row).not_to_contain_text(key)  # the list never shows the secret
     shoot(page, "api_keys_created")
-    assert httpx.get(f"{stack.url}/credits", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert httpx.get(f"{stack.url}/credits", headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code == 200
 
     row.locator("button.revoke").click()
     expect(row.locator(".key-status")).to_have_text("revoked")
@@ -476,7 +476,7 @@ def test_api_keys_created_once_copied_listed_and_revoked(stack, page):
     page.wait_for_selector("body[data-ready]")
     expect(page.locator("#key-made")).to_be_hidden()  # shown once: a reload does not bring it back
     expect(page.locator("#keys-list tr")).to_have_count(1)
-    assert httpx.get(f"{stack.url}/credits", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    assert httpx.get(f"{stack.url}/credits", headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code == 401
 
 
 def test_delete_one_video_and_several_at_once(stack, page):
@@ -574,7 +574,7 @@ def test_signing_up_with_an_existing_email_says_so(stack, page):
 def test_a_balance_below_the_cheapest_video_warns_even_above_low_balance(stack, page):
     from playwright.sync_api import expect
 
-    cheapest = min(c for m in httpx.get(f"{stack.url}/pricing").json()["models"] for c in m["costs"].values())
+    cheapest = min(c for m in httpx.get(f"{stack.url}/pricing", timeout=30).json()["models"] for c in m["costs"].values())
     open_client(page, f"{stack.url}/")
     email = sign_up(page)
     expect(page.locator("#low-balance")).to_be_hidden()

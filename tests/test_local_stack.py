@@ -57,7 +57,7 @@ def test_wan_api_dev_serves_the_readme_walkthrough_and_stops_cleanly(tmp_path, p
                                                    headers=auth).json())["video_url"]
                             and s["video_url"].startswith(f"http://127.0.0.1:{port}/files/") and s)
             assert done["status"] == "succeeded"
-            assert httpx.get(done["video_url"]).content[4:8] == b"ftyp"
+            assert httpx.get(done["video_url"], timeout=30).content[4:8] == b"ftyp"
             assert http.post("/text-to-video", headers=auth, content=b'{"prompt": ').status_code == 422
         dev.send_signal(signal.SIGTERM)
         assert dev.wait(timeout=60) == 0  # a bound, not a speed: it stops by itself, exit code 0
@@ -160,7 +160,7 @@ def test_against_replicate_the_stack_fetches_the_accounts_webhook_secret(db_url,
         assert stack.emulator is None
         assert stack.settings.replicate_webhook_secret == replicate.webhook_secret
         replicate.behaviour.run_seconds = 0.1
-        with httpx.Client(base_url=stack.url) as http:
+        with httpx.Client(base_url=stack.url, timeout=30) as http:
             token = http.post("/dev/signup", json={"email": "r@example.com"}).json()["access_token"]
             auth = {"Authorization": f"Bearer {token}"}
             gen_id = http.post("/text-to-video", headers=auth, json={

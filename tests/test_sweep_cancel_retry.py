@@ -345,7 +345,7 @@ def test_retry_of_an_image_generation_reuses_the_stored_image(api, stack):
     assert r.status_code == 202, r.text
     import httpx
 
-    assert httpx.get(stack.emulator.creates[-1]["input"]["image"]).content == png()
+    assert httpx.get(stack.emulator.creates[-1]["input"]["image"], timeout=30).content == png()
 
 
 def test_retry_of_a_generation_that_did_not_fail_is_409(api, stack):
