@@ -140,12 +140,23 @@ class SettingsError(ValueError):
 
 
 _SECRET_WORDS = ("SECRET", "KEY", "TOKEN", "PASSWORD")
+_NUMBER_SUFFIXES = ("_SECONDS", "_DAYS", "_SIZE", "_MINUTE")  # API_KEY_CACHE_SECONDS is a duration, not a key
+# The CLI prints a bad setting's line itself (one line, stderr): it turns the log line off.
+LOG_BAD_SETTINGS = True
+
+
+def _n(value) -> str:
+    """A bound as a person writes it: 0, not 0.0."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 _ALLOWED = {
     "int_parsing": lambda ctx: "a whole number",
+    "int_from_float": lambda ctx: "a whole number",
     "float_parsing": lambda ctx: "a number",
-    "greater_than_equal": lambda ctx: f"a number of at least {ctx.get('ge')}",
-    "greater_than": lambda ctx: f"a number above {ctx.get('gt')}",
-    "less_than_equal": lambda ctx: f"a number of at most {ctx.get('le')}",
+    "greater_than_equal": lambda ctx: f"a number of at least {_n(ctx.get('ge'))}",
+    "greater_than": lambda ctx: f"a number above {_n(ctx.get('gt'))}",
+    "less_than_equal": lambda ctx: f"a number of at most {_n(ctx.get('le'))}",
     "bool_parsing": lambda ctx: "true or false",
 }
 
@@ -155,7 +166,8 @@ def describe(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         name = str(err["loc"][0]).upper() if err.get("loc") else "a setting"
-        value = "(hidden)" if any(w in name for w in _SECRET_WORDS) else repr(err.get("input"))
+        secret = any(w in name for w in _SECRET_WORDS) and not name.endswith(_NUMBER_SUFFIXES)
+        value = "(hidden)" if secret else repr(err.get("input"))
         allowed = _ALLOWED.get(err["type"])
         why = f"use {allowed(err.get('ctx') or {})}" if allowed else str(err["msg"]).removeprefix("Value error, ")
         parts.append(f"{name}={value} is not allowed: {why}")
@@ -170,6 +182,6 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         error = SettingsError(describe(exc))
-        if logging.getLogger().handlers:  # the service's logs (Modal); the CLI prints it itself
+        if LOG_BAD_SETTINGS and logging.getLogger().handlers:  # the service's logs (Modal); the CLI prints it
             logging.getLogger("shared.settings").error("bad setting: %s", error)
         raise error from None

@@ -97,7 +97,10 @@ def stack(db_url, tmp_path, stack_settings):
         database_url=db_url, wan_data_dir=str(tmp_path / "wan-data"),
         replicate_api_token=None, replicate_webhook_secret=None, supabase_url=None,
         supabase_service_role_key=None, supabase_jwt_secret=None, webhook_url=None,
-        public_base_url=None, allowed_origins="https://app.example.com", replicate_timeout_seconds=2.0,
+        public_base_url=None, allowed_origins="https://app.example.com",
+        # A bound, not a speed: a create that runs the prediction first (test_faults) waits on our
+        # own webhook handling, seconds on a loaded machine. Tests of Replicate timeouts set theirs.
+        replicate_timeout_seconds=30.0,
         stripe_secret_key=None, stripe_webhook_secret=None, checkout_success_url=None, checkout_cancel_url=None,
         # Tests of other rules make many calls a minute: the limits' own tests set theirs.
         create_rate_per_minute=100_000, request_rate_per_minute=100_000,

@@ -178,7 +178,7 @@ def limited_api(db_url, tmp_path, request):
                         replicate_api_token=None, replicate_webhook_secret=None, supabase_url=None,
                         supabase_service_role_key=None, supabase_jwt_secret=None, webhook_url=None,
                         public_base_url=None, allowed_origins="https://app.example.com",
-                        replicate_timeout_seconds=2.0, stripe_secret_key=None, stripe_webhook_secret=None,
+                        replicate_timeout_seconds=30.0, stripe_secret_key=None, stripe_webhook_secret=None,
                         **(LIMITS | getattr(request, "param", {})))
     stack = DevStack(settings, port=0, sweep=False, db_role="service_role").start()
     stack.emulator.behaviour.auto_run = False

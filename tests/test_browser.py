@@ -165,7 +165,7 @@ def wait_until_played(page, card) -> dict:
 
 def token_of(stack, email: str) -> str:
     """A token for the browser's user (/dev/signup answers an existing email with a fresh one)."""
-    return httpx.post(f"{stack.url}/dev/signup", json={"email": email}).json()["access_token"]
+    return httpx.post(f"{stack.url}/dev/signup", json={"email": email}, timeout=30).json()["access_token"]
 
 
 # --- the tests ------------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def token_of(stack, email: str) -> str:
 def test_a_text_to_video_from_sign_up_to_the_video_playing(running, page):
     from playwright.sync_api import expect
 
-    pricing = httpx.get(f"{running.url}/pricing").json()
+    pricing = httpx.get(f"{running.url}/pricing", timeout=30).json()
     open_client(page, f"{running.url}/")  # / sends the browser to the client's folder
     expect(page.locator("#signup")).to_be_visible()
     sign_up(page)
@@ -284,6 +284,12 @@ def test_cancel_refunds_and_retry_starts_again(stack, page):
         assert api.status(token, new_id).json()["retry_of"] == old_id
         stack.emulator.finish(api.prediction_of(new_id))
     wait_until_played(page, retried)
+    # The canceled card no longer offers a retry, says where it went, and its bar is not a live one.
+    expect(card.locator("button.retry")).to_be_hidden()
+    expect(card.locator(".retried-note")).to_have_text("Retried: the new attempt is at the top.")
+    expect(retried.locator(".retry-of")).to_have_text(f"Retry of the canceled video ({old_id[:8]})")
+    bar = card.locator(".bar").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert bar == "rgb(107, 114, 128)", bar  # the muted grey, not the accent blue of a running bar
 
 
 def test_out_of_credits_shows_the_apis_402_in_a_toast(stack, page):
@@ -362,7 +368,7 @@ def test_the_form_offers_whatever_pricing_lists(stack, page):
     listed. The answer is replaced in the browser with a later catalog of the contract's shape."""
     from playwright.sync_api import expect
 
-    later = httpx.get(f"{stack.url}/pricing").json()
+    later = httpx.get(f"{stack.url}/pricing", timeout=30).json()
     later["models"] = [dict(m, aspect_ratios=["16:9", "9:16"]) for m in later["models"]] + [
         {"model": "t2v-next", "kind": "text-to-video", "resolutions": ["480p", "1080p"],
          "costs": {"480p": 10, "1080p": 40}, "aspect_ratios": {"480p": ["16:9"], "1080p": ["16:9", "1:1"]}}]
@@ -383,7 +389,7 @@ def test_the_form_offers_whatever_pricing_lists(stack, page):
 def test_buying_a_pack_through_checkout(stack, page):
     from playwright.sync_api import expect
 
-    packs = httpx.get(f"{stack.url}/pricing").json().get("packs")
+    packs = httpx.get(f"{stack.url}/pricing", timeout=30).json().get("packs")
     if not packs:
         pytest.skip("GET /pricing lists no credit packs in this build: purchases (issue 10) are not here yet")
     open_client(page, f"{stack.url}/")
@@ -403,16 +409,183 @@ def test_buying_a_pack_through_checkout(stack, page):
 
 def test_the_dev_server_serves_the_client_and_nothing_else(stack):
     """Without a browser: / leads to the client; only the client's own files are served."""
-    client = httpx.Client(base_url=stack.url)
+    client = httpx.Client(base_url=stack.url, timeout=30)
     root = client.get("/?api=https://api.example.com")
     assert root.status_code == 307 and root.headers["location"] == "/web/?api=https://api.example.com"
     page = client.get("/web/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<script type="module" src="app.js">' in page.text
-    for name in ("app.js", "api.js", "config.js", "pricing.js", "images.js"):
+    for name in ("app.js", "api.js", "config.js", "pricing.js", "images.js", "keys.js"):
         answer = client.get(f"/web/{name}")
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/javascript"), name
     assert client.get("/web/style.css").headers["content-type"].startswith("text/css")
     for path in ("/web/%2e%2e/dev.py", "/web/..%2fdev_routes.py", "/web/nope.js", "/web/README", "/web/sub/app.js"):
         assert_error(client.get(path), 404, "not_found")
     client.close()
+
+
+def test_docs_render_the_openapi_31_document_offline(stack, page):
+    """/docs is Swagger UI from the installed wheel: it reads our OpenAPI 3.1 document and lists
+    the operations, with every request the page makes answered by the local server alone."""
+    from playwright.sync_api import expect
+
+    elsewhere = []
+    page.route(lambda url: not url.startswith(stack.url),
+               lambda route: (elsewhere.append(route.request.url), route.abort()))
+    page.goto(f"{stack.url}/docs")
+    operation = page.locator(".opblock-post", has=page.locator(".opblock-summary-path[data-path='/text-to-video']"))
+    expect(operation).to_be_visible()
+    expect(operation.locator(".opblock-summary-method")).to_have_text("POST")
+    expect(page.locator(".opblock-summary-path[data-path='/status']")).to_be_visible()
+    expect(page.locator(".info .title")).to_contain_text("3.1")  # the OAS version badge beside the title
+    expect(page.get_by_text("Unable to render this definition")).to_have_count(0)
+    assert elsewhere == []
+
+
+# --- issue 21 item 7: the screens for what the API offers -----------------------------------------
+
+def test_api_keys_created_once_copied_listed_and_revoked(stack, page):
+    from playwright.sync_api import expect
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url)
+    open_client(page, f"{stack.url}/")
+    sign_up(page)
+    expect(page.locator("#keys")).to_be_visible()
+    expect(page.locator("#keys-empty")).to_be_visible()
+    expect(page.locator("#keys-extra")).to_be_attached()  # the mount point other key panels use
+    page.fill("#key-form input[name=name]", "render script")
+    page.click("#key-form button")
+    made = page.locator("#key-made input")
+    expect(made).to_have_value(re.compile(r"^wan_live_"))
+    key = made.input_value()
+    page.click("#key-made button.copy")
+    expect(page.locator("#key-made button.copy")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == key
+    row = page.locator("#keys-list tr").first
+    expect(row.locator(".name")).to_have_text("render script")
+    expect(row.locator(".key-status")).to_have_text("active")
+    expect(row).not_to_contain_text(key)  # the list never shows the secret
+    shoot(page, "api_keys_created")
+    assert httpx.get(f"{stack.url}/credits", headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code == 200
+
+    row.locator("button.revoke").click()
+    expect(row.locator(".key-status")).to_have_text("revoked")
+    expect(page.locator(".toast[data-code=key_revoked]")).to_be_visible()
+    expect(row.locator("button.revoke")).to_be_hidden()
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator("#key-made")).to_be_hidden()  # shown once: a reload does not bring it back
+    expect(page.locator("#keys-list tr")).to_have_count(1)
+    assert httpx.get(f"{stack.url}/credits", headers={"Authorization": f"Bearer {key}"}, timeout=30).status_code == 401
+
+
+def test_delete_one_video_and_several_at_once(stack, page):
+    from playwright.sync_api import expect
+
+    open_client(page, f"{stack.url}/")
+    token = token_of(stack, sign_up(page))
+    with Api(stack) as api:
+        for i in range(4):
+            gen_id = api.text_to_video(token, prompt=f"video {i}").json()["generation_id"]
+            api.http.post("/cancel", json={"generation_id": gen_id}, headers=api.auth(token)).raise_for_status()
+        running = api.text_to_video(token, prompt="still running").json()["generation_id"]
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator(".card")).to_have_count(5)
+    live = page.locator(f".card[data-id='{running}']")
+    expect(live.locator("button.delete")).to_be_hidden()  # a running one is canceled first
+
+    one = page.locator(".card", has_text="video 3")
+    with page.expect_request(lambda r: r.method == "DELETE" and "/generations/" in r.url):
+        one.locator("button.delete").click()
+    expect(page.locator(".card")).to_have_count(4)
+    expect(page.locator("#bulk")).to_be_hidden()
+    for i in (0, 1):
+        page.locator(".card", has_text=f"video {i}").locator("input.pick").check()
+    expect(page.locator("#bulk-count")).to_have_text("2 videos selected")
+    shoot(page, "delete_selected")
+    chosen = sorted(page.locator(".card", has_text=f"video {i}").get_attribute("data-id") for i in (0, 1))
+    with page.expect_request(lambda r: r.url.endswith("/generations/delete")) as sent:
+        page.click("#delete-selected")
+    assert sorted(sent.value.post_data_json["generation_ids"]) == chosen
+    expect(page.locator(".card")).to_have_count(2)
+    expect(page.locator(".card .prompt")).to_have_text(["still running", "video 2"])
+    with Api(stack) as api:
+        listed = api.http.get("/generations", headers=api.auth(token)).json()["items"]
+        assert [g["prompt"] for g in listed] == ["still running", "video 2"]
+
+
+def test_identical_errors_are_one_toast_with_a_count(stack, page):
+    from playwright.sync_api import expect
+
+    open_client(page, f"{stack.url}/")
+    email = sign_up(page)
+    with Api(stack) as api:
+        user_id = api.http.post("/dev/signup", json={"email": email}).json()["user_id"]
+    stack.services.credits.add_credits(user_id, -100, "adjustment", "spent elsewhere")
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    page.fill("textarea[name=prompt]", "one more, please")
+    for count in (1, 2, 3):
+        with page.expect_response(lambda r: r.url.endswith("/text-to-video")):
+            page.click("#generate")
+        expect(page.locator("#generate")).to_be_enabled()
+    toast = page.locator(".toast[data-code=insufficient_credits]")
+    expect(toast).to_have_count(1)
+    expect(toast.locator(".count")).to_have_text("×3")
+    shoot(page, "toasts_counted")
+
+
+def test_generate_is_disabled_at_the_active_limit_until_one_ends(stack, page):
+    from playwright.sync_api import expect
+
+    open_client(page, f"{stack.url}/")
+    token = token_of(stack, sign_up(page))
+    limit = stack.settings.max_active_generations
+    with Api(stack) as api:
+        ids = [api.text_to_video(token, prompt=f"busy {i}").json()["generation_id"] for i in range(limit)]
+        page.reload()
+        page.wait_for_selector("body[data-ready]")
+        page.fill("textarea[name=prompt]", "one too many")
+        page.click("#generate")
+        expect(page.locator(".toast[data-code=too_many_active_generations]")).to_be_visible()
+        expect(page.locator("#generate")).to_be_disabled()
+        expect(page.locator("#cost")).to_contain_text(f"{limit} videos in progress, the most at once")
+        shoot(page, "at_the_active_limit")
+        stack.emulator.finish(api.prediction_of(ids[0]))
+    expect(page.locator(f".card[data-id='{ids[0]}']")).to_have_attribute("data-status", "succeeded")
+    expect(page.locator("#generate")).to_be_enabled()
+
+
+def test_signing_up_with_an_existing_email_says_so(stack, page):
+    from playwright.sync_api import expect
+
+    open_client(page, f"{stack.url}/")
+    email = sign_up(page)
+    expect(page.locator(".toast[data-code=existing_account]")).to_have_count(0)  # a new one: nothing to say
+    page.click("#sign-out")
+    page.fill("#signup-form input[name=email]", email)
+    page.click("#signup-form button")
+    expect(page.locator(".toast[data-code=existing_account] span").first).to_have_text(
+        f"{email} already has an account: you are signed in to it.")
+    expect(page.locator("#balance")).to_have_text("100 credits")
+
+
+def test_a_balance_below_the_cheapest_video_warns_even_above_low_balance(stack, page):
+    from playwright.sync_api import expect
+
+    cheapest = min(c for m in httpx.get(f"{stack.url}/pricing", timeout=30).json()["models"] for c in m["costs"].values())
+    open_client(page, f"{stack.url}/")
+    email = sign_up(page)
+    expect(page.locator("#low-balance")).to_be_hidden()
+    with Api(stack) as api:
+        user_id = api.http.post("/dev/signup", json={"email": email}).json()["user_id"]
+        token = token_of(stack, email)
+        stack.services.credits.add_credits(user_id, -(100 - (cheapest - 1)), "adjustment", "spent elsewhere")
+        credits = api.http.get("/credits", headers=api.auth(token)).json()
+    assert credits["balance"] == cheapest - 1 and credits["low_balance"] is False  # the seed's rule: < 5
+    page.reload()
+    page.wait_for_selector("body[data-ready]")
+    expect(page.locator("#low-balance")).to_be_visible()
+    expect(page.locator("#low-balance")).to_contain_text(f"{cheapest - 1} credits left, and the cheapest video costs {cheapest}")
+    shoot(page, "cannot_pay_the_cheapest")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib.metadata import version
@@ -37,3 +38,17 @@ def test_each_commands_help_says_what_it_needs_and_its_defaults(capsys, command,
     text = help_of(capsys, command)
     for phrase in needs:
         assert phrase in text, phrase
+
+
+@pytest.mark.parametrize("argv, env, line", [
+    pytest.param(["dev", "--port", "99999"], {}, "wan-api dev: --port 99999 is not a port: use 1 to 65535, "
+                 "or 0 for a free one", id="port_out_of_range"),
+    pytest.param(["dev", "--port", "0"], {"WAN_DATA_DIR": "/proc/nope"}, "wan-api dev: cannot keep the local "
+                 "data in /proc/nope (No such file or directory): set WAN_DATA_DIR to a directory you can write",
+                 id="data_dir_cannot_be_made"),
+])
+def test_bad_input_to_dev_is_one_line_and_exit_2(tmp_path, argv, env, line):
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WAN_DATA_DIR")}
+    run = subprocess.run([sys.executable, "-m", "wan_local.cli", *argv], env=environ | env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert (run.returncode, run.stdout, run.stderr) == (2, "", line + "\n")

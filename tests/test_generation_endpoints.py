@@ -48,7 +48,7 @@ def test_a_generation_reaches_succeeded_with_a_video_the_browser_can_play(api):
     final = wait_for(lambda: (s := api.status(token, gen_id).json())["terminal"] and s)
     assert final["status"] == "succeeded" and final["progress"] == 100 and final["refunded"] is False
     video = wait_for(lambda: (s := api.status(token, gen_id).json())["video_url"].startswith(api.stack.url) and s)
-    download = httpx.get(video["video_url"])
+    download = httpx.get(video["video_url"], timeout=30)
     assert download.status_code == 200
     assert download.headers["content-type"] == "video/mp4"
     assert download.content[4:8] == b"ftyp"  # an MP4 container
@@ -275,12 +275,12 @@ def test_image_to_video_stores_the_image_and_gives_replicate_a_url_it_can_fetch(
     assert r.status_code == 202, r.text
     assert (r.json()["cost"], r.json()["credits_remaining"]) == (20, 80)
     image_url = api.stack.emulator.creates[-1]["input"]["image"]
-    fetched = httpx.get(image_url)
+    fetched = httpx.get(image_url, timeout=30)
     assert fetched.status_code == 200 and fetched.content == png()
     pred = api.stack.emulator.predictions[api.prediction_of(r.json()["generation_id"])]
     assert pred.data["model"] == "wavespeedai/wan-2.1-i2v-720p"
     tampered = image_url.replace("sig=", "sig=0")
-    assert httpx.get(tampered).status_code == 404
+    assert httpx.get(tampered, timeout=30).status_code == 404
 
 
 @pytest.mark.parametrize("image,status,code", [

@@ -42,11 +42,13 @@ def video_size(mp4: bytes) -> tuple[int, int]:
 
 def test_the_emulator_keeps_predictions_in_its_directory_and_resumes_an_unfinished_run(tmp_path):
     first = ReplicateEmulator(state_dir=tmp_path)
-    first.behaviour.run_seconds = 2.0
+    # A slow first run (1 s a step): stopped after its first step, it is surely mid-run, however
+    # loaded the machine; the resumed run has its own, quick pace.
+    first.behaviour.run_seconds = 20.0
     server = served(first)
     provider = ReplicateProvider("r8_test", first.base_url)
     pid = provider.create(catalog.variant("t2v-14B", "480p"), {"prompt": "a fox"}, "http://127.0.0.1:9/hook").id
-    wait_for(lambda: "10%" in first.predictions[pid].data["logs"])
+    wait_for(lambda: "5%" in first.predictions[pid].data["logs"])
     first.close()  # the process stops mid-run
     ThreadedServer.stop_all([server])
     stopped_at = json.loads((tmp_path / f"{pid}.json").read_text())["data"]
@@ -64,7 +66,7 @@ def test_the_emulator_keeps_predictions_in_its_directory_and_resumes_an_unfinish
         data = second.predictions[pid].data
         assert data["logs"] == FULL_LOGS  # went on from where it stopped: no step twice, none lost
         assert data["urls"]["get"] == f"{second.base_url}/v1/predictions/{pid}"
-        assert httpx.get(done.output_url).content[4:8] == b"ftyp"
+        assert httpx.get(done.output_url, timeout=30).content[4:8] == b"ftyp"
         assert first.predictions[pid].data["status"] == "processing"  # the closed one did not run on
     finally:
         ThreadedServer.stop_all([server])
@@ -91,7 +93,7 @@ def test_logs_and_output_events_are_sent_as_replicate_throttles_them():
         client_body = {"input": {"prompt": "a fox"}, "webhook": "http://127.0.0.1:9/hook",
                        "webhook_events_filter": ["start", "logs", "output", "completed"]}
         pid = httpx.post(f"{emulator.base_url}/v1/models/wavespeedai/wan-2.1-t2v-480p/predictions",
-                         json=client_body, headers={"Authorization": "Bearer r8"}).json()["id"]
+                         json=client_body, headers={"Authorization": "Bearer r8"}, timeout=30).json()["id"]
         wait_for(lambda: any(d["event"] == "completed" for d in list(emulator.deliveries)))
         events = [d["event"] for d in emulator.deliveries]
         assert events[0] == "start" and events[-2:] == ["output", "completed"]
@@ -116,7 +118,7 @@ def test_the_emulated_video_has_the_requested_shape(ratio, size):
         pid = provider.create(catalog.variant("t2v-14B", "480p"), {"prompt": "a fox", "aspect_ratio": ratio},
                               "http://127.0.0.1:9/hook").id
         emulator.finish(pid)
-        video = httpx.get(provider.get(pid).output_url).content
+        video = httpx.get(provider.get(pid).output_url, timeout=30).content
         assert video_size(video) == size
         assert b"avc1" in video  # H.264, which Chromium plays
     finally:
@@ -142,6 +144,9 @@ def test_a_restart_of_the_stack_mid_generation_is_a_non_event(db_url, tmp_path):
                         request_rate_per_minute=100_000)  # it polls status far more often than a client
     port = free_port()
     stack = DevStack(settings, port=port, sweep=False, db_role="service_role").start()
+    # The first run is slow (1 s a step), so the stop below lands mid-run however loaded the machine;
+    # the restarted stack resumes it at the settings' pace.
+    stack.emulator.behaviour.run_seconds = 20.0
     try:
         with Api(stack) as api:
             token = api.token()
@@ -165,7 +170,7 @@ def test_a_restart_of_the_stack_mid_generation_is_a_non_event(db_url, tmp_path):
             assert stack.emulator.creates == []  # the same prediction finished; nothing was started again
             assert stack.emulator.predictions[pid].data["logs"] == FULL_LOGS
             video = wait_for(lambda: (s := api.status(token, gen_id).json())["video_url"].startswith(stack.url) and s)
-            assert httpx.get(video["video_url"]).content[4:8] == b"ftyp"
+            assert httpx.get(video["video_url"], timeout=30).content[4:8] == b"ftyp"
             assert api.balance(token) == 90  # charged once, not refunded
     finally:
         stack.stop()

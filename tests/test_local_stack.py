@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -59,12 +57,10 @@ def test_wan_api_dev_serves_the_readme_walkthrough_and_stops_cleanly(tmp_path, p
                                                    headers=auth).json())["video_url"]
                             and s["video_url"].startswith(f"http://127.0.0.1:{port}/files/") and s)
             assert done["status"] == "succeeded"
-            assert httpx.get(done["video_url"]).content[4:8] == b"ftyp"
+            assert httpx.get(done["video_url"], timeout=30).content[4:8] == b"ftyp"
             assert http.post("/text-to-video", headers=auth, content=b'{"prompt": ').status_code == 422
-        began = time.monotonic()
         dev.send_signal(signal.SIGTERM)
-        assert dev.wait(timeout=30) == 0
-        assert time.monotonic() - began < 15
+        assert dev.wait(timeout=60) == 0  # a bound, not a speed: it stops by itself, exit code 0
         # Every log line of the run is one JSON object with a timestamp: requests, errors, uvicorn's.
         logged = [line for line in dev.stdout.read().splitlines() if line != "stopping…"]
         events = [json.loads(line) for line in logged]
@@ -119,7 +115,7 @@ def test_a_busy_port_is_one_line_suggesting_another_port(tmp_path):
     assert run.returncode == 1 and run.stdout == ""
     assert run.stderr == f"wan-api dev: port {port} on 127.0.0.1 is in use: choose another with --port " \
                          f"(--port 0 picks a free one)\n"
-    assert not (tmp_path / "data" / "postgres").exists()  # refused before any database started
+    assert not (tmp_path / "data").exists()  # refused before anything was made: no dev.lock, no secrets
 
 
 def test_the_banner_masks_the_database_password(db_url, tmp_path):
@@ -152,20 +148,6 @@ def test_the_data_directory_is_the_projects_whatever_the_current_directory(tmp_p
         local_data_dir(Settings(_env_file=None))
 
 
-def test_docs_load_with_every_asset_from_the_local_server_only(api):
-    page = api.http.get("/docs")
-    assert page.status_code == 200
-    assert "http://" not in page.text and "https://" not in page.text  # no CDN, nothing absolute
-    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
-    assets += re.findall(r"""url: ?["']([^"']+)["']""", page.text)  # the OpenAPI document
-    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css", "/openapi.json"} <= set(assets)
-    for asset in assets:
-        r = api.http.get(asset)
-        assert r.status_code == 200 and r.content, asset
-    assert "SwaggerUIBundle" in api.http.get("/docs/assets/swagger-ui-bundle.js").text
-    assert api.http.get("/docs/oauth2-redirect").status_code == 200
-
-
 def test_against_replicate_the_stack_fetches_the_accounts_webhook_secret(db_url, tmp_path):
     replicate = ReplicateEmulator()
     server = ThreadedServer(replicate.app, "127.0.0.1", 0).start()
@@ -178,7 +160,7 @@ def test_against_replicate_the_stack_fetches_the_accounts_webhook_secret(db_url,
         assert stack.emulator is None
         assert stack.settings.replicate_webhook_secret == replicate.webhook_secret
         replicate.behaviour.run_seconds = 0.1
-        with httpx.Client(base_url=stack.url) as http:
+        with httpx.Client(base_url=stack.url, timeout=30) as http:
             token = http.post("/dev/signup", json={"email": "r@example.com"}).json()["access_token"]
             auth = {"Authorization": f"Bearer {token}"}
             gen_id = http.post("/text-to-video", headers=auth, json={

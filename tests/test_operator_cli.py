@@ -4,6 +4,9 @@ print and the ledger rows they write, against the real database."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -50,7 +53,8 @@ def test_credits_deduct_defaults_to_the_os_user_and_never_goes_negative(db, wan,
     code, out, _ = wan("credits", "deduct", str(user), "30", "--reason", "duplicate grant")
     assert code == 0 and "balance 70" in out                                     # 100 - 30
     code, _, err = wan("credits", "deduct", str(user), "71", "--reason", "too much")
-    assert code == 1 and "71" in err and "70" in err                             # 70 - 71 < 0: refused
+    assert code == 1 and err == ("wan-api credits deduct: the user has 70 credits, fewer than 71: the balance "
+                                 "cannot go below 0\n")                         # 70 - 71 < 0: refused
     assert balance(db, user) == 70
     assert [(a, b, r) for _, a, b, _, r, _ in _adjustments(db, user)] == [(-30, 70, "oncall")]
 
@@ -173,3 +177,46 @@ def test_a_grant_that_would_pass_the_balances_range_is_refused_plainly(db, wan):
     user = make_user(db)
     code, out, err = wan("credits", "grant", str(user), "2147483647", "--reason", "x")
     assert code == 1 and "out of the range" in err and "try again" not in err
+
+
+# --- with no DATABASE_URL: the running local stack of the data directory (issue 21 item 5) ----------
+
+def _operator(*argv: str, data_dir) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DATABASE_URL", "SUPABASE_URL", "SUPABASE_SERVICE_ROLE_KEY", "REPLICATE_API_TOKEN",
+                        "REPLICATE_BASE_URL")}
+    return subprocess.run([sys.executable, "-m", "wan_local.cli", *argv], env=env | {"WAN_DATA_DIR": str(data_dir)},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_without_database_url_the_commands_use_the_running_local_stack_and_say_so(stack, db):
+    stack.emulator.behaviour.auto_run = False
+    user = make_user(db, email="local@example.com")
+    said = (f"no DATABASE_URL, so using the local stack of {stack.data_dir} (wan-api dev, pid {os.getpid()}, "
+            f"{stack.url})\n")
+    stats = _operator("stats", "--json", data_dir=stack.data_dir)
+    assert stats.returncode == 0 and stats.stderr == f"wan-api stats: {said}", stats.stderr
+    assert "since" in json.loads(stats.stdout)
+    granted = _operator("credits", "grant", "local@example.com", "5", "--reason", "test", data_dir=stack.data_dir)
+    assert granted.returncode == 0 and granted.stderr == f"wan-api credits grant: {said}"
+    assert balance(db, user) == 105
+    # The sweep reaches the stack's Replicate emulator: a generation stuck there is settled.
+    gen = stack.services.credits.create_generation(NewGeneration(
+        user_id=user, kind="text-to-video", model="t2v-14B", resolution="480p", prompt="p", cost=10, max_active=5))
+    swept = _operator("sweep", data_dir=stack.data_dir)
+    assert swept.returncode == 0 and swept.stderr.startswith(f"wan-api sweep: {said}"), swept.stderr
+    assert json.loads(swept.stdout.splitlines()[-1])["examined"] == 0  # nothing old enough yet
+    db.execute("update public.generations set created_at = now() - interval '11 minutes' where id = %s",
+               (gen["generation_id"],))
+    assert json.loads(_operator("sweep", data_dir=stack.data_dir).stdout.splitlines()[-1])["queued_failed"] == 1
+
+
+def test_without_database_url_and_no_stack_running_they_say_how_to_start_one(stack, tmp_path):
+    stack.stop()  # a stack that ran and stopped: its lock file stays, and says so
+    for argv in (["stats"], ["sweep"], ["user", "find", "x@example.com"]):
+        run = _operator(*argv, data_dir=stack.data_dir)
+        assert run.returncode == 2 and run.stdout == "", run
+        assert run.stderr == (f"wan-api {argv[0] if argv[0] != 'user' else 'user find'}: set DATABASE_URL (or "
+                              "SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY), or start the local stack first "
+                              "(scripts/dev, or wan-api dev)\n")
+    assert _operator("stats", data_dir=tmp_path / "never-used").returncode == 2

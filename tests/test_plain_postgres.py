@@ -94,6 +94,8 @@ def test_the_dev_stack_starts_on_a_plain_postgres(plain_server, tmp_path):
 @pytest.mark.parametrize("variable,value,allowed", [
     ("DEADLINE_SECONDS", "5", "at least 60"),
     ("MAX_ACTIVE_GENERATIONS", "abc", "whole number"),
+    ("RETENTION_DAYS", "1.5", "use a whole number"),
+    ("API_KEY_CACHE_SECONDS", "-1", "use a number of at least 0"),  # not "0.0", and the value is no secret
 ])
 @pytest.mark.parametrize("command", [["dev", "--port", "0"], ["migrate"], ["sweep"]])
 def test_a_bad_setting_stops_every_command_with_one_line(tmp_path, command, variable, value, allowed):
@@ -103,7 +105,8 @@ def test_a_bad_setting_stops_every_command_with_one_line(tmp_path, command, vari
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1, run.stderr
-    assert variable in lines[0] and repr(value) in lines[0] and allowed in lines[0]
+    assert run.stdout == ""  # the line only: not also as a JSON log line
+    assert variable in lines[0] and repr(value) in lines[0] and lines[0].endswith(allowed)
     assert "Traceback" not in run.stderr and "pydantic" not in run.stderr.lower()
 
 

@@ -356,12 +356,12 @@ def test_the_emulator_page_pay_button_credits_through_the_webhook(api, stripe, d
 
     user_id, token = api.signup()
     checkout = api.http.post("/checkout", json={"pack_id": PACK}, headers=api.auth(token)).json()
-    page = httpx.get(checkout["checkout_url"])
+    page = httpx.get(checkout["checkout_url"], timeout=30)
     assert page.status_code == 200 and "Pay" in page.text and "Decline" in page.text
     sid = checkout["session_id"]
-    done = httpx.post(f"{stripe.base_url}/checkout/{sid}/pay", follow_redirects=False)
+    done = httpx.post(f"{stripe.base_url}/checkout/{sid}/pay", follow_redirects=False, timeout=30)
     assert done.status_code == 303 and done.headers["location"].endswith(f"session_id={sid}")
-    assert httpx.get(done.headers["location"]).status_code == 200
+    assert httpx.get(done.headers["location"], timeout=30).status_code == 200
     wait_for(lambda: any(d["status"] == 200 for d in stripe.deliveries))
     assert status(api, token, sid).json()["status"] == "credited" and balance(db, user_id) == 200
     assert purchase_rows(db, sid) == [("purchase", 100)]
@@ -372,7 +372,7 @@ def test_the_emulator_page_decline_button_credits_nothing(api, stripe, db):
 
     user_id, token = api.signup()
     checkout = api.http.post("/checkout", json={"pack_id": PACK}, headers=api.auth(token)).json()
-    r = httpx.post(f"{stripe.base_url}/checkout/{checkout['session_id']}/decline", follow_redirects=False)
+    r = httpx.post(f"{stripe.base_url}/checkout/{checkout['session_id']}/decline", follow_redirects=False, timeout=30)
     assert r.status_code == 303 and r.headers["location"] == api.stack.settings.checkout_cancel_url
     assert status(api, token, checkout["session_id"]).json()["status"] == "open" and balance(db, user_id) == 100
 

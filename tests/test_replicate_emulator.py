@@ -37,13 +37,13 @@ def test_the_official_client_creates_gets_and_cancels(emulator):
     emulator.finish(by_model.id, "succeeded")
     got = client.predictions.get(by_model.id)
     assert got.status == "succeeded" and got.output.endswith("/output.mp4")
-    assert httpx.get(got.output).content[4:8] == b"ftyp"
+    assert httpx.get(got.output, timeout=30).content[4:8] == b"ftyp"
     assert client.predictions.cancel(by_version.id).status == "canceled"
     assert client.webhooks.default.secret().key == emulator.webhook_secret
 
 
 def test_no_token_is_401_and_an_unknown_prediction_404(emulator):
-    assert httpx.get(f"{emulator.base_url}/v1/predictions/x").status_code == 401
+    assert httpx.get(f"{emulator.base_url}/v1/predictions/x", timeout=30).status_code == 401
     client = replicate.Client(api_token="r8_test", base_url=emulator.base_url)
     with pytest.raises(ReplicateError) as missing:
         client.predictions.get("nope")
@@ -88,7 +88,7 @@ def test_every_catalog_variant_with_every_allowed_option_is_accepted_by_its_mode
 ])
 def test_a_value_the_model_cannot_take_is_replicates_422(emulator, model, inputs, field):
     r = httpx.post(f"{emulator.base_url}/v1/models/{model}/predictions", json={"input": inputs},
-                   headers={"Authorization": "Bearer r8_test"})
+                   headers={"Authorization": "Bearer r8_test"}, timeout=30)
     assert r.status_code == 422
     body = r.json()
     assert (body["title"], body["status"]) == ("Input validation failed", 422)
@@ -117,7 +117,7 @@ def test_the_prediction_object_is_whole(emulator):
     assert (data["source"], data["webhook"], data["webhook_events_filter"]) == (
         "api", "http://127.0.0.1:9/hook", ["start", "logs", "completed"])
     emulator.finish(pid, "succeeded")
-    done = httpx.get(f"{emulator.base_url}/v1/predictions/{pid}", headers={"Authorization": "Bearer r8"}).json()
+    done = httpx.get(f"{emulator.base_url}/v1/predictions/{pid}", headers={"Authorization": "Bearer r8"}, timeout=30).json()
     assert done["metrics"]["predict_time"] >= 0 and done["metrics"]["total_time"] >= done["metrics"]["predict_time"]
     assert done["data_removed"] is False and done["output"].endswith("/output.mp4")
 
@@ -145,7 +145,7 @@ def test_an_unstarted_prediction_past_its_cancel_after_is_aborted(emulator):
 
 def test_cancel_after_is_sent_as_replicate_takes_it(emulator):
     r = httpx.post(f"{emulator.base_url}/v1/models/wavespeedai/wan-2.1-t2v-480p/predictions",
-                   json={"input": {"prompt": "p"}}, headers={"Authorization": "Bearer r8", "Cancel-After": "soon"})
+                   json={"input": {"prompt": "p"}}, headers={"Authorization": "Bearer r8", "Cancel-After": "soon"}, timeout=30)
     assert r.status_code == 400
     before = time.time()
     ReplicateProvider("r8_test", emulator.base_url).create(
@@ -157,7 +157,7 @@ def test_cancel_after_is_sent_as_replicate_takes_it(emulator):
 def test_a_rate_limited_create_is_429_with_retry_after(emulator):
     emulator.behaviour.create_status, emulator.behaviour.retry_after = 429, 7
     r = httpx.post(f"{emulator.base_url}/v1/models/wavespeedai/wan-2.1-t2v-480p/predictions",
-                   json={"input": {"prompt": "p"}}, headers={"Authorization": "Bearer r8"})
+                   json={"input": {"prompt": "p"}}, headers={"Authorization": "Bearer r8"}, timeout=30)
     assert r.status_code == 429 and r.headers["retry-after"] == "7"
     assert r.json()["title"] == "Request was throttled."
     with pytest.raises(ProviderError) as refused:

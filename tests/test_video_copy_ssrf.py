@@ -107,7 +107,7 @@ def test_an_allowed_host_is_copied_as_video_mp4_following_allowed_redirects(api,
         assert (api.stack.data_dir / "storage" / path).read_bytes() == MP4
         import httpx
 
-        video = httpx.get(api.status(token, gen_id).json()["video_url"])
+        video = httpx.get(api.status(token, gen_id).json()["video_url"], timeout=30)
         assert video.headers["content-type"] == "video/mp4" and video.content == MP4
     finally:
         cdn.close()

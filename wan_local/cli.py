@@ -9,6 +9,7 @@ import sys
 import threading
 from importlib.metadata import PackageNotFoundError, version
 
+from shared import settings as settings_module
 from shared.logs import configure_logging
 from shared.settings import SettingsError, get_settings
 from wan_local.doctor import add_command as add_doctor_command
@@ -40,7 +41,8 @@ generations, asks Replicate about silent ones, copies finished videos. Prints th
 on the last line. Safe to run while the cron runs.
 
 Needs: REPLICATE_API_TOKEN, and the data: DATABASE_URL, or SUPABASE_URL with
-SUPABASE_SERVICE_ROLE_KEY (videos are then copied to Supabase Storage). The thresholds are
+SUPABASE_SERVICE_ROLE_KEY (videos are then copied to Supabase Storage); with neither, the
+running `wan-api dev` of WAN_DATA_DIR (its database and its Replicate emulator). The thresholds are
 STUCK_AFTER_SECONDS (600), QUEUED_TIMEOUT_SECONDS (600) and DEADLINE_SECONDS (2700)."""
 
 
@@ -70,13 +72,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     """One sweep now; its counts as JSON on the last line."""
     from shared.sweep import sweep
-    from wan_local.dev import operator_services
+    from wan_local.dev import NO_DATA, operator_services, with_local_stack
 
     settings = get_settings()
     has_data = settings.database_url or (settings.supabase_url and settings.supabase_service_role_key)
-    if not has_data or not settings.replicate_api_token:
-        return fail("sweep", "set REPLICATE_API_TOKEN (the sweep asks Replicate) and DATABASE_URL, "
-                             "or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY", 2)
+    if not has_data:  # the running `wan-api dev` of the data directory, with its emulator
+        settings = with_local_stack(settings, "sweep")
+        if settings is None:
+            return fail("sweep", NO_DATA, 2)
+    if not settings.replicate_api_token:
+        return fail("sweep", "set REPLICATE_API_TOKEN: the sweep asks Replicate about silent generations", 2)
     services = operator_services(settings)
     try:
         print(json.dumps(sweep(services)))
@@ -86,12 +91,16 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from wan_local.dev import DevStack
+    from wan_local.dev import DataDirUnusable, DevStack
     from wan_local.embedded_pg import DataDirInUse
     from wan_local.migrate import MigrationError
 
+    if not 0 <= args.port <= 65535:
+        return fail("dev", f"--port {args.port} is not a port: use 1 to 65535, or 0 for a free one", 2)
     try:
         stack = DevStack(get_settings(), host=args.host, port=args.port)
+    except DataDirUnusable as exc:
+        return fail("dev", str(exc), 2)
     except DataDirInUse as exc:
         return fail("dev", f"{exc}: stop that stack first, or set WAN_DATA_DIR to another directory")
     except RuntimeError as exc:  # no place for the data, or one the database cannot use
@@ -154,10 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     add_doctor_command(commands)
     args = parser.parse_args(argv)
     configure_logging()  # from the first line on, every log line is JSON (uvicorn's included)
+    settings_module.LOG_BAD_SETTINGS = False  # a bad setting is fail()'s one line below, not also a log line
     try:
         return args.run(args)
     except SettingsError as exc:  # one line, no traceback (contract section 1)
         return fail(args.command, str(exc), 2)
+    finally:
+        settings_module.LOG_BAD_SETTINGS = True
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from shared.storage import LocalStorage
 from wan_local import dev_routes
 from wan_local.docs import serve_docs
 from wan_local.openapi import production_routers, serve_with_functions
-from wan_local.embedded_pg import DataDirLock, EmbeddedPostgres, free_port, make_dirs
+from wan_local.embedded_pg import DataDirLock, EmbeddedPostgres, make_dirs
 from wan_local.migrate import BOOTSTRAP_NOTE, bootstrap_if_plain, migrate
 from wan_local.replicate_emulator import ReplicateEmulator
 from wan_local.stripe_emulator import StripeEmulator
@@ -107,6 +108,10 @@ class ThreadedServer:
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
+class DataDirUnusable(RuntimeError):
+    """WAN_DATA_DIR cannot be made or written."""
+
+
 def local_data_dir(settings: Settings) -> Path:
     """WAN_DATA_DIR as given (relative to the current directory, as a shell path is); unset, the
     project's own `.wan-data`, whatever directory the command runs from."""
@@ -131,6 +136,44 @@ def _local_secrets(data_dir: Path) -> dict:
     with os.fdopen(fd, "w") as f:
         f.write(json.dumps(made))
     return made
+
+
+def local_stack(settings: Settings) -> dict | None:
+    """The running `wan-api dev` of the data directory, as its dev.lock records it; None if none."""
+    try:
+        owner = json.loads((local_data_dir(settings) / "dev.lock").read_text())
+    except (RuntimeError, OSError, ValueError):
+        return None
+    if not owner.get("database_url") or owner.get("stopped"):
+        return None  # still starting, or stopped
+    try:
+        os.kill(owner["pid"], 0)
+    except ProcessLookupError:  # killed without stopping: its lock went with it
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    return owner
+
+
+NO_DATA = ("set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY), or start the local stack "
+           "first (scripts/dev, or wan-api dev)")
+
+
+def with_local_stack(settings: Settings, command: str) -> Settings | None:
+    """For an operator command with no database configured: `settings` pointed at the running local
+    stack (its database, its Replicate emulator, its URLs), after one line on stderr saying so; None
+    when no local stack runs."""
+    owner = local_stack(settings)
+    if owner is None:
+        return None
+    print(f"wan-api {command}: no DATABASE_URL, so using the local stack of {local_data_dir(settings)} "
+          f"(wan-api dev, pid {owner['pid']}, {owner['url']})", file=sys.stderr)
+    update = {"database_url": owner["database_url"], "public_base_url": owner["url"],
+              "wan_data_dir": str(local_data_dir(settings))}
+    if owner.get("replicate_api_token"):  # its emulator: the predictions the stack made are there
+        update |= {"replicate_api_token": owner["replicate_api_token"],
+                   "replicate_base_url": owner["replicate_base_url"]}
+    return settings.model_copy(update=update)
 
 
 def _replicate_secret(settings: Settings) -> str:
@@ -166,11 +209,22 @@ class DevStack:
     def __init__(self, settings: Settings, *, host: str = "127.0.0.1", port: int = 8000,
                  sweep: bool = True, db_role: str | None = None):
         self.db_role = db_role  # tests: act as service_role, so the migrations' grants are exercised
-        self.host, self.port = host, port or free_port()
+        self.host = host
         self.data_dir = local_data_dir(settings)
-        # Before anything else: a second stack on the same data stops here, having changed nothing.
-        make_dirs(self.data_dir)
-        self.lock = DataDirLock(self.data_dir / "dev.lock").acquire(port=self.port)
+        # Before anything else: a busy port makes nothing (not even the data directory), and a
+        # second stack on the same data stops here, having changed nothing.
+        self.api_socket: socket.socket | None = bind(host, port)
+        self.port = self.api_socket.getsockname()[1]
+        try:
+            try:
+                make_dirs(self.data_dir)
+                self.lock = DataDirLock(self.data_dir / "dev.lock").acquire(port=self.port)
+            except OSError as exc:  # /proc/nope, a read-only disk, a file where a directory should be
+                raise DataDirUnusable(f"cannot keep the local data in {self.data_dir} ({exc.strerror}): "
+                                      f"set WAN_DATA_DIR to a directory you can write") from None
+        except BaseException:
+            self.api_socket.close()
+            raise
         self.postgres: EmbeddedPostgres | None = None
         self.emulator: ReplicateEmulator | None = None
         self.stripe: StripeEmulator | None = None
@@ -181,7 +235,6 @@ class DevStack:
         self._stop = threading.Event()
         self.settings = self._complete(settings)
         self.services: Services | None = None
-        self.api_socket: socket.socket | None = None
 
     def _complete(self, settings: Settings) -> Settings:
         """Fill what production would configure with local values (contract section 1 defaults)."""
@@ -205,8 +258,7 @@ class DevStack:
 
     def start(self) -> "DevStack":
         settings = self.settings
-        # Before the database: a busy port starts nothing.
-        api_socket = self.api_socket = bind(self.host, self.port)
+        api_socket = self.api_socket  # bound in __init__: a busy port started nothing
         database_url = settings.database_url
         if not database_url:
             self.postgres = EmbeddedPostgres(self.data_dir / "postgres").start()
@@ -236,6 +288,10 @@ class DevStack:
         self.servers.append(ThreadedServer(self.app, self.host, self.port, api_socket).start())
         if self.sweep_enabled:
             threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True).start()
+        # What the operator's commands need to use this stack (local_stack below); the file is 0600.
+        self.lock.update(port=self.port, url=self.url, database_url=self.settings.database_url,
+                         replicate_api_token=self.settings.replicate_api_token if self.emulator else None,
+                         replicate_base_url=self.settings.replicate_base_url)
         return self
 
     def _start_emulator(self, settings: Settings) -> None:
@@ -320,6 +376,7 @@ class DevStack:
             self.postgres.stop()
         if self.api_socket is not None:
             self.api_socket.close()
+        self.lock.update(port=self.port, stopped=True)  # the operator's commands no longer use it
         self.lock.release()
 
 

@@ -1,23 +1,25 @@
 """Routes only the local stack serves: /dev/signup (stands in for Supabase Auth), /files (stands
-in for Supabase Storage's signed URLs) and the reference web client at / (static files from
-wan_local/web). Never deployed."""
+in for Supabase Storage's signed URLs), /dev/emulator/next (a fault for the Replicate emulator's
+next create, so a failure and its refund can be seen locally) and the reference web client at /
+(static files from wan_local/web). Never deployed."""
 
 from __future__ import annotations
 
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import jwt
 import psycopg
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared import errors
 from shared.api_models import Signup, documented
-from shared.errors import NotFound
+from shared.errors import InvalidState, NotFound
+from wan_local.replicate_emulator import Fault
 
 WEB_DIR = Path(__file__).parent / "web"
 WEB_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
@@ -41,6 +43,21 @@ class SignupRequest(BaseModel):
         if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
             raise ValueError("is not an email address")
         return value
+
+
+class FaultRequest(BaseModel):
+    """What the emulator does to the next create (wan_local.replicate_emulator.Fault)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"fault": "fail"}]})
+
+    fault: Literal["fail", "refuse", "hang", "drop_webhooks"]
+    status: Literal[500, 429, 422] = 500   # refuse: the answer's status
+    seconds: float | None = Field(None, gt=0, le=600)  # hang: how long (default: past the API's timeout)
+
+
+def _armed(faults: list[Fault]) -> dict:
+    return {"armed": [{"fault": f.kind, **({"status": f.status} if f.status else {}),
+                       **({"seconds": f.seconds} if f.seconds else {})} for f in faults]}
 
 
 def access_token(user_id: str, email: str, secret: str, seconds: int = TOKEN_SECONDS,
@@ -77,6 +94,31 @@ def router(stack: "DevStack") -> APIRouter:
         answer = {"user_id": user_id, "access_token": access_token(user_id, body.email, stack.settings.supabase_jwt_secret,
                                                                    app_metadata=row[1])}
         return JSONResponse(answer, status_code=201 if created else 200)
+
+    def emulator():
+        if stack.emulator is None:
+            raise InvalidState("This stack calls the real Replicate (REPLICATE_API_TOKEN is set): there is no emulator to fail.")
+        return stack.emulator
+
+    @r.post("/dev/emulator/next", include_in_schema=False)
+    def arm_fault(body: FaultRequest):
+        """The emulator's next create meets this fault (once); faults armed together are used in order."""
+        if body.fault == "refuse":
+            fault = Fault("refuse", status=body.status)
+        elif body.fault == "hang":  # by default past the API's Replicate timeout, so the create gives up
+            fault = Fault("hang", seconds=body.seconds or stack.settings.replicate_timeout_seconds + 2)
+        else:
+            fault = Fault(body.fault)
+        return _armed(emulator().arm(fault))
+
+    @r.get("/dev/emulator/next", include_in_schema=False)
+    def armed_faults():
+        return _armed(list(emulator().armed))
+
+    @r.delete("/dev/emulator/next", include_in_schema=False)
+    def disarm():
+        emulator().armed.clear()
+        return _armed([])
 
     @r.get("/files/{path:path}", include_in_schema=False)
     def files(path: str, expires: int, sig: str):

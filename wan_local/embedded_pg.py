@@ -1,12 +1,17 @@
 """An embedded Postgres for the local stack and the tests: no server needs to be installed.
 
 The server binaries come from the `pgserver` wheel (which bundles them) or, failing that, from a
-Postgres on PATH. The server listens on 127.0.0.1 only, on a free port (no Unix socket). Postgres refuses to run as root, so as root it runs as an unprivileged system user.
+Postgres on PATH. The server listens on 127.0.0.1 only, on a free port (no Unix socket). Postgres
+refuses to run as root, so as root it runs as an unprivileged system user; when that user cannot
+reach the binaries or the data directory (a clone inside a 0700 directory), it runs from copies it
+can reach under /var/lib/wan-api (WAN_PG_PASSABLE_DIR), and no directory of the user's is widened.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -15,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,11 +91,17 @@ class DataDirLock:
                 other = json.loads(held)
             except ValueError:
                 other = {}
-            who = ", ".join(f"{k} {v}" for k, v in other.items()) or "owner unknown"
+            who = ", ".join(f"{k} {other[k]}" for k in ("pid", "port") if k in other) or "owner unknown"
             raise DataDirInUse(f"{self.path.parent} is in use by another process ({who})") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), **owner}).encode())
         self._fd = fd
+        return self.update(**owner)
+
+    def update(self, **owner) -> "DataDirLock":
+        """Rewrite what the file says about its (live) owner."""
+        if self._fd is None:  # released already: nothing to say
+            return self
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, json.dumps({"pid": os.getpid(), **owner}).encode(), 0)
         return self
 
     def release(self) -> None:
@@ -112,17 +124,91 @@ def make_dirs(path: Path, mode: int | None = None) -> None:
         directory.chmod(mode)  # mkdir's mode is cut by the umask; this is exact
 
 
-def _check_reachable(path: Path) -> None:
-    """The unprivileged server user must pass through `path` and each parent: say so rather than widen
-    a directory this process did not make (a 0700 home stays 0700)."""
+# As root, where the server user's copies live when it cannot reach the originals (a clone inside
+# root's 0700 home or a `mktemp -d`): directories root makes for it, so no directory of the user's
+# is ever widened. WAN_PG_PASSABLE_DIR puts both under one directory (tests, unusual layouts).
+_PASSABLE = os.environ.get("WAN_PG_PASSABLE_DIR")
+PASSABLE_CACHE = Path(_PASSABLE, "cache") if _PASSABLE else Path("/var/cache/wan-api")  # the binaries
+PASSABLE_DATA = Path(_PASSABLE, "data") if _PASSABLE else Path("/var/lib/wan-api")      # the clusters
+
+
+def _blocking_parent(path: Path) -> Path | None:
+    """The first of `path` and its parents the server user cannot pass through, if any."""
     uid = pwd.getpwnam(PG_SYSTEM_USER).pw_uid
     for parent in [path, *path.parents]:
         st = parent.stat()
         if st.st_uid != uid and not st.st_mode & 0o001:
-            raise RuntimeError(
-                f"the embedded Postgres runs as user {PG_SYSTEM_USER} (Postgres refuses root), which cannot "
-                f"enter {parent} (mode {st.st_mode & 0o777:o}): put WAN_DATA_DIR and the project outside "
-                f"it, run as another user, or set DATABASE_URL")
+            return parent
+    return None
+
+
+def _passable_bin_dir(bin_dir: Path) -> Path:
+    """`bin_dir`, or a copy of its installation (bin, lib, share) the server user can reach, made once
+    per pgserver version (or per original path) under PASSABLE_CACHE. The wheel's binaries find their
+    libraries at $ORIGIN/../../../pgserver.libs (auditwheel's RPATH): the copy keeps that layout."""
+    if _blocking_parent(bin_dir) is None:
+        return bin_dir
+    install = bin_dir.parent
+    try:
+        key = "pgserver-" + importlib.metadata.version("pgserver") if "pgserver" in install.parts else None
+    except importlib.metadata.PackageNotFoundError:
+        key = None
+    key = key or "pg-" + hashlib.sha256(str(install).encode()).hexdigest()[:16]
+    copy = PASSABLE_CACHE / key
+    if not (copy / ".complete").exists():
+        make_dirs(copy.parent, 0o755)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=copy.parent))
+        try:
+            for part in ("bin", "lib", "share"):
+                if (install / part).is_dir():
+                    shutil.copytree(install / part, staging / install.parent.name / install.name / part, symlinks=True)
+            libs = install.parent.parent / f"{install.parent.name}.libs"
+            if libs.is_dir():
+                shutil.copytree(libs, staging / libs.name, symlinks=True)
+            (staging / ".complete").touch()
+            # Our own copy: readable and passable, as a system install is (whatever pip's umask was).
+            for path in [staging, *staging.rglob("*")]:
+                if path.is_symlink():
+                    continue
+                mode = path.stat().st_mode
+                path.chmod(0o755 if path.is_dir() else mode | 0o444 | (0o111 if mode & 0o100 else 0))
+            try:
+                staging.rename(copy)
+            except OSError:  # another process made it meanwhile: theirs is as good
+                pass
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return copy / install.parent.name / install.name / bin_dir.name
+
+
+def _check_reachable(path: Path) -> None:
+    """The unprivileged server user must pass through `path` and each parent: say so rather than widen
+    a directory this process did not make (a 0700 home stays 0700)."""
+    parent = _blocking_parent(path)
+    if parent is not None:
+        raise RuntimeError(
+            f"the embedded Postgres runs as user {PG_SYSTEM_USER} (Postgres refuses root), which cannot "
+            f"enter {parent} (mode {parent.stat().st_mode & 0o777:o}): put WAN_DATA_DIR and the project "
+            f"outside it, run as another user, or set DATABASE_URL")
+
+
+def _passable_pgdata(link: Path) -> Path:
+    """Where the cluster lives when the server user cannot enter the data directory: a directory of
+    its own under PASSABLE_DATA, named by a random id that `link` (a symlink in the data directory)
+    points at. Deleting the data directory deletes the link, so the next start begins afresh, as it
+    does with the data directory alone."""
+    if link.is_symlink():
+        if Path(os.readlink(link)).parent.is_dir():
+            return Path(os.readlink(link))
+        link.unlink()  # its cluster was removed (a cleaned /var/lib): start afresh, as after deleting it here
+    make_dirs(PASSABLE_DATA, 0o711)
+    home = Path(tempfile.mkdtemp(prefix="cluster-", dir=PASSABLE_DATA))
+    (home / "data-dir").write_text(f"{link.parent}\n")  # whose it is, for a person cleaning up
+    shutil.chown(home, user=PG_SYSTEM_USER)
+    if link.exists():  # a cluster from before the directory became private: moved along, kept
+        shutil.move(link, home / "pgdata")
+    os.symlink(home / "pgdata", link)
+    return home / "pgdata"
 
 
 class EmbeddedPostgres:
@@ -139,7 +225,9 @@ class EmbeddedPostgres:
 
     @property
     def pgdata(self) -> Path:
-        return self.data_dir / "pgdata"
+        """The cluster: `data_dir/pgdata`, or where that symlink points (see _passable_pgdata)."""
+        link = self.data_dir / "pgdata"
+        return Path(os.readlink(link)) if link.is_symlink() else link
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
@@ -152,9 +240,15 @@ class EmbeddedPostgres:
         self.lock = DataDirLock(self.data_dir / "server.lock").acquire(port=self.port)
         try:
             if run_as:
+                # Out of the server user's reach (inside a 0700 directory): copies it can reach,
+                # made by us, rather than widening a directory of the user's.
+                self.bin_dir = _passable_bin_dir(self.bin_dir)
                 _check_reachable(self.bin_dir)
-                _check_reachable(self.data_dir.parent)
-                shutil.chown(self.data_dir, user=PG_SYSTEM_USER)  # the server's own directory
+                if _blocking_parent(self.data_dir.parent) is None:
+                    shutil.chown(self.data_dir, user=PG_SYSTEM_USER)  # the server's own directory
+                else:
+                    _passable_pgdata(self.data_dir / "pgdata")
+                _check_reachable(self.pgdata.parent)
             if not (self.pgdata / "PG_VERSION").exists():
                 self._initdb(run_as)
             self._stop_leftover(run_as)

@@ -100,8 +100,9 @@ def _duration(value: str) -> timedelta:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _backend():
+def _backend(command: str):
     from shared.db import PostgresBackend, SupabaseBackend
+    from wan_local.dev import NO_DATA, with_local_stack
 
     settings = get_settings()
     if settings.database_url:
@@ -109,16 +110,24 @@ def _backend():
         return PostgresBackend(settings.database_url, max_size=1, statement_timeout=600)
     if settings.supabase_url and settings.supabase_service_role_key:
         return SupabaseBackend.connect(settings.supabase_url, settings.supabase_service_role_key)
-    raise SystemExit("wan-api: set DATABASE_URL (or SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY)")
+    local = with_local_stack(settings, command)  # the running `wan-api dev` of the data directory
+    if local is None:
+        print(f"wan-api {command}: {NO_DATA}", file=sys.stderr)
+        raise SystemExit(2)
+    return PostgresBackend(local.database_url, max_size=1)
 
 
-def _run(action) -> int:
+def _run(action, command: str) -> int:
     """Call the database; an ApiError becomes one line on stderr and exit 1."""
-    backend = _backend()
+    backend = _backend(command)
     try:
         return action(backend)
+    except errors.InsufficientCredits as exc:  # its detail speaks to the user ("you have"): say it to the operator
+        print(f"wan-api {command}: the user has {exc.extra['balance']} credits, fewer than "
+              f"{exc.extra['required']}: the balance cannot go below 0", file=sys.stderr)
+        return 1
     except errors.ApiError as exc:
-        print(f"wan-api: {exc.detail}", file=sys.stderr)
+        print(f"wan-api {command}: {exc.detail}", file=sys.stderr)
         return 1
     finally:
         backend.close()
@@ -132,7 +141,7 @@ def cmd_user_find(args: argparse.Namespace) -> int:
     def action(backend) -> int:
         print(format_user(backend.call("find_user", p_query=args.query)))
         return 0
-    return _run(action)
+    return _run(action, "user find")
 
 
 def format_user(u: dict) -> str:
@@ -160,7 +169,7 @@ def cmd_credits(args: argparse.Namespace) -> int:
         print(f"{verb} {args.amount} credits to user {row['user_id']}: balance {row['balance_after']} "
               f"(ledger row {row['id']}, by {row['actor']}: {row['description']})")
         return 0
-    return _run(action)
+    return _run(action, f"credits {args.credits_command}")
 
 
 def cmd_refund(args: argparse.Namespace) -> int:
@@ -169,7 +178,7 @@ def cmd_refund(args: argparse.Namespace) -> int:
         print(f"refunded {row['amount']} credits to user {row['user_id']} for generation {row['generation_id']}: "
               f"balance {row['balance_after']} (ledger row {row['id']}, by {row['actor']})")
         return 0
-    return _run(action)
+    return _run(action, "refund")
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -188,7 +197,7 @@ def cmd_admin_role(args: argparse.Namespace) -> int:
         verb = "is now an admin" if args.grant else "is no longer an admin"
         print(f"{done['email']} ({done['user_id']}) {verb}; it takes effect in their next access token")
         return 0
-    return _run(action)
+    return _run(action, "stats")
 
 
 def _window(delta: timedelta) -> str:

@@ -82,6 +82,21 @@ class Behaviour:
     retention_seconds: float = 3600.0    # API predictions' inputs, outputs and logs go after an hour
 
 
+FAULTS = ("fail", "refuse", "hang", "drop_webhooks")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A fault armed for the next create (`wan-api dev`'s POST /dev/emulator/next), used once:
+    fail: the prediction runs and ends `failed`; refuse: the create is answered `status` (500, 429
+    or 422, each with Replicate's body); hang: the create waits `seconds` before answering;
+    drop_webhooks: the prediction runs but none of its webhooks is sent."""
+
+    kind: str
+    status: int | None = None
+    seconds: float | None = None
+
+
 @dataclass
 class _Prediction:
     """One prediction: `data` is exactly what the API answers for it; the rest is the emulator's own."""
@@ -93,10 +108,13 @@ class _Prediction:
     steps_done: int = 0                  # of the run's STEPS; a resumed run goes on from here
     cancel_requested: threading.Event = field(default_factory=threading.Event)  # also set on close()
     last_sent: dict = field(default_factory=dict)  # event -> time.monotonic() of its last delivery
+    outcome: str | None = None           # how this run ends, when a fault decided it (else behaviour.outcome)
+    deliver: bool = True                 # False: this prediction's webhooks are lost (a fault)
 
     def record(self) -> dict:
         return {"data": self.data, "webhook": self.webhook, "events": self.events,
-                "cancel_after": self.cancel_after, "steps_done": self.steps_done}
+                "cancel_after": self.cancel_after, "steps_done": self.steps_done,
+                "outcome": self.outcome, "deliver": self.deliver}
 
 
 class ReplicateEmulator:
@@ -113,6 +131,7 @@ class ReplicateEmulator:
         self.creates: list[dict] = []      # every create request body
         self.gets: list[str] = []          # every prediction id GET asked for
         self.cancels: list[str] = []       # every prediction id a cancel asked for
+        self.armed: list[Fault] = []       # faults for the next creates, first armed first used
         self._lock = threading.Lock()
         self.api_token: str | None = None  # set: only this token is accepted (any is, by default)
         self.account = {"type": "user", "username": "local-emulator", "name": "Local Replicate emulator",
@@ -273,8 +292,15 @@ class ReplicateEmulator:
 
         behaviour = self.behaviour
         self.creates.append(body)
-        if behaviour.create_hang_seconds:
-            await asyncio.sleep(behaviour.create_hang_seconds)
+        with self._lock:
+            fault = self.armed.pop(0) if self.armed else None
+        if behaviour.create_hang_seconds or (fault and fault.kind == "hang"):
+            await asyncio.sleep(fault.seconds if fault and fault.kind == "hang" else behaviour.create_hang_seconds)
+        if fault and fault.kind == "refuse":
+            if fault.status == 422:  # what Replicate answers an input the model's schema refuses
+                return _invalid([{"type": "emulated", "field": "input.prompt",
+                                  "description": "refused by the emulator (POST /dev/emulator/next)"}])
+            return _problem(fault.status, retry_after=behaviour.retry_after)
         if behaviour.create_status:
             return _problem(behaviour.create_status, retry_after=behaviour.retry_after)
         if not isinstance(body.get("input"), dict):
@@ -308,7 +334,9 @@ class ReplicateEmulator:
             "metrics": {}, "webhook": body.get("webhook"), "webhook_events_filter": events,
         }
         pred = _Prediction(data=data, webhook=body.get("webhook"), events=events,
-                           cancel_after=time.time() + seconds if seconds else None)
+                           cancel_after=time.time() + seconds if seconds else None,
+                           outcome="failed" if fault and fault.kind == "fail" else None,
+                           deliver=not (fault and fault.kind == "drop_webhooks"))
         self.predictions[prediction_id] = pred
         self._save(pred)
         answer = JSONResponse(data, status_code=201)  # the prediction as it was when created
@@ -331,6 +359,12 @@ class ReplicateEmulator:
                 time.time() - _parse_time(done) > self.behaviour.retention_seconds):
             self._set(pred, data_removed=True, input={}, output=None, logs="")
         return pred
+
+    def arm(self, fault: Fault) -> list[Fault]:
+        """Make the next create (after those already armed) meet `fault`; the faults now waiting."""
+        with self._lock:
+            self.armed.append(fault)
+            return list(self.armed)
 
     # --- a prediction's life -----------------------------------------------------------------
     def _start_run(self, pred: _Prediction, *, resumed: bool = False) -> None:
@@ -358,7 +392,7 @@ class ReplicateEmulator:
             self._deliver(pred, "logs")
         if self._stopped(pred, step):
             return
-        outcome = self.behaviour.outcome
+        outcome = pred.outcome or self.behaviour.outcome
         self.finish(pred.data["id"], outcome, None if outcome == "succeeded" else "emulated failure")
 
     def _stopped(self, pred: _Prediction, seconds: float) -> bool:
@@ -390,7 +424,7 @@ class ReplicateEmulator:
 
     def _deliver(self, pred: _Prediction, event: str) -> None:
         if (not pred.webhook or event not in pred.events or not self.behaviour.deliver_webhooks
-                or self._closed.is_set()):
+                or not pred.deliver or self._closed.is_set()):
             return
         now = time.monotonic()
         if event in ("logs", "output"):  # throttled: a skipped event's news rides on the next one

@@ -66,6 +66,7 @@ export class Api {
       body = form; // multipart: the browser writes the boundary itself
     }
     const response = await fetch(url, { method, headers, body });
+    this.lastStatus = response.status; // e.g. /dev/signup: 201 a new user, 200 an existing one
     const text = await response.text();
     let data = null;
     try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text.slice(0, 200) }; }
@@ -107,6 +108,11 @@ export class Api {
   }
   checkout(packId) { return this.create("/checkout", { json: { pack_id: packId }, idempotencyKey: newKey() }); }
   checkoutStatus(sessionId) { return this.request("GET", "/checkout/status", { query: { session_id: sessionId } }); }
+  deleteGeneration(id) { return this.request("DELETE", `/generations/${encodeURIComponent(id)}`); }
+  deleteGenerations(ids) { return this.request("POST", "/generations/delete", { json: { generation_ids: ids } }); }
+  apiKeys() { return this.request("GET", "/api-keys"); }
+  createApiKey(name) { return this.request("POST", "/api-keys", { json: { name } }); }
+  revokeApiKey(id) { return this.request("DELETE", `/api-keys/${encodeURIComponent(id)}`); }
 }
 
 // crypto.randomUUID exists only in secure contexts (https, localhost); getRandomValues everywhere.

@@ -3,6 +3,7 @@
 // Everything it knows about the API is in api.js; everything it shows comes from the API's answers.
 import { Api, ApiError, describeApi, loadSettings, sleep } from "./api.js";
 import { checkImage } from "./images.js";
+import { mountKeys } from "./keys.js";
 import { formatPrice, readPricing } from "./pricing.js";
 import { decorateCard, historyQuery, initLibrary } from "./library.js";
 
@@ -15,7 +16,8 @@ const CHECKOUT_KEY = "wan.checkout-session";
 const settings = loadSettings();
 const api = new Api(settings);
 const tokenKey = `wan.token:${describeApi(settings)}`; // a token is only ever sent to the API that issued it
-const state = { pricing: { models: [], packs: [] }, credits: null, cursor: null, image: null, cards: new Map(), watching: new Set() };
+const state = { pricing: { models: [], packs: [] }, credits: null, cursor: null, image: null, cards: new Map(), watching: new Set(),
+  activeLimit: null }; // activeLimit: how many were in progress when the API last said "too many"
 
 const $ = (selector) => document.querySelector(selector);
 const form = $("#generate-form");
@@ -32,11 +34,24 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// The same message again (three 429s in a row) is one toast with a count, not a stack of them.
 function toast(message, { kind = "error", code } = {}) {
-  const el = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status", "data-code": code },
-    h("span", {}, message), h("button", { type: "button", class: "link", "aria-label": "Dismiss", onclick: () => el.remove() }, "×"));
+  const lifetime = kind === "error" ? 15000 : 8000;
+  const same = [...$("#toasts").children].find((t) => t.dataset.message === message && t.dataset.kind === kind);
+  if (same) {
+    same.dataset.count = Number(same.dataset.count) + 1;
+    same.querySelector(".count").textContent = `×${same.dataset.count}`;
+    clearTimeout(same.timer);
+    same.timer = setTimeout(() => same.remove(), lifetime);
+    return;
+  }
+  const el = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status", "data-code": code,
+    "data-kind": kind, "data-count": 1 },
+    h("span", {}, message), h("b", { class: "count" }),
+    h("button", { type: "button", class: "link", "aria-label": "Dismiss", onclick: () => el.remove() }, "×"));
+  el.dataset.message = message;
   $("#toasts").append(el);
-  setTimeout(() => el.remove(), kind === "error" ? 15000 : 8000);
+  el.timer = setTimeout(() => el.remove(), lifetime);
 }
 
 // An error as the person should read it: the API's own `detail`, or why the API could not be reached.
@@ -45,6 +60,7 @@ function report(error) {
     toast(error.message, { code: error.code });
     if (error.status === 401 && api.token) signOut();
     if (error.status === 402 && state.pricing.packs.length) $("#buy").scrollIntoView({ behavior: "smooth" });
+    if (error.code === "too_many_active_generations") { state.activeLimit = Math.max(1, activeCount()); updateCost(); }
   } else {
     toast(`Cannot reach the API at ${describeApi(settings)} (${error.message}).`, { code: "network_error" });
     console.error(error);
@@ -62,6 +78,7 @@ function signIn(token, email) {
   for (const id of ["#studio", "#history-section", "#account"]) $(id).hidden = false;
   $("#email").textContent = email ?? "";
   $("#buy").hidden = !state.pricing.packs.length;
+  keys.show();
   refreshCredits();
   loadHistory(true);
 }
@@ -72,6 +89,7 @@ function signOut() {
   state.cards.clear(); // watchers stop when their card is gone
   $("#history").replaceChildren();
   for (const id of ["#studio", "#history-section", "#account", "#buy", "#low-balance"]) $(id).hidden = true;
+  keys.hide();
   $("#signup").hidden = false;
 }
 
@@ -87,10 +105,14 @@ function showCredits(credits) {
   state.credits = credits;
   $("#balance").textContent = plural(credits.balance, "credit");
   $("#balance").dataset.balance = credits.balance;
+  // low_balance is the API's rule (< 5); a balance that cannot pay for the cheapest video warns too.
+  const costs = state.pricing.models.flatMap((m) => Object.values(m.costs));
+  const cheapest = costs.length ? Math.min(...costs) : null;
+  const cannotPay = cheapest != null && credits.balance < cheapest;
   const banner = $("#low-balance");
-  banner.hidden = !credits.low_balance;
-  banner.textContent = credits.low_balance
-    ? `Low on credits: ${plural(credits.balance, "credit")} left.${state.pricing.packs.length ? " Buy more below." : ""}` : "";
+  banner.hidden = !credits.low_balance && !cannotPay;
+  banner.textContent = banner.hidden ? "" : `Low on credits: ${plural(credits.balance, "credit")} left` +
+    (cannotPay ? `, and the cheapest video costs ${cheapest}.` : ".") + (state.pricing.packs.length ? " Buy more below." : "");
   updateCost();
 }
 
@@ -100,6 +122,9 @@ $("#signup-form").addEventListener("submit", async (event) => {
   try {
     const answer = await api.signup(email);
     signIn(answer.access_token, email);
+    if (api.lastStatus === 200) { // the email already had an account: signed in to it, nothing new made
+      toast(`${email} already has an account: you are signed in to it.`, { kind: "info", code: "existing_account" });
+    }
   } catch (error) {
     report(error);
   }
@@ -158,8 +183,16 @@ function updateCost() {
   line.textContent = cost == null ? "" : `Costs ${plural(cost, "credit")}` +
     (balance == null ? "." : balance < cost ? ` — you have ${balance}, not enough.` : ` · you have ${balance}.`);
   const needsImage = selectedKind() === "image-to-video";
-  $("#generate").disabled = !model || !form.prompt.value.trim() || (needsImage && !state.image);
+  const atLimit = state.activeLimit != null && activeCount() >= state.activeLimit;
+  if (state.activeLimit != null && !atLimit) state.activeLimit = null; // one ended: try again
+  if (atLimit) {
+    line.classList.add("warning");
+    line.textContent += ` ${plural(activeCount(), "video")} in progress, the most at once: Generate comes back when one ends.`;
+  }
+  $("#generate").disabled = !model || !form.prompt.value.trim() || (needsImage && !state.image) || atLimit;
 }
+
+const activeCount = () => [...state.cards.values()].filter((c) => !c.terminal).length;
 
 // --- the image: checked and previewed before anything is sent -----------------------------------
 async function chooseImage(file) {
@@ -237,8 +270,10 @@ function showCard(gen, { first = false } = {}) {
     if (first) $("#history").prepend(card.root);
     else $("#history").append(card.root);
   }
+  const ended = !card.terminal && gen.terminal;
   card.update(gen);
   $("#history-empty").hidden = state.cards.size > 0;
+  if (ended || state.activeLimit != null) updateCost(); // a slot may have freed up
 }
 
 function buildCard(gen) {
@@ -251,19 +286,26 @@ function buildCard(gen) {
     cancel: h("button", { type: "button", class: "cancel", onclick: () => cancel(gen.generation_id) }, "Cancel"),
     retry: h("button", { type: "button", class: "retry", onclick: () => retry(gen.generation_id) }, "Retry"),
     link: h("a", { class: "open", target: "_blank", rel: "noopener", hidden: true }, "Open video"),
+    remove: h("button", { type: "button", class: "delete", onclick: () => deleteOne(gen.generation_id) }, "Delete"),
+    select: h("input", { type: "checkbox", class: "pick", "aria-label": "Select to delete", onchange: updateBulk }),
+    retryOf: h("p", { class: "retry-of", hidden: true }),
+    retried: h("p", { class: "retried-note", hidden: true }),
   };
   els.video.muted = true; // the attribute alone does not mute; a muted video may start without a click
   const root = h("article", { class: "card", "data-id": gen.generation_id },
     h("div", { class: "card-head" }, els.status,
       h("span", { class: "meta" }, `${kindLabel(gen.kind)} · ${gen.model} · ${gen.resolution}`),
       h("time", { datetime: gen.created_at }, new Date(gen.created_at).toLocaleString())),
-    h("p", { class: "prompt" }, gen.prompt),
+    h("p", { class: "prompt" }, gen.prompt), els.retryOf,
     h("div", { class: "progress-row" }, els.progress, els.percent),
-    els.video, els.error,
-    h("div", { class: "actions" }, els.cancel, els.retry, els.link));
+    els.video, els.error, els.retried,
+    h("div", { class: "actions" }, els.cancel, els.retry, els.link, els.remove,
+      h("label", { class: "select" }, els.select, " select")));
+  const card = { root, terminal: false, retriedAs: null, selected: () => els.select.checked && !els.select.closest("label").hidden };
   const library = decorateCard(root, gen); // star, share, select (library.js)
   const update = (g) => {
     library(g);
+    card.terminal = g.terminal;
     root.dataset.status = g.status;
     const refund = g.refunded ? ` · ${plural(g.cost, "credit")} refunded` : "";
     els.status.textContent = g.status + refund;
@@ -273,7 +315,19 @@ function buildCard(gen) {
     els.progress.firstChild.style.width = `${percent}%`;
     els.percent.textContent = `${percent} %`;
     els.cancel.hidden = g.terminal;
-    els.retry.hidden = !["failed", "canceled"].includes(g.status);
+    // Once retried, the retry is the card to follow: this one says so instead of offering it again.
+    els.retry.hidden = !["failed", "canceled"].includes(g.status) || card.retriedAs != null;
+    els.retried.hidden = card.retriedAs == null;
+    els.retried.textContent = card.retriedAs ? "Retried: the new attempt is at the top." : "";
+    if (g.retry_of) {
+      const original = state.cards.get(g.retry_of);
+      els.retryOf.hidden = false;
+      els.retryOf.textContent = `Retry of ${original ? `the ${original.status} video` : "an earlier video"} ` +
+        `(${g.retry_of.slice(0, 8)})`;
+    }
+    els.remove.hidden = !g.terminal; // running ones are canceled first (the API refuses them)
+    els.select.closest("label").hidden = !g.terminal;
+    card.status = g.status;
     els.error.hidden = !g.error;
     els.error.textContent = g.error ?? "";
     // Set the source once: each answer signs the URL anew, and a new src would restart the video.
@@ -284,7 +338,11 @@ function buildCard(gen) {
       els.link.hidden = false;
     }
   };
-  return { root, update };
+  card.update = update;
+  card.retried = (newId) => { card.retriedAs = newId; update({ ...card.last }); };
+  const remember = update;
+  card.update = (g) => { card.last = g; remember(g); };
+  return card;
 }
 
 async function watch(id) {
@@ -324,11 +382,54 @@ async function retry(id) {
   try {
     const answer = await api.retry(id);
     const gen = await api.status(answer.generation_id).catch(() => null);
-    started(answer, gen ?? { kind: "", model: "", resolution: "", prompt: old?.root.querySelector(".prompt").textContent });
+    old?.retried(answer.generation_id);
+    started(answer, gen ?? { kind: "", model: "", resolution: "", retry_of: id,
+      prompt: old?.root.querySelector(".prompt").textContent });
   } catch (error) {
     report(error);
   }
 }
+
+// --- deleting: one card's Delete, or the selected ones in one request -----------------------------
+function forget(id) {
+  state.cards.get(id)?.root.remove();
+  state.cards.delete(id);
+  $("#history-empty").hidden = state.cards.size > 0;
+  updateBulk();
+}
+
+async function deleteOne(id) {
+  try {
+    await api.deleteGeneration(id);
+    forget(id);
+    toast("Video deleted.", { kind: "info", code: "deleted" });
+  } catch (error) {
+    report(error);
+  }
+}
+
+function selectedIds() {
+  return [...state.cards].filter(([, card]) => card.selected()).map(([id]) => id);
+}
+
+function updateBulk() {
+  const ids = selectedIds();
+  $("#bulk").hidden = ids.length === 0;
+  $("#bulk-count").textContent = `${plural(ids.length, "video")} selected`;
+}
+
+$("#delete-selected").addEventListener("click", async () => {
+  const ids = selectedIds();
+  if (!ids.length) return;
+  try {
+    const answer = await api.deleteGenerations(ids);
+    for (const id of answer.deleted) forget(id);
+    for (const refusal of answer.errors) toast(refusal.detail, { code: refusal.code });
+    if (answer.deleted.length) toast(`${plural(answer.deleted.length, "video")} deleted.`, { kind: "info", code: "deleted" });
+  } catch (error) {
+    report(error);
+  }
+});
 
 // --- history, newest first; "load more" passes next_cursor back as `before` ------------------------
 async function loadHistory(reset) {
@@ -356,6 +457,8 @@ async function loadHistory(reset) {
 }
 
 $("#load-more").addEventListener("click", () => loadHistory(false));
+
+const keys = mountKeys({ api, h, report, toast }); // the API keys screen (keys.js)
 
 // --- buying credits (shown only when GET /pricing lists packs) -----------------------------------
 function renderPacks() {
