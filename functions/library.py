@@ -87,13 +87,18 @@ async def public_page(share_id: str, request: Request, svc: Svc, _: PublicCaller
     return HTMLResponse(share_page.render(found, page_url), headers=_PUBLIC_HEADERS)
 
 
+# The share page's documented example: the real page, rendered from PublicShare's example.
+_EXAMPLE_SHARE = PublicShare.model_config["json_schema_extra"]["examples"][0]
+PAGE_EXAMPLE = share_page.render(_EXAMPLE_SHARE, f"https://example.com/s/{_EXAMPLE_SHARE['share_id']}")
+
+
 def router() -> APIRouter:
     r = APIRouter()
     invalid, unavailable, not_found = errors.InvalidRequest, errors.ServiceUnavailable, errors.NotFound
     r.add_api_route("/generations/download", download, methods=["POST"], **documented(
         "A zip (stored entries, streamed): <generation_id>.mp4 for each kept video, then manifest.json "
         '[{"generation_id", "included", "reason"}] for every id asked.', errors.PayloadTooLarge, invalid,
-        unavailable, media_type="application/zip"))
+        unavailable, media_type="application/zip", binary=True))
     for method, handler in (("PUT", favorite), ("DELETE", unfavorite)):
         r.add_api_route("/generations/{generation_id}/favorite", handler, methods=[method],
                         **documented(Favorite, not_found, invalid, unavailable))
@@ -107,5 +112,6 @@ def router() -> APIRouter:
     r.add_api_route("/s/{share_id}.json", public_json, methods=["GET"], **documented(
         PublicShare, not_found, errors.RateLimited, invalid, user=False))
     r.add_api_route("/s/{share_id}", public_page, methods=["GET"], **documented(
-        "The link's HTML page.", not_found, errors.RateLimited, invalid, user=False, media_type="text/html"))
+        "The link's HTML page.", not_found, errors.RateLimited, invalid, user=False, media_type="text/html",
+        example=PAGE_EXAMPLE))
     return r

@@ -501,13 +501,15 @@ ALWAYS = (errors.ApiError,)
 
 
 def documented(model: type[BaseModel] | str, *raises: type[errors.ApiError], status: int = 200,
-               user: bool = True, media_type: str | None = None, example: str | None = None) -> dict[str, Any]:
+               user: bool = True, media_type: str | None = None, example: str | None = None,
+               binary: bool = False) -> dict[str, Any]:
     """`add_api_route` keyword arguments documenting a route: its answer `model` at `status`, and each
     error it can answer (the statuses, the codes, an example each). `user`: the route needs a token.
     A text answer (not JSON): `model` is its one-sentence description, `media_type` its type, `example` one."""
     extra: dict[str, Any] = {}
     if isinstance(model, str):
-        success = {"description": model, "content": {media_type: {"schema": {"type": "string"}, "example": example}}}
+        schema = {"type": "string", "format": "binary"} if binary else {"type": "string"}  # binary: a byte stream
+        success = {"description": model, "content": {media_type: {"schema": schema, "example": example}}}
         # A media type of None keeps FastAPI from adding an empty JSON schema to the text answer (and
         # from filing the JSON errors under text/plain); the handler returns its own Response anyway.
         extra["response_class"] = _OwnResponse

@@ -115,3 +115,6 @@ def stack(db_url, tmp_path, stack_settings):
 def api(stack):
     with Api(stack) as client:
         yield client
+
+
+from tests.browser_support import browser  # noqa: E402,F401 - one browser per session, for every module

@@ -5,7 +5,7 @@ in CI). Screenshots land in artifacts/browser/. Every wait is Playwright's (a co
 from __future__ import annotations
 
 from tests.support import assert_error, wait_for
-from tests.test_browser import browser, page, shoot  # noqa: F401 - the browser and page fixtures
+from tests.test_browser import page, shoot  # noqa: F401 - the browser and page fixtures
 
 
 def sign_in_as_admin(page, stack, email: str = "ops@example.com") -> None:

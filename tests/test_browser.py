@@ -22,44 +22,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser_support import WAIT_MS
 from tests.support import Api, assert_error
 from wan_local.dev_routes import WEB_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("WAN_CHROMIUM", "/usr/bin/chromium")
-# Debian's chromium, headless; no network of its own (updates, sync, QUIC probes).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 ARTIFACTS = Path(os.environ.get("WAN_ARTIFACTS_DIR", ROOT / "artifacts" / "browser"))
-WAIT_MS = 30_000  # the longest any single wait may take on a loaded machine before the test fails
-HOW_TO_ENABLE = ("install Debian's chromium (`apt-get install chromium`) or point WAN_CHROMIUM at a "
-                 "Chromium binary; .ci/run installs it in CI")
-
-
-def _missing() -> str | None:
-    if not os.access(CHROMIUM, os.X_OK):
-        return f"{CHROMIUM} not found"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed (pip install -e '.[dev]')"
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser():
-    missing = _missing()
-    if missing:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"the browser tests cannot run in CI: {missing}; {HOW_TO_ENABLE}")
-        pytest.skip(f"browser tests skipped: {missing}; to run them, {HOW_TO_ENABLE}")
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session")
@@ -501,12 +469,12 @@ def test_delete_one_video_and_several_at_once(stack, page):
     expect(page.locator(".card")).to_have_count(4)
     expect(page.locator("#bulk")).to_be_hidden()
     for i in (0, 1):
-        page.locator(".card", has_text=f"video {i}").locator("input.pick").check()
+        page.locator(".card", has_text=f"video {i}").locator("input.select-one").check()
     expect(page.locator("#bulk-count")).to_have_text("2 videos selected")
     shoot(page, "delete_selected")
     chosen = sorted(page.locator(".card", has_text=f"video {i}").get_attribute("data-id") for i in (0, 1))
     with page.expect_request(lambda r: r.url.endswith("/generations/delete")) as sent:
-        page.click("#delete-selected")
+        page.click("#delete-checked")
     assert sorted(sent.value.post_data_json["generation_ids"]) == chosen
     expect(page.locator(".card")).to_have_count(2)
     expect(page.locator(".card .prompt")).to_have_text(["still running", "video 2"])

@@ -12,7 +12,7 @@ import zipfile
 import httpx
 
 from tests.support import wait_for
-from tests.test_browser import (browser, generate, open_client, page, running, shoot, sign_up,  # noqa: F401
+from tests.test_browser import (generate, open_client, page, running, shoot, sign_up,  # noqa: F401
                                 stack_settings, static_host, token_of, wait_until_played)
 
 

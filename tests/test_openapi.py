@@ -101,7 +101,7 @@ def test_every_answer_and_error_is_typed(doc):
                     assert answer["content"]["text/plain; version=0.0.4; charset=utf-8"]["schema"] == {"type": "string"}
                     continue
                 if (method, path) in OWN_MEDIA and status == "200":  # a zip, an HTML page
-                    assert answer["content"][OWN_MEDIA[(method, path)]]["schema"] == {"type": "string"}
+                    assert answer["content"][OWN_MEDIA[(method, path)]]["schema"]["type"] == "string"
                     continue
                 if status == "204":  # no body
                     assert "content" not in answer, where
@@ -381,7 +381,7 @@ def test_every_operation_has_examples(doc):
         schema = media.get("schema", {})
         named = schemas.get(schema.get("$ref", "").rsplit("/", 1)[-1], {})
         return bool(media.get("examples") or media.get("example") or named.get("examples")
-                    or schema.get("examples"))
+                    or schema.get("examples") or schema.get("format") == "binary")  # a byte stream shows none
 
     for path, item in doc["paths"].items():
         for method, op in methods(item).items():

@@ -188,7 +188,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         stats = admin.stats(backend, admin.since_ago(args.since))  # GET /admin/stats's very document
         print(json.dumps(stats) if args.json else stats_table(stats, _window(args.since)))
         return 0
-    return _run(action)
+    return _run(action, "stats")
 
 
 def cmd_admin_role(args: argparse.Namespace) -> int:
@@ -197,7 +197,7 @@ def cmd_admin_role(args: argparse.Namespace) -> int:
         verb = "is now an admin" if args.grant else "is no longer an admin"
         print(f"{done['email']} ({done['user_id']}) {verb}; it takes effect in their next access token")
         return 0
-    return _run(action, "stats")
+    return _run(action, f"admin {'grant' if args.grant else 'revoke'}")
 
 
 def _window(delta: timedelta) -> str:

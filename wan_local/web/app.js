@@ -287,7 +287,7 @@ function buildCard(gen) {
     retry: h("button", { type: "button", class: "retry", onclick: () => retry(gen.generation_id) }, "Retry"),
     link: h("a", { class: "open", target: "_blank", rel: "noopener", hidden: true }, "Open video"),
     remove: h("button", { type: "button", class: "delete", onclick: () => deleteOne(gen.generation_id) }, "Delete"),
-    select: h("input", { type: "checkbox", class: "pick", "aria-label": "Select to delete", onchange: updateBulk }),
+    select: h("input", { type: "checkbox", class: "select-one", "aria-label": "Select to delete", onchange: updateBulk }),
     retryOf: h("p", { class: "retry-of", hidden: true }),
     retried: h("p", { class: "retried-note", hidden: true }),
   };
@@ -418,7 +418,7 @@ function updateBulk() {
   $("#bulk-count").textContent = `${plural(ids.length, "video")} selected`;
 }
 
-$("#delete-selected").addEventListener("click", async () => {
+$("#delete-checked").addEventListener("click", async () => {
   const ids = selectedIds();
   if (!ids.length) return;
   try {

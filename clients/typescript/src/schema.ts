@@ -6185,6 +6185,51 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example <!doctype html>
+                     *     <html lang="en">
+                     *     <head>
+                     *       <meta charset="utf-8">
+                     *       <meta name="viewport" content="width=device-width, initial-scale=1">
+                     *       <meta name="robots" content="noindex">
+                     *       <title>a red fox running through fresh snow · Wan Video</title>
+                     *       <meta property="og:type" content="video.other">
+                     *       <meta property="og:title" content="a red fox running through fresh snow">
+                     *       <meta property="og:description" content="a red fox running through fresh snow">
+                     *       <meta property="og:url" content="https://example.com/s/Vh3kq0mZ2m1oQm5b8X2n4A">
+                     *       <meta property="og:site_name" content="Wan Video">
+                     *       <meta property="og:video" content="http://127.0.0.1:8000/files/videos/….mp4?expires=…&amp;sig=…">
+                     *       <meta property="og:video:url" content="http://127.0.0.1:8000/files/videos/….mp4?expires=…&amp;sig=…">
+                     *       <meta property="og:video:type" content="video/mp4">
+                     *       <meta property="og:video:width" content="832">
+                     *       <meta property="og:video:height" content="480">
+                     *       <meta name="twitter:card" content="player">
+                     *       <meta name="twitter:title" content="a red fox running through fresh snow">
+                     *       <meta name="twitter:description" content="a red fox running through fresh snow">
+                     *       <meta name="twitter:player" content="https://example.com/s/Vh3kq0mZ2m1oQm5b8X2n4A">
+                     *       <meta name="twitter:player:width" content="832">
+                     *       <meta name="twitter:player:height" content="480">
+                     *       <meta name="twitter:player:stream" content="http://127.0.0.1:8000/files/videos/….mp4?expires=…&amp;sig=…">
+                     *       <meta name="twitter:player:stream:content_type" content="video/mp4">
+                     *       <style>
+                     *         body { margin: 0; font: 16px/1.5 system-ui, sans-serif; background: #111; color: #eee; }
+                     *         main { max-width: 960px; margin: 0 auto; padding: 24px; }
+                     *         video { width: 100%; max-height: 80vh; background: #000; border-radius: 8px; }
+                     *         p.prompt { font-size: 1.1em; }
+                     *         .muted { color: #999; font-size: .9em; }
+                     *       </style>
+                     *     </head>
+                     *     <body>
+                     *       <main>
+                     *         <video id="player" controls playsinline preload="metadata" width="832" height="480" src="http://127.0.0.1:8000/files/videos/….mp4?expires=…&amp;sig=…">
+                     *           <a href="http://127.0.0.1:8000/files/videos/….mp4?expires=…&amp;sig=…">Download the video</a>
+                     *         </video>
+                     *         <p class="prompt">a red fox running through fresh snow</p>
+                     *         <p class="muted">t2v-14B · 480p · made with Wan Video · <span class="views">12 views</span></p>
+                     *       </main>
+                     *     </body>
+                     *     </html>
+                     */
                     "text/html": string;
                 };
             };
