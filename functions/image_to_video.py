@@ -33,11 +33,16 @@ def image_to_video(
                                      json_schema_extra={"pattern": "^[0-9]+$"})] = None,
     aspect_ratio: Annotated[str | None, Form(json_schema_extra={"enum": _RATIOS}, description=(
         "One of the model's own; without it the video follows the image (portrait: 9:16, else 16:9)."))] = None,
+    webhook_url: Annotated[str | None, Form(description=(
+        "Where this generation's events are POSTed, signed (Standard Webhooks): an absolute https URL."))] = None,
+    webhook_events: Annotated[str | None, Form(description=(
+        "Comma-separated: start, progress, completed (default completed)."))] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> dict:
     """Start an image-to-video generation from an uploaded first frame."""
     fields = {"prompt": prompt, "model": model, "resolution": resolution,
-              "negative_prompt": negative_prompt, "seed": seed or None, "aspect_ratio": aspect_ratio or None}
+              "negative_prompt": negative_prompt, "seed": seed or None, "aspect_ratio": aspect_ratio or None,
+              "webhook_url": webhook_url or None, "webhook_events": webhook_events or None}
     body = parse(ImageToVideoRequest, {k: v for k, v in fields.items() if v is not None})
     data = images.read_limited(image.file)
     extension, content_type, width, height = images.inspect(data)

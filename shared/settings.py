@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     api_key_cache_seconds: float = Field(30.0, ge=0)
     # Stored videos and uploaded images are deleted this many days after their generation finished.
     retention_days: int = Field(30, ge=1)
+    # Users' webhooks (contract section 3): `http` and loopback hosts allowed (`wan-api dev` turns it
+    # on; unset counts as off), and how many deliveries of one user may be in flight at once.
+    webhook_allow_loopback: bool | None = None
+    webhook_max_in_flight: int = Field(4, ge=1, le=100)
     # Bearer token for GET /metrics; unset: /metrics answers 404.
     metrics_token: str | None = None
     # How long a create may wait on Replicate before it is failed and refunded.
