@@ -196,12 +196,26 @@ def status(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
     """One of the user's generations. If Replicate has been quiet about an unfinished one, ask it
     (the database lets one caller do so per 10 s) and apply the answer: the lost-webhook fallback.
     The read is counted in the caller's request window in the same transaction (one round trip)."""
+    return view(svc, status_row(svc, user_id, generation_id))
+
+
+def status_row(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
+    """As `status`, before it is shaped (GET /status's ETag is computed from it, shared/caching.py)."""
     caller = ratelimit.current()
     answer = svc.backend.call("get_generation_counted", p_user_id=user_id, p_gen_id=generation_id,
                               p_rate_limit=svc.settings.request_rate_per_minute,
                               p_api_key_id=caller.api_key_id if caller else None)
     ratelimit.note_request(answer["rate"])
-    gen = answer["generation"]
+    return _fresh(svc, generation_id, answer["generation"])
+
+
+def current(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
+    """One of the user's generations as stored (not counted in a request window: Prefer: wait and the
+    status stream read it), asking Replicate as `status` does when it went quiet."""
+    return _fresh(svc, generation_id, svc.backend.call("get_generation", p_user_id=user_id, p_gen_id=generation_id))
+
+
+def _fresh(svc: Services, generation_id: uuid.UUID, gen: dict | None) -> dict:
     if gen is None or gen["deleted"]:
         raise errors.NotFound()
     if gen.pop("should_poll"):
@@ -215,7 +229,7 @@ def status(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
         else:
             result = apply_prediction(svc, str(generation_id), prediction, source="status_poll")
             gen = result.get("generation", gen)
-    return view(svc, gen)
+    return gen
 
 
 def fail_lost(svc: Services, generation_id: str, prediction_id: str, *, settled_by: str) -> dict:
