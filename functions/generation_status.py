@@ -32,7 +32,8 @@ def generation_status(generation_id: uuid.UUID, request: Request, response: Resp
 
 def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
-    r.add_api_route(path, generation_status, methods=["GET"], **documented(
-        Generation, errors.NotFound, errors.InvalidRequest, errors.ServiceUnavailable))
-    r.add_api_route(path.rstrip("/") + "/stream", status_stream.stream, methods=["GET"], **status_stream.DOCUMENTED)
+    route = documented(Generation, errors.NotFound, errors.InvalidRequest, errors.ServiceUnavailable)
+    route["responses"][304] = {"description": "Not modified: If-None-Match holds the current ETag."}
+    r.add_api_route(path, generation_status, methods=["GET"], **route)
+    r.add_api_route(path.rstrip("/") + "/stream", status_stream.stream, methods=["GET"], **status_stream.documented())
     return r

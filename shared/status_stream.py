@@ -35,15 +35,15 @@ RETRY_MS = 1000
 MAX_IDS_PER_READ = 500
 _log = logging.getLogger("wan.stream")
 
-DOCUMENTED = {
-    "status_code": 200, "response_class": StreamingResponse,
-    "responses": {200: {"description": (
-        "`text/event-stream`: `event: generation` with the generation object as `data` (as GET /status "
-        "answers it) and an `id:`, at once and on every change of status or progress. Ends after the "
-        "terminal event, or after 120 s with a `retry:` line; send `Last-Event-ID` to resume."),
-        "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-        204: {"description": "Last-Event-ID names the terminal event: nothing more will come."}},
-}
+def documented() -> dict:
+    from shared.api_models import documented as typed
+
+    route = typed("`text/event-stream`: `event: generation` with the generation object as `data` (as GET "
+                  "/status answers it) and an `id:`, at once and on every change of status or progress. Ends "
+                  "after the terminal event, or after 120 s with a `retry:` line; send `Last-Event-ID` to resume.",
+                  errors.NotFound, errors.InvalidRequest, errors.ServiceUnavailable, media_type="text/event-stream")
+    route["responses"][204] = {"description": "Last-Event-ID names the terminal event: nothing more will come."}
+    return route
 
 
 def version(gen: dict) -> str:

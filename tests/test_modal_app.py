@@ -14,13 +14,16 @@ from shared.errors import ApiError
 CONTRACT = {
     "text_to_video": {"/": {"post"}},
     "image_to_video": {"/": {"post"}},
-    "generation_status": {"/": {"get"}},
+    "generation_status": {"/": {"get"}, "/stream": {"get"}},
     "replicate_webhook": {"/": {"post"}},
     "account": {"/credits": {"get"}, "/generations": {"get"}, "/cancel": {"post"}, "/retry": {"post"},
                 "/pricing": {"get"}, "/checkout": {"post"}, "/checkout/status": {"get"},
                 "/health": {"get"},
                 "/generations/{generation_id}": {"delete"}, "/generations/delete": {"post"}, "/metrics": {"get"},
-                "/api-keys": {"post", "get"}, "/api-keys/{key_id}": {"delete"}},
+                "/api-keys": {"post", "get"}, "/api-keys/{key_id}": {"delete"},
+                "/webhooks/secret": {"get"}, "/webhooks/secret/rotate": {"post"},
+                "/generations/{generation_id}/deliveries": {"get"},
+                "/generations/{generation_id}/deliveries/{event_id}/retry": {"post"}},
     "stripe_webhook": {"/": {"post"}},
 }
 

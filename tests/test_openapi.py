@@ -22,7 +22,11 @@ CHECKED_IN = ROOT / openapi.PATH
 USER_ROUTES = {("post", "/text-to-video"), ("post", "/image-to-video"), ("get", "/status"), ("get", "/credits"),
                ("get", "/generations"), ("post", "/cancel"), ("post", "/retry"), ("post", "/checkout"),
                ("get", "/checkout/status"), ("post", "/generations/delete"), ("delete", "/generations/{generation_id}"),
-               ("post", "/api-keys"), ("get", "/api-keys"), ("delete", "/api-keys/{key_id}")}
+               ("post", "/api-keys"), ("get", "/api-keys"), ("delete", "/api-keys/{key_id}"),
+               ("get", "/status/stream"), ("get", "/webhooks/secret"), ("post", "/webhooks/secret/rotate"),
+               ("get", "/generations/{generation_id}/deliveries"),
+               ("post", "/generations/{generation_id}/deliveries/{event_id}/retry")}
+STREAMS = {("get", "/status/stream")}  # text/event-stream
 OPEN_ROUTES = {("get", "/pricing"), ("get", "/health"), ("post", "/webhooks/replicate"), ("post", "/webhooks/stripe")}
 OPERATOR_ROUTES = {("get", "/metrics")}  # METRICS_TOKEN, its own security scheme
 METRICS_TOKEN = "m3tr1cs-token"
@@ -80,6 +84,12 @@ def test_every_answer_and_error_is_typed(doc):
             for status, answer in op["responses"].items():
                 if (method, path) in OPERATOR_ROUTES and status == "200":  # Prometheus text
                     assert answer["content"]["text/plain; version=0.0.4; charset=utf-8"]["schema"] == {"type": "string"}
+                    continue
+                if (method, path) in STREAMS and status == "200":  # server-sent events
+                    assert answer["content"]["text/event-stream"]["schema"] == {"type": "string"}
+                    continue
+                if status in ("204", "304"):  # no body by definition
+                    assert "content" not in answer, (where, status)
                     continue
                 schema = answer["content"]["application/json"]["schema"]
                 refs = [s["$ref"] for s in schema.get("anyOf", [schema])]
@@ -264,8 +274,8 @@ def _typed(op: dict) -> dict:
     """An operation's answers as {status: [model names]} (titles name the path, so they are left out)."""
     out = {}
     for status, answer in op["responses"].items():
-        if "application/json" not in answer["content"]:  # a text answer (GET /metrics)
-            out[status] = answer["content"]
+        if "application/json" not in answer.get("content", {}):  # a text answer (GET /metrics), or none
+            out[status] = answer.get("content")
             continue
         schema = answer["content"]["application/json"]["schema"]
         out[status] = [s["$ref"] for s in schema.get("anyOf", [schema])]
@@ -284,7 +294,7 @@ def test_the_document_covers_exactly_what_the_modal_web_functions_serve(doc):
         if not isinstance(function, modal.Function) or function.info().web_info is None:
             continue
         for path, ops in function.local().openapi()["paths"].items():
-            local = ROOT_FUNCTIONS[name] if path == "/" else path
+            local = ROOT_FUNCTIONS[name] + path.rstrip("/") if name in ROOT_FUNCTIONS else path
             for method, op in ops.items():
                 assert _typed(op) == _typed(doc["paths"][local][method]), (name, path, method)
                 assert op.get("security") == doc["paths"][local][method].get("security"), (name, path, method)
