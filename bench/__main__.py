@@ -810,7 +810,7 @@ def upload_memory(pg: EmbeddedPostgres, concurrency: int = 40, rounds: int = 3) 
 
 
 SECTIONS = ("throughput", "round-trips", "latency", "layers", "middleware", "sweep", "upload-memory", "metrics", "imports",
-            "api-keys")
+            "api-keys", "push")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -850,6 +850,10 @@ def main(argv: list[str] | None = None) -> int:
                 metrics_scrape(pg, sizes[1], small=sizes[0])
             if "api-keys" in run:
                 api_key_create(pg, requests // 4)
+            if "push" in run:  # issue 23: webhooks, the status stream, 304 (bench/push.py)
+                from bench.push import push
+
+                push(pg, samples=10 if args.quick else 30, stream_seconds=10 if args.quick else 20)
     if "imports" in run:
         imports()
     targets = [r for r in ROWS if r["target"] != "info"]
