@@ -269,3 +269,106 @@ def test_the_delivery_body_is_the_documented_event(api, receiver):
     api.stack.emulator.finish(api.prediction_of(gen_id))
     wait_for(lambda: receiver.received)
     WebhookEvent.model_validate(json.loads(receiver.received[0]["body"]))
+
+
+class _Misbehaving:
+    """A receiver that redirects, answers 10 MB, or hangs (per path)."""
+
+    def __init__(self):
+        self.hits: list[str] = []
+        self.release = threading.Event()
+        me = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["content-length"]))
+                me.hits.append(self.path)
+                if self.path == "/redirect":
+                    self.send_response(307)
+                    self.send_header("location", "/elsewhere")
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                elif self.path == "/huge":
+                    self.send_response(200)
+                    self.send_header("content-length", str(10 * 1024 * 1024))
+                    self.end_headers()
+                    try:
+                        for _ in range(10 * 1024):
+                            self.wfile.write(b"x" * 1024)
+                    except OSError:
+                        pass  # the sender hung up without reading it: as intended
+                else:  # /hang: says nothing until the test ends
+                    me.release.wait(30)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def misbehaving():
+    m = _Misbehaving()
+    yield m
+    m.close()
+
+
+def test_a_redirect_is_not_followed_and_a_huge_answer_is_not_read(api, misbehaving):
+    token = api.token()
+    redirected = api.text_to_video(token, webhook_url=misbehaving.base + "/redirect").json()["generation_id"]
+    huge = api.text_to_video(token, webhook_url=misbehaving.base + "/huge").json()["generation_id"]
+    for gen_id in (redirected, huge):
+        api.stack.emulator.finish(api.prediction_of(gen_id))
+    (r,) = wait_for(lambda: (items := deliveries(api, token, redirected)) and items[0]["attempts"] == 1
+                    and items[0]["last_status_code"] and items)
+    assert r["status"] == "pending" and r["last_status_code"] == 307  # a failure, retried later
+    (h,) = wait_for(lambda: (items := deliveries(api, token, huge)) and items[0]["status"] == "delivered" and items)
+    assert h["last_status_code"] == 200
+    assert "/elsewhere" not in misbehaving.hits
+
+
+def test_a_receiver_that_hangs_costs_the_timeout_and_is_retried(api, misbehaving, monkeypatch):
+    from shared import deliveries as sender
+
+    monkeypatch.setattr(sender, "TIMEOUT_SECONDS", 1.0)  # the bound under test, shortened for the test
+    token = api.token()
+    gen_id = api.text_to_video(token, webhook_url=misbehaving.base + "/hang").json()["generation_id"]
+    api.stack.services.start_deliveries = lambda generation_id: None
+    api.stack.emulator.finish(api.prediction_of(gen_id))
+    wait_for(lambda: api.status(token, gen_id).json()["terminal"])
+    api.stack.services.start_deliveries = None
+    began = __import__("time").monotonic()
+    counts = sender.send_due(api.stack.services, generation_id=gen_id)
+    assert counts == {"retry": 1}
+    assert __import__("time").monotonic() - began < 10  # bounded by the (shortened) timeout, not the receiver
+    (item,) = deliveries(api, token, gen_id)
+    assert item["status"] == "pending" and item["last_status_code"] is None and item["next_attempt_at"]
+
+
+def test_at_most_n_deliveries_of_one_user_are_in_flight(api, receiver, db):
+    token = api.token()
+    backend = api.stack.services.backend
+    api.stack.services.start_deliveries = lambda generation_id: None
+    gen_id = api.text_to_video(token, webhook_url=receiver.url).json()["generation_id"]
+    db.execute("""insert into public.webhook_deliveries (event_id, generation_id, user_id, type, url, payload)
+                  select 'msg_' || n, g.id, g.user_id, 'generation.progress', g.webhook_url, public._generation_json(g)
+                    from public.generations g, generate_series(1, 10) n where g.id = %s""", (gen_id,))
+    other_token = api.token()
+    other = api.text_to_video(other_token, webhook_url=receiver.url).json()["generation_id"]
+    db.execute("""insert into public.webhook_deliveries (event_id, generation_id, user_id, type, url, payload)
+                  select 'msg_other', g.id, g.user_id, 'generation.progress', g.webhook_url, public._generation_json(g)
+                    from public.generations g where g.id = %s""", (other,))
+    first = backend.call("claim_webhook_deliveries", p_limit=50, p_max_in_flight=4)
+    mine = [d for d in first if d["generation_id"] == gen_id]
+    assert len(mine) == 4 and any(d["generation_id"] == other for d in first)
+    assert backend.call("claim_webhook_deliveries", p_generation_id=gen_id, p_max_in_flight=4) == []
+    # One settles: one more may go.
+    backend.call("record_webhook_attempt", p_event_id=mine[0]["event_id"], p_attempt=1, p_status_code=200)
+    assert len(backend.call("claim_webhook_deliveries", p_generation_id=gen_id, p_max_in_flight=4)) == 1

@@ -370,6 +370,7 @@ def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tm
     postgrest = RecordedHttp()
     postgrest.answers[("POST", "/rest/v1/rpc/claim_for_sweep")] = (200, [])  # nothing to sweep
     postgrest.answers[("POST", "/rest/v1/rpc/take_metrics_snapshot")] = (200, {"taken": False})
+    postgrest.answers[("POST", "/rest/v1/rpc/claim_webhook_deliveries")] = (200, [])  # no webhook is due
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
         env |= {"SUPABASE_URL": postgrest.url, "SUPABASE_SERVICE_ROLE_KEY": "sb_secret_test_key",
@@ -382,6 +383,6 @@ def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tm
     counts = json.loads(run.stdout.splitlines()[-1])
     assert (counts["examined"], counts["errors"]) == (0, 0)
     rules = [json.loads(r["body"]).get("p_rule") or r["path"].rsplit("/", 1)[1] for r in postgrest.requests]
-    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy", "retention", "deleted_files",
-                     "take_metrics_snapshot"]
+    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy", "claim_webhook_deliveries", "retention",
+                     "deleted_files", "take_metrics_snapshot"]
     assert {r["headers"]["apikey"] for r in postgrest.requests} == {"sb_secret_test_key"}
