@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections import Counter
@@ -29,25 +30,49 @@ WORKERS = 8               # parallel sends of one sweep
 USER_AGENT = "wan-video-webhooks/1"
 
 
+_http = None
+_http_lock = threading.Lock()
+
+
+def _client():
+    """One HTTP client per process, shared by the senders' threads (its TLS context and connection
+    pool are made once, not per delivery)."""
+    global _http
+    with _http_lock:
+        if _http is None or TIMEOUT_SECONDS != _http.timeout_seconds:
+            import httpx
+
+            from shared.replicate_transport import BoundedTransport
+
+            _http = httpx.Client(transport=BoundedTransport(TIMEOUT_SECONDS), follow_redirects=False,
+                                 headers={"user-agent": USER_AGENT})
+            _http.timeout_seconds = TIMEOUT_SECONDS
+        return _http
+
+
 def send_due(svc: Services, *, generation_id: str | None = None, budget_seconds: float = 120.0) -> Counter:
     """Send what is due (of one generation, or everyone's), until nothing is or the budget is spent.
     Returns counts: delivered, retry, failed, stale."""
-    import httpx
-
-    from shared.replicate_transport import BoundedTransport
-
     counts: Counter = Counter()
     deadline = time.monotonic() + budget_seconds
-    with httpx.Client(transport=BoundedTransport(TIMEOUT_SECONDS), follow_redirects=False,
-                      headers={"user-agent": USER_AGENT}) as http, ThreadPoolExecutor(WORKERS) as pool:
+    http = _client()
+    pool: ThreadPoolExecutor | None = None
+    try:
         while time.monotonic() < deadline:
             batch = svc.backend.call("claim_webhook_deliveries", p_generation_id=generation_id,
                                      p_limit=WORKERS * 2, p_max_in_flight=svc.settings.webhook_max_in_flight,
                                      p_lease_seconds=LEASE_SECONDS)
             if not batch:
                 break
+            if len(batch) == 1:  # the usual case: one event of one generation, sent from this thread
+                counts[_attempt(svc, http, batch[0])] += 1
+                continue
+            pool = pool or ThreadPoolExecutor(WORKERS)
             for outcome in pool.map(lambda d: _attempt(svc, http, d), batch):
                 counts[outcome] += 1
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return counts
 
 
