@@ -853,7 +853,7 @@ def main(argv: list[str] | None = None) -> int:
             if "push" in run:  # issue 23: webhooks, the status stream, 304 (bench/push.py)
                 from bench.push import push
 
-                push(pg, samples=10 if args.quick else 30, stream_seconds=10 if args.quick else 20)
+                push(pg, samples=10 if args.quick else 30, stream_seconds=30 if args.quick else 60)
     if "imports" in run:
         imports()
     targets = [r for r in ROWS if r["target"] != "info"]
