@@ -11,12 +11,13 @@ valid for at least another half life.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 
-from shared.schemas import TERMINAL, generation_out
+from shared.schemas import TERMINAL
 
 NO_CACHE = "private, no-cache"
+_CHANGING = ("generation_id", "status", "progress", "updated_at", "completed_at", "error", "refunded", "video_path",
+             "output_url", "video_lost", "expired")
 
 
 def _epoch_seconds(signed_url_seconds: int) -> int:
@@ -25,11 +26,11 @@ def _epoch_seconds(signed_url_seconds: int) -> int:
 
 def etag(gen: dict, signed_url_seconds: int, now: float | None = None) -> str:
     now = time.time() if now is None else now
-    parts = [generation_out(gen, None), gen.get("video_path"), gen.get("output_url"), bool(gen.get("video_lost"))]
+    # Every stored field the answer is made from that can change (updated_at moves with each write).
+    parts = tuple(gen.get(k) for k in _CHANGING)
     if _signed(gen):
-        parts.append(int(now // _epoch_seconds(signed_url_seconds)))
-    digest = hashlib.blake2b(json.dumps(parts, sort_keys=True, default=str).encode(), digest_size=12).hexdigest()
-    return f'W/"{digest}"'
+        parts += (int(now // _epoch_seconds(signed_url_seconds)),)
+    return f'W/"{hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()}"'
 
 
 def cache_control(gen: dict, signed_url_seconds: int, now: float | None = None) -> str:
