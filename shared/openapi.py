@@ -10,13 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header
 from fastapi.openapi.utils import get_openapi
 
-from shared.api_models import WebhookEvent
 from shared.app import DESCRIPTION, VERSION
+from shared.webhook_docs import with_webhooks
 
 PATH = "docs/openapi.json"
 REGENERATE = f"python -m shared.openapi > {PATH}"
@@ -31,38 +28,11 @@ def production_routers() -> list:
             replicate_webhook.router(), stripe_webhook.router(), account.router()]
 
 
-def generation_event(event: WebhookEvent,
-                     webhook_id: Annotated[str, Header(description="One per event, the same on every retry: dedupe on it.")],
-                     webhook_timestamp: Annotated[str, Header(description="Unix seconds of this attempt.")],
-                     webhook_signature: Annotated[str, Header(description=(
-                         "`v1,<base64 HMAC-SHA256 of \"{webhook-id}.{webhook-timestamp}.{body}\">` keyed with your "
-                         "secret (GET /webhooks/secret); two space-separated values for 24 h after a rotation."))]) -> None:
-    """A generation started, progressed or completed (as its webhook_events asked). Answer 2xx within
-    10 s; anything else is retried with growing delays for about a day. Verify it with the
-    `standardwebhooks` library before trusting it."""
-
-
-def webhooks_router() -> APIRouter:
-    """What we POST to a developer's webhook_url (OpenAPI 3.1 `webhooks`; contract section 3)."""
-    router = APIRouter()
-    router.add_api_route("generation-event", generation_event, methods=["POST"], status_code=200,
-                         responses={200: {"description": "Any 2xx: delivered."}})
-    return router
-
-
 def document(title: str = "Wan Video API") -> dict[str, Any]:
     """The document, exactly as the app made of the production routers serves it at /openapi.json,
     plus the webhooks we send (which no app serves)."""
     routes = [route for router in production_routers() for route in router.routes]
-    doc = get_openapi(title=title, version=VERSION, description=DESCRIPTION, routes=routes,
-                      webhooks=webhooks_router().routes)
-    # FastAPI adds its own 422 to any operation with parameters; a receiver's answers are not ours to type.
-    for ops in doc["webhooks"].values():
-        for op in ops.values():
-            op["responses"].pop("422", None)
-    for name in ("HTTPValidationError", "ValidationError"):
-        doc["components"]["schemas"].pop(name, None)
-    return doc
+    return with_webhooks(get_openapi(title=title, version=VERSION, description=DESCRIPTION, routes=routes))
 
 
 def dumps(doc: dict[str, Any]) -> str:
