@@ -37,7 +37,7 @@ create table public.webhook_deliveries (
   delivered_at timestamptz
 );
 create index webhook_deliveries_due on public.webhook_deliveries (next_attempt_at) where status = 'pending';
-create index webhook_deliveries_generation on public.webhook_deliveries (generation_id, seq);
+create index webhook_deliveries_generation on public.webhook_deliveries (generation_id);
 create index webhook_deliveries_in_flight on public.webhook_deliveries (user_id) where status = 'pending';
 
 alter table public.webhook_secrets enable row level security;
@@ -48,20 +48,20 @@ grant select on public.webhook_deliveries to service_role;
 -- Retry delays after the 1st, 2nd, ... failed attempt (Standard Webhooks' suggested schedule):
 -- 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over about 27 hours, then `failed`.
 create function public._webhook_retry_delay(p_attempts integer) returns interval
-language sql immutable set search_path = '' as $$
+language sql immutable security definer set search_path = '' as $$
   select make_interval(secs => (array[5, 300, 1800, 7200, 18000, 36000, 36000])[p_attempts])
 $$;
 
 -- A Standard Webhooks secret: whsec_ + base64 of 32 bytes, from two v4 UUIDs (pg_strong_random:
 -- 244 random bits), so that no extension is needed.
 create function public._new_webhook_secret() returns text
-language sql volatile set search_path = '' as $$
+language sql volatile security definer set search_path = '' as $$
   select 'whsec_' || encode(decode(replace(gen_random_uuid()::text, '-', '')
                                    || replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64')
 $$;
 
 create function public._webhook_secret_json(s public.webhook_secrets) returns jsonb
-language sql stable set search_path = '' as $$
+language sql stable security definer set search_path = '' as $$
   select jsonb_build_object('secret', s.secret, 'previous_secret',
     case when s.rotated_at > now() - interval '24 hours' then s.previous_secret end)
 $$;
@@ -268,7 +268,7 @@ end
 $$;
 
 create function public._delivery_json(d public.webhook_deliveries) returns jsonb
-language sql stable set search_path = '' as $$
+language sql stable security definer set search_path = '' as $$
   select jsonb_build_object('event_id', d.event_id, 'type', d.type, 'status', d.status,
     'attempts', d.attempts, 'last_status_code', d.last_status_code,
     'next_attempt_at', case when d.status = 'pending' then d.next_attempt_at end)
