@@ -45,9 +45,10 @@ CONCURRENT_REQUESTS = 32
 def _web_app(router):
     """The FastAPI app of one web function; video copies go to the spawned `copy_video`."""
     from shared.app import create_app
-    from shared.services import use_video_copy_starter
+    from shared.services import use_delivery_starter, use_video_copy_starter
 
     use_video_copy_starter(lambda generation_id: copy_video.spawn(generation_id))
+    use_delivery_starter(lambda generation_id: send_webhooks.spawn(generation_id))
     return create_app(router)
 
 
@@ -119,6 +120,16 @@ def copy_video(generation_id: str) -> str:
     return outcome
 
 
+@app.function(image=image, secrets=secrets, timeout=300)
+def send_webhooks(generation_id: str) -> dict:
+    """Send one generation's due webhook deliveries (the outbox rows its state change wrote). Never
+    raises for a receiver's failure: the schedule in SQL retries, and the sweep sends what is due."""
+    from shared.deliveries import send_due
+    from shared.services import get_services
+
+    return dict(send_due(get_services(), generation_id=generation_id))
+
+
 SWEEP_SCHEDULE = "*/5 * * * *"  # every 5 minutes; runs may overlap or repeat, and that is safe
 
 
@@ -127,9 +138,10 @@ def sweep_stuck_generations() -> dict:
     """Settle generations whose webhooks never came, time out the stuck, refund the failed, retry
     video copies. Its counts are logged as one JSON line ({"event": "sweep", ...})."""
     from shared.logs import configure_logging
-    from shared.services import get_services, use_video_copy_starter
+    from shared.services import get_services, use_delivery_starter, use_video_copy_starter
     from shared.sweep import sweep
 
     configure_logging()
     use_video_copy_starter(lambda generation_id: copy_video.spawn(generation_id))
+    use_delivery_starter(lambda generation_id: send_webhooks.spawn(generation_id))
     return sweep(get_services())

@@ -1199,7 +1199,7 @@ def library_zip(pg: EmbeddedPostgres, count: int = 50, size: int = 5 * 1024 * 10
 
 
 SECTIONS = ("throughput", "round-trips", "latency", "layers", "middleware", "sweep", "upload-memory", "metrics", "imports",
-            "api-keys", "wrong-keys", "content-policy", "console", "library")
+            "api-keys", "wrong-keys", "content-policy", "console", "library", "push")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1247,6 +1247,10 @@ def main(argv: list[str] | None = None) -> int:
                 library_history(pg, sizes[1])
                 library_share_page(pg, requests // 4)
                 library_zip(pg)
+            if "push" in run:  # issue 23: webhooks, the status stream, 304 (bench/push.py)
+                from bench.push import push
+
+                push(pg, samples=10 if args.quick else 30, stream_seconds=30 if args.quick else 60)
     if "imports" in run:
         imports()
     if "content-policy" in run:

@@ -223,6 +223,43 @@ end
 $$;
 
 --
+-- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_deliveries (
+    seq bigint NOT NULL,
+    event_id text NOT NULL,
+    generation_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    type text NOT NULL,
+    url text NOT NULL,
+    payload jsonb NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    last_status_code integer,
+    last_error text,
+    next_attempt_at timestamp with time zone DEFAULT now() NOT NULL,
+    leased_until timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    delivered_at timestamp with time zone,
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text]))),
+    CONSTRAINT webhook_deliveries_type_check CHECK ((type = ANY (ARRAY['generation.start'::text, 'generation.progress'::text, 'generation.completed'::text])))
+);
+
+--
+-- Name: _delivery_json(public.webhook_deliveries); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._delivery_json(d public.webhook_deliveries) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('event_id', d.event_id, 'type', d.type, 'status', d.status,
+    'attempts', d.attempts, 'last_status_code', d.last_status_code,
+    'next_attempt_at', case when d.status = 'pending' then d.next_attempt_at end)
+$$;
+
+--
 -- Name: _dispute_rank(text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -296,6 +333,8 @@ CREATE TABLE public.generations (
     video_deleted_at timestamp with time zone,
     image_deleted_at timestamp with time zone,
     deleted_at timestamp with time zone,
+    webhook_url text,
+    webhook_events jsonb,
     favorite boolean DEFAULT false NOT NULL,
     CONSTRAINT generations_cost_check CHECK ((cost > 0)),
     CONSTRAINT generations_kind_check CHECK ((kind = ANY (ARRAY['text-to-video'::text, 'image-to-video'::text]))),
@@ -303,6 +342,7 @@ CREATE TABLE public.generations (
     CONSTRAINT generations_seed_check CHECK ((seed >= 0)),
     CONSTRAINT generations_settled_by_check CHECK ((settled_by = ANY (ARRAY['webhook'::text, 'status_poll'::text, 'sweep'::text, 'cancel'::text, 'create'::text]))),
     CONSTRAINT generations_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'processing'::text, 'succeeded'::text, 'failed'::text, 'canceled'::text]))),
+    CONSTRAINT generations_webhook_url_check CHECK ((char_length(webhook_url) <= 2048)),
     CONSTRAINT idempotency_key_has_hash CHECK (((idempotency_key IS NULL) OR (request_hash IS NOT NULL))),
     CONSTRAINT terminal_has_completed_at CHECK (((status = ANY (ARRAY['succeeded'::text, 'failed'::text, 'canceled'::text])) = (completed_at IS NOT NULL)))
 );
@@ -363,7 +403,8 @@ begin
     -- 0016
     'favorite', g.favorite,
     'share_id', case when public._video_kept(g) then
-                  (select s.id from public.shares s where s.generation_id = g.id) end);
+                  (select s.id from public.shares s where s.generation_id = g.id) end,
+    'webhook_url', g.webhook_url, 'webhook_events', g.webhook_events);  -- 0015's keys, kept
 end
 $$;
 
@@ -422,6 +463,18 @@ end
 $$;
 
 --
+-- Name: _new_webhook_secret(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._new_webhook_secret() RETURNS text
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select 'whsec_' || encode(decode(replace(gen_random_uuid()::text, '-', '')
+                                   || replace(gen_random_uuid()::text, '-', ''), 'hex'), 'base64')
+$$;
+
+--
 -- Name: _note_stripe_event(text, text, text, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -437,6 +490,22 @@ begin
     values (p_event_id, p_type, p_outcome, p_session_id)
     on conflict (event_id) do nothing;
   return found;
+end
+$$;
+
+--
+-- Name: _own_generation(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._own_generation(p_user_id uuid, p_gen_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform 1 from public.generations where id = p_gen_id and user_id = p_user_id and deleted_at is null;
+  if not found then
+    raise exception 'generation % not found', p_gen_id using errcode = 'PT404';
+  end if;
 end
 $$;
 
@@ -528,6 +597,58 @@ begin
     'session_id', p.session_id, 'status', p.status, 'pack_id', p.pack_id, 'credits', p.credits,
     'amount', p.amount, 'currency', p.currency, 'unrecovered_credits', p.unrecovered_credits,
     'balance', (select credits from public.profiles where id = p.user_id));
+end
+$$;
+
+--
+-- Name: _queue_delivery(public.generations, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._queue_delivery(g public.generations, p_type text, p_data jsonb) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  insert into public.webhook_deliveries (event_id, generation_id, user_id, type, url, payload)
+  values ('msg_' || replace(gen_random_uuid()::text, '-', ''), g.id, g.user_id, p_type, g.webhook_url, p_data)
+$$;
+
+--
+-- Name: _queue_webhook_deliveries(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._queue_webhook_deliveries() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_gen public.generations;
+  v_events jsonb;
+  v_data jsonb;
+begin
+  select * into v_gen from public.generations where id = new.id;  -- as it is at commit
+  v_events := coalesce(v_gen.webhook_events, '["completed"]'::jsonb);
+  if v_gen.webhook_url is null or v_gen.deleted_at is not null
+     or old.status in ('succeeded', 'failed', 'canceled') then
+    return null;
+  end if;
+  v_data := public._generation_json(v_gen);
+  if old.status = 'queued' and new.status <> 'queued' and v_events ? 'start' then
+    perform public._queue_delivery(v_gen, 'generation.start', v_data);
+  end if;
+  if new.status in ('succeeded', 'failed', 'canceled') then
+    if v_events ? 'completed' then
+      perform public._queue_delivery(v_gen, 'generation.completed', v_data);
+    end if;
+  elsif new.progress is distinct from old.progress and new.status = 'processing' and v_events ? 'progress' then
+    -- A progress event not yet tried is brought up to date instead of queueing one more.
+    update public.webhook_deliveries set payload = v_data
+     where generation_id = v_gen.id and type = 'generation.progress' and status = 'pending'
+       and attempts = 0 and leased_until is null;
+    if not found then
+      perform public._queue_delivery(v_gen, 'generation.progress', v_data);
+    end if;
+  end if;
+  return null;
 end
 $$;
 
@@ -664,6 +785,22 @@ end
 $$;
 
 --
+-- Name: _stop_webhook_deliveries(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._stop_webhook_deliveries() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  update public.webhook_deliveries
+     set status = 'failed', last_error = 'the generation was deleted', leased_until = null
+   where generation_id = new.id and status = 'pending';
+  return null;
+end
+$$;
+
+--
 -- Name: _touch_api_key(uuid); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -716,6 +853,40 @@ CREATE FUNCTION public._video_kept(g public.generations) RETURNS boolean
     AS $$
   select g.status = 'succeeded' and g.deleted_at is null and g.video_path is not null
          and g.video_deleted_at is null and not g.video_lost
+$$;
+
+--
+-- Name: _webhook_retry_delay(integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._webhook_retry_delay(p_attempts integer) RETURNS interval
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select make_interval(secs => (array[5, 300, 1800, 7200, 18000, 36000, 36000])[p_attempts])
+$$;
+
+--
+-- Name: webhook_secrets; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_secrets (
+    user_id uuid NOT NULL,
+    secret text NOT NULL,
+    previous_secret text,
+    rotated_at timestamp with time zone
+);
+
+--
+-- Name: _webhook_secret_json(public.webhook_secrets); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public._webhook_secret_json(s public.webhook_secrets) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+  select jsonb_build_object('secret', s.secret, 'previous_secret',
+    case when s.rotated_at > now() - interval '24 hours' then s.previous_secret end)
 $$;
 
 --
@@ -1173,6 +1344,50 @@ end
 $$;
 
 --
+-- Name: claim_webhook_deliveries(uuid, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.claim_webhook_deliveries(p_generation_id uuid DEFAULT NULL::uuid, p_limit integer DEFAULT 50, p_max_in_flight integer DEFAULT 4, p_lease_seconds integer DEFAULT 30) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row public.webhook_deliveries;
+  v_busy integer;
+  v_out jsonb := '[]'::jsonb;
+  v_secret jsonb;
+begin
+  for v_row in
+    select * from public.webhook_deliveries
+     where status = 'pending' and next_attempt_at <= now()
+       and (leased_until is null or leased_until < now())
+       and (p_generation_id is null or generation_id = p_generation_id)
+     order by seq
+     for update skip locked
+     limit p_limit * 4
+  loop
+    exit when jsonb_array_length(v_out) >= p_limit;
+    perform pg_advisory_xact_lock(hashtextextended('webhook_deliveries:' || v_row.user_id::text, 0));
+    select count(*) into v_busy from public.webhook_deliveries
+     where user_id = v_row.user_id and status = 'pending' and leased_until >= now();
+    continue when v_busy >= p_max_in_flight;
+    update public.webhook_deliveries
+       set leased_until = now() + make_interval(secs => p_lease_seconds), attempts = attempts + 1
+     where seq = v_row.seq
+    returning * into v_row;
+    v_secret := public.webhook_secret(v_row.user_id);
+    v_out := v_out || jsonb_build_object(
+      'event_id', v_row.event_id, 'generation_id', v_row.generation_id, 'type', v_row.type,
+      'url', v_row.url, 'payload', v_row.payload, 'attempts', v_row.attempts,
+      'created_at', v_row.created_at, 'secrets', jsonb_build_array(v_secret -> 'secret')
+        || case when v_secret ->> 'previous_secret' is null then '[]'::jsonb
+                else jsonb_build_array(v_secret -> 'previous_secret') end);
+  end loop;
+  return v_out;
+end
+$$;
+
+--
 -- Name: create_api_key(uuid, text, text, text, text, text, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1310,6 +1525,33 @@ begin
       using errcode = 'PT429', hint = 'rate_limited', detail = (v_global || '{"scope": "service"}')::text;
   end if;
   return v_created || jsonb_build_object('rate', v_rate);
+end
+$$;
+
+--
+-- Name: create_generation_pushed(uuid, text, text, text, text, integer, integer, integer, integer, text, bigint, text, text, text, text, uuid, uuid, text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.create_generation_pushed(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text DEFAULT NULL::text, p_seed bigint DEFAULT NULL::bigint, p_aspect_ratio text DEFAULT NULL::text, p_image_path text DEFAULT NULL::text, p_idempotency_key text DEFAULT NULL::text, p_request_hash text DEFAULT NULL::text, p_retry_of uuid DEFAULT NULL::uuid, p_api_key_id uuid DEFAULT NULL::uuid, p_webhook_url text DEFAULT NULL::text, p_webhook_events jsonb DEFAULT NULL::jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_created jsonb;
+begin
+  v_created := public.create_generation_limited(
+    p_user_id => p_user_id, p_kind => p_kind, p_model => p_model, p_resolution => p_resolution,
+    p_prompt => p_prompt, p_cost => p_cost, p_max_active => p_max_active, p_rate_limit => p_rate_limit,
+    p_global_limit => p_global_limit, p_negative_prompt => p_negative_prompt, p_seed => p_seed,
+    p_aspect_ratio => p_aspect_ratio, p_image_path => p_image_path, p_idempotency_key => p_idempotency_key,
+    p_request_hash => p_request_hash, p_retry_of => p_retry_of, p_api_key_id => p_api_key_id);
+  if p_webhook_url is not null and not (v_created ->> 'replayed')::boolean then
+    update public.generations
+       set webhook_url = p_webhook_url, webhook_events = coalesce(p_webhook_events, '["completed"]'::jsonb)
+     where id = (v_created ->> 'generation_id')::uuid;
+    perform public.webhook_secret(p_user_id);
+  end if;
+  return v_created;
 end
 $$;
 
@@ -1972,6 +2214,21 @@ end
 $$;
 
 --
+-- Name: list_webhook_deliveries(uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.list_webhook_deliveries(p_user_id uuid, p_gen_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  perform public._own_generation(p_user_id, p_gen_id);
+  return (select coalesce(jsonb_agg(public._delivery_json(d) order by d.seq), '[]'::jsonb)
+            from public.webhook_deliveries d where d.generation_id = p_gen_id);
+end
+$$;
+
+--
 -- Name: mark_processing(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2422,6 +2679,39 @@ end
 $$;
 
 --
+-- Name: record_webhook_attempt(text, integer, integer, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.record_webhook_attempt(p_event_id text, p_attempt integer, p_status_code integer DEFAULT NULL::integer, p_error text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row public.webhook_deliveries;
+  v_delay interval;
+begin
+  select * into v_row from public.webhook_deliveries where event_id = p_event_id for update;
+  if not found or v_row.status <> 'pending' or v_row.attempts <> p_attempt then
+    return jsonb_build_object('outcome', 'stale');
+  end if;
+  if p_status_code between 200 and 299 then
+    update public.webhook_deliveries
+       set status = 'delivered', delivered_at = now(), last_status_code = p_status_code,
+           last_error = null, leased_until = null
+     where seq = v_row.seq;
+    return jsonb_build_object('outcome', 'delivered');
+  end if;
+  v_delay := public._webhook_retry_delay(v_row.attempts);
+  update public.webhook_deliveries
+     set status = case when v_delay is null then 'failed' else 'pending' end,
+         next_attempt_at = case when v_delay is null then next_attempt_at else now() + v_delay end,
+         last_status_code = p_status_code, last_error = left(p_error, 500), leased_until = null
+   where seq = v_row.seq;
+  return jsonb_build_object('outcome', case when v_delay is null then 'failed' else 'retry' end);
+end
+$$;
+
+--
 -- Name: refresh_analytics(integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2532,6 +2822,30 @@ end
 $$;
 
 --
+-- Name: retry_webhook_delivery(uuid, uuid, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.retry_webhook_delivery(p_user_id uuid, p_gen_id uuid, p_event_id text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_row public.webhook_deliveries;
+begin
+  perform public._own_generation(p_user_id, p_gen_id);
+  update public.webhook_deliveries
+     set status = 'pending', next_attempt_at = now(), leased_until = null,
+         attempts = least(attempts, 7)  -- one more attempt before the schedule ends again
+   where generation_id = p_gen_id and event_id = p_event_id
+  returning * into v_row;
+  if not found then
+    raise exception 'delivery % not found', p_event_id using errcode = 'PT404';
+  end if;
+  return public._delivery_json(v_row);
+end
+$$;
+
+--
 -- Name: reverse_purchase(text, text, text, integer, jsonb, text, integer, text); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2602,6 +2916,26 @@ begin
     raise exception 'no such API key' using errcode = 'PT404';
   end if;
   return public._api_key_json(v_key);
+end
+$$;
+
+--
+-- Name: rotate_webhook_secret(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.rotate_webhook_secret(p_user_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v public.webhook_secrets;
+begin
+  perform public.webhook_secret(p_user_id);
+  update public.webhook_secrets
+     set previous_secret = secret, secret = public._new_webhook_secret(), rotated_at = now()
+   where user_id = p_user_id
+  returning * into v;
+  return public._webhook_secret_json(v);
 end
 $$;
 
@@ -2710,6 +3044,39 @@ begin
   return found;
 end
 $_$;
+
+--
+-- Name: watch_generations(jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.watch_generations(p_ids jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+  return (select coalesce(jsonb_agg(public._generation_json(g)), '[]'::jsonb)
+            from public.generations g
+           where g.id = any (public._uuids(p_ids)) and g.deleted_at is null);
+end
+$$;
+
+--
+-- Name: webhook_secret(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_secret(p_user_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v public.webhook_secrets;
+begin
+  insert into public.webhook_secrets (user_id, secret) values (p_user_id, public._new_webhook_secret())
+    on conflict (user_id) do nothing;
+  select * into v from public.webhook_secrets where user_id = p_user_id;
+  return public._webhook_secret_json(v);
+end
+$$;
 
 --
 -- Name: admin_audit_id_seq; Type: SEQUENCE; Schema: public; Owner: -
@@ -2918,6 +3285,19 @@ CREATE TABLE public.stripe_events (
 );
 
 --
+-- Name: webhook_deliveries_seq_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_deliveries ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_deliveries_seq_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: webhook_events; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -3078,11 +3458,32 @@ ALTER TABLE ONLY public.stripe_events
     ADD CONSTRAINT stripe_events_pkey PRIMARY KEY (event_id);
 
 --
+-- Name: webhook_deliveries webhook_deliveries_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_event_id_key UNIQUE (event_id);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (seq);
+
+--
 -- Name: webhook_events webhook_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.webhook_events
     ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (id);
+
+--
+-- Name: webhook_secrets webhook_secrets_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_secrets
+    ADD CONSTRAINT webhook_secrets_pkey PRIMARY KEY (user_id);
 
 --
 -- Name: schema_migrations schema_migrations_pkey; Type: CONSTRAINT; Schema: wan_private; Owner: -
@@ -3296,6 +3697,24 @@ CREATE INDEX purchase_refunds_by_payment ON public.purchase_refunds USING btree 
 CREATE INDEX purchases_by_user ON public.purchases USING btree (user_id, created_at DESC);
 
 --
+-- Name: webhook_deliveries_due; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_due ON public.webhook_deliveries USING btree (next_attempt_at) WHERE (status = 'pending'::text);
+
+--
+-- Name: webhook_deliveries_generation; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_generation ON public.webhook_deliveries USING btree (generation_id);
+
+--
+-- Name: webhook_deliveries_in_flight; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_in_flight ON public.webhook_deliveries USING btree (user_id) WHERE (status = 'pending'::text);
+
+--
 -- Name: webhook_events_generation; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -3332,6 +3751,12 @@ CREATE TRIGGER generations_moderation_block BEFORE INSERT ON public.generations 
 CREATE TRIGGER generations_provider_safety_refusal BEFORE UPDATE OF status ON public.generations FOR EACH ROW WHEN (((new.status = 'failed'::text) AND (old.status = ANY (ARRAY['queued'::text, 'processing'::text])))) EXECUTE FUNCTION public._type_provider_safety_refusal();
 
 --
+-- Name: generations queue_webhook_deliveries; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER queue_webhook_deliveries AFTER UPDATE OF status, progress ON public.generations DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (((new.webhook_url IS NOT NULL) AND ((old.status IS DISTINCT FROM new.status) OR (old.progress IS DISTINCT FROM new.progress)))) EXECUTE FUNCTION public._queue_webhook_deliveries();
+
+--
 -- Name: purchases refuse_blocked_checkouts; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -3342,6 +3767,12 @@ CREATE TRIGGER refuse_blocked_checkouts BEFORE INSERT ON public.purchases FOR EA
 --
 
 CREATE TRIGGER refuse_blocked_generations BEFORE INSERT ON public.generations FOR EACH ROW EXECUTE FUNCTION public._refuse_blocked();
+
+--
+-- Name: generations stop_webhook_deliveries; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER stop_webhook_deliveries AFTER UPDATE OF deleted_at ON public.generations FOR EACH ROW WHEN (((old.deleted_at IS NULL) AND (new.deleted_at IS NOT NULL))) EXECUTE FUNCTION public._stop_webhook_deliveries();
 
 --
 -- Name: api_keys api_keys_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -3421,11 +3852,25 @@ ALTER TABLE ONLY public.shares
     ADD CONSTRAINT shares_generation_id_fkey FOREIGN KEY (generation_id) REFERENCES public.generations(id) ON DELETE CASCADE;
 
 --
+-- Name: webhook_deliveries webhook_deliveries_generation_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_generation_id_fkey FOREIGN KEY (generation_id) REFERENCES public.generations(id) ON DELETE CASCADE;
+
+--
 -- Name: webhook_events webhook_events_generation_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
 ALTER TABLE ONLY public.webhook_events
     ADD CONSTRAINT webhook_events_generation_id_fkey FOREIGN KEY (generation_id) REFERENCES public.generations(id) ON DELETE CASCADE;
+
+--
+-- Name: webhook_secrets webhook_secrets_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_secrets
+    ADD CONSTRAINT webhook_secrets_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
 
 --
 -- Name: admin_audit; Type: ROW SECURITY; Schema: public; Owner: -
@@ -3548,10 +3993,22 @@ ALTER TABLE public.shares ENABLE ROW LEVEL SECURITY;
 ALTER TABLE public.stripe_events ENABLE ROW LEVEL SECURITY;
 
 --
+-- Name: webhook_deliveries; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_deliveries ENABLE ROW LEVEL SECURITY;
+
+--
 -- Name: webhook_events; Type: ROW SECURITY; Schema: public; Owner: -
 --
 
 ALTER TABLE public.webhook_events ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: webhook_secrets; Type: ROW SECURITY; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_secrets ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: SCHEMA public; Type: ACL; Schema: -; Owner: -
@@ -3611,6 +4068,18 @@ REVOKE ALL ON FUNCTION public._audit_json(a public.admin_audit) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public._count_active_generations() FROM PUBLIC;
 
 --
+-- Name: TABLE webhook_deliveries; Type: ACL; Schema: public; Owner: -
+--
+
+GRANT SELECT ON TABLE public.webhook_deliveries TO service_role;
+
+--
+-- Name: FUNCTION _delivery_json(d public.webhook_deliveries); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._delivery_json(d public.webhook_deliveries) FROM PUBLIC;
+
+--
 -- Name: FUNCTION _dispute_rank(p_status text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3660,10 +4129,22 @@ REVOKE ALL ON FUNCTION public._iso(p_time timestamp with time zone) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public._lock_payment(p_payment_intent text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _new_webhook_secret(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._new_webhook_secret() FROM PUBLIC;
+
+--
 -- Name: FUNCTION _note_stripe_event(p_event_id text, p_type text, p_outcome text, p_session_id text); Type: ACL; Schema: public; Owner: -
 --
 
 REVOKE ALL ON FUNCTION public._note_stripe_event(p_event_id text, p_type text, p_outcome text, p_session_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _own_generation(p_user_id uuid, p_gen_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._own_generation(p_user_id uuid, p_gen_id uuid) FROM PUBLIC;
 
 --
 -- Name: FUNCTION _post_ledger_entry(p_user_id uuid, p_amount integer, p_type text, p_gen_id uuid, p_description text); Type: ACL; Schema: public; Owner: -
@@ -3691,6 +4172,18 @@ GRANT SELECT ON TABLE public.purchases TO service_role;
 REVOKE ALL ON FUNCTION public._purchase_json(p public.purchases) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _queue_delivery(g public.generations, p_type text, p_data jsonb); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._queue_delivery(g public.generations, p_type text, p_data jsonb) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _queue_webhook_deliveries(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._queue_webhook_deliveries() FROM PUBLIC;
+
+--
 -- Name: FUNCTION _refuse_blocked(); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3716,6 +4209,12 @@ GRANT ALL ON FUNCTION public._search_generations_sql(p_paged boolean, p_favorite
 REVOKE ALL ON FUNCTION public._settle_reversals(p_session_id text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION _stop_webhook_deliveries(); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._stop_webhook_deliveries() FROM PUBLIC;
+
+--
 -- Name: FUNCTION _touch_api_key(p_key_id uuid); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3739,6 +4238,18 @@ REVOKE ALL ON FUNCTION public._uuids(p_ids jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public._video_kept(g public.generations) FROM PUBLIC;
 GRANT ALL ON FUNCTION public._video_kept(g public.generations) TO service_role;
+
+--
+-- Name: FUNCTION _webhook_retry_delay(p_attempts integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._webhook_retry_delay(p_attempts integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION _webhook_secret_json(s public.webhook_secrets); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public._webhook_secret_json(s public.webhook_secrets) FROM PUBLIC;
 
 --
 -- Name: FUNCTION add_credits(p_user_id uuid, p_amount integer, p_type text, p_description text); Type: ACL; Schema: public; Owner: -
@@ -3860,6 +4371,13 @@ REVOKE ALL ON FUNCTION public.claim_for_sweep(p_rule text, p_age_seconds integer
 GRANT ALL ON FUNCTION public.claim_for_sweep(p_rule text, p_age_seconds integer, p_batch integer, p_lease_seconds integer) TO service_role;
 
 --
+-- Name: FUNCTION claim_webhook_deliveries(p_generation_id uuid, p_limit integer, p_max_in_flight integer, p_lease_seconds integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.claim_webhook_deliveries(p_generation_id uuid, p_limit integer, p_max_in_flight integer, p_lease_seconds integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.claim_webhook_deliveries(p_generation_id uuid, p_limit integer, p_max_in_flight integer, p_lease_seconds integer) TO service_role;
+
+--
 -- Name: FUNCTION create_api_key(p_user_id uuid, p_name text, p_prefix text, p_last_chars text, p_secret_hash text, p_salt text, p_max_active integer); Type: ACL; Schema: public; Owner: -
 --
 
@@ -3886,6 +4404,13 @@ GRANT ALL ON FUNCTION public.create_generation(p_user_id uuid, p_kind text, p_mo
 
 REVOKE ALL ON FUNCTION public.create_generation_limited(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_generation_limited(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION create_generation_pushed(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid, p_webhook_url text, p_webhook_events jsonb); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.create_generation_pushed(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid, p_webhook_url text, p_webhook_events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.create_generation_pushed(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid, p_webhook_url text, p_webhook_events jsonb) TO service_role;
 
 --
 -- Name: FUNCTION create_share(p_user_id uuid, p_gen_id uuid, p_share_id text); Type: ACL; Schema: public; Owner: -
@@ -4040,6 +4565,13 @@ REVOKE ALL ON FUNCTION public.list_generations(p_user_id uuid, p_limit integer, 
 GRANT ALL ON FUNCTION public.list_generations(p_user_id uuid, p_limit integer, p_before_created_at timestamp with time zone, p_before_id uuid) TO service_role;
 
 --
+-- Name: FUNCTION list_webhook_deliveries(p_user_id uuid, p_gen_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.list_webhook_deliveries(p_user_id uuid, p_gen_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_webhook_deliveries(p_user_id uuid, p_gen_id uuid) TO service_role;
+
+--
 -- Name: FUNCTION mark_processing(p_gen_id uuid, p_replicate_id text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -4145,6 +4677,13 @@ REVOKE ALL ON FUNCTION public.record_video_copy_failure(p_gen_id uuid, p_error t
 GRANT ALL ON FUNCTION public.record_video_copy_failure(p_gen_id uuid, p_error text, p_give_up boolean) TO service_role;
 
 --
+-- Name: FUNCTION record_webhook_attempt(p_event_id text, p_attempt integer, p_status_code integer, p_error text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.record_webhook_attempt(p_event_id text, p_attempt integer, p_status_code integer, p_error text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_webhook_attempt(p_event_id text, p_attempt integer, p_status_code integer, p_error text) TO service_role;
+
+--
 -- Name: FUNCTION refresh_analytics(p_final_after_seconds integer, p_backfill_days integer, p_max_days integer); Type: ACL; Schema: public; Owner: -
 --
 
@@ -4173,6 +4712,13 @@ REVOKE ALL ON FUNCTION public.require_profile(p_user_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.require_profile(p_user_id uuid) TO service_role;
 
 --
+-- Name: FUNCTION retry_webhook_delivery(p_user_id uuid, p_gen_id uuid, p_event_id text); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.retry_webhook_delivery(p_user_id uuid, p_gen_id uuid, p_event_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.retry_webhook_delivery(p_user_id uuid, p_gen_id uuid, p_event_id text) TO service_role;
+
+--
 -- Name: FUNCTION reverse_purchase(p_event_id text, p_event_type text, p_payment_intent text, p_refunded_amount integer, p_refunds jsonb, p_dispute_id text, p_dispute_amount integer, p_dispute_status text); Type: ACL; Schema: public; Owner: -
 --
 
@@ -4185,6 +4731,13 @@ GRANT ALL ON FUNCTION public.reverse_purchase(p_event_id text, p_event_type text
 
 REVOKE ALL ON FUNCTION public.revoke_api_key(p_user_id uuid, p_key_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.revoke_api_key(p_user_id uuid, p_key_id uuid) TO service_role;
+
+--
+-- Name: FUNCTION rotate_webhook_secret(p_user_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.rotate_webhook_secret(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.rotate_webhook_secret(p_user_id uuid) TO service_role;
 
 --
 -- Name: FUNCTION search_generations(p_user_id uuid, p_limit integer, p_before_created_at timestamp with time zone, p_before_id uuid, p_favorite boolean, p_status text, p_kind text, p_q text); Type: ACL; Schema: public; Owner: -
@@ -4220,6 +4773,20 @@ GRANT ALL ON FUNCTION public.take_metrics_snapshot(p_min_age_seconds integer) TO
 
 REVOKE ALL ON FUNCTION public.upgrade_api_key_hash(p_key_id uuid, p_old_hash text, p_new_hash text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.upgrade_api_key_hash(p_key_id uuid, p_old_hash text, p_new_hash text) TO service_role;
+
+--
+-- Name: FUNCTION watch_generations(p_ids jsonb); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.watch_generations(p_ids jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.watch_generations(p_ids jsonb) TO service_role;
+
+--
+-- Name: FUNCTION webhook_secret(p_user_id uuid); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.webhook_secret(p_user_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.webhook_secret(p_user_id uuid) TO service_role;
 
 --
 -- Name: TABLE content_refusals; Type: ACL; Schema: public; Owner: -

@@ -8,7 +8,7 @@ import hmac
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -16,8 +16,10 @@ from starlette.concurrency import run_in_threadpool
 
 from functions import admin as admin_routes
 from functions import library as library_routes
-from shared import api_keys, catalog, costs, errors, generations, library, metrics, packs, purchases, retention
-from shared.api_models import (GEN_ID, GenerationKind, GenerationStatus, ApiKeyCreated, ApiKeyList, ApiKey,
+from shared import (api_keys, catalog, costs, deliveries, errors, generations, library, metrics, packs,
+                    purchases, push, retention)
+from shared.api_models import (GEN_ID, DeliveryList, Delivery, WebhookSecret, GenerationKind, GenerationStatus,
+                               ApiKeyCreated, ApiKeyList, ApiKey,
                                CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
                                GenerationPage, Health, Pricing, RetryAccepted, documented)
 from shared.app import CurrentUser, IdempotencyKey, SessionUser, Svc, counted_in_its_transaction, note
@@ -128,6 +130,29 @@ def revoke_api_key(key_id: uuid.UUID, request: Request, svc: Svc, user: SessionU
     return api_keys.revoke(svc, user, key_id)
 
 
+def webhook_secret(svc: Svc, user: CurrentUser) -> dict:
+    """The caller's webhook signing secret (made on first use); only its owner sees it."""
+    return push.secret(svc, user)
+
+
+def rotate_webhook_secret(svc: Svc, user: CurrentUser) -> dict:
+    """A new signing secret; deliveries carry a signature with the old one too for 24 hours."""
+    return push.rotate(svc, user)
+
+
+def list_deliveries(generation_id: uuid.UUID, request: Request, svc: Svc, user: CurrentUser) -> dict:
+    """The webhook deliveries of one of the caller's generations, in the order they were written."""
+    note(request, generation_id=generation_id)
+    return deliveries.listed(svc, user, generation_id)
+
+
+def retry_delivery(generation_id: uuid.UUID, event_id: Annotated[str, Path(max_length=64, pattern=r"^msg_[0-9a-f]+$")],
+                   request: Request, svc: Svc, user: CurrentUser) -> dict:
+    """Send one delivery again now, with the same webhook-id."""
+    note(request, generation_id=generation_id, event_id=event_id)
+    return deliveries.retry(svc, user, generation_id, event_id)
+
+
 # METRICS_TOKEN as an OpenAPI security scheme (documentation only: the handler checks the header itself).
 _metrics_bearer = HTTPBearer(scheme_name="metricsToken", auto_error=False,
                              description="METRICS_TOKEN, the operator's token for GET /metrics.")
@@ -214,6 +239,14 @@ def router() -> APIRouter:
     r.add_api_route("/api-keys", list_api_keys, methods=["GET"], **documented(ApiKeyList, errors.Forbidden, unavailable))
     r.add_api_route("/api-keys/{key_id}", revoke_api_key, methods=["DELETE"], **documented(
         ApiKey, errors.Forbidden, errors.NotFound, invalid, unavailable))
+    # Webhooks to the caller's URL (contract section 3).
+    r.add_api_route("/webhooks/secret", webhook_secret, methods=["GET"], **documented(WebhookSecret, unavailable))
+    r.add_api_route("/webhooks/secret/rotate", rotate_webhook_secret, methods=["POST"],
+                    **documented(WebhookSecret, too_large, unavailable))
+    r.add_api_route("/generations/{generation_id}/deliveries", list_deliveries, methods=["GET"],
+                    **documented(DeliveryList, errors.NotFound, invalid, unavailable))
+    r.add_api_route("/generations/{generation_id}/deliveries/{event_id}/retry", retry_delivery, methods=["POST"],
+                    **documented(Delivery, errors.NotFound, too_large, invalid, unavailable))
     admin_routes.add_routes(r)  # the operator's console, /admin/ (functions/admin.py)
     # The library (favorites, share links and their public pages, the bulk download): functions/library.py.
     # Its routes themselves, not include_router (whose wrapper the request guard would not see).

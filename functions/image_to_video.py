@@ -8,9 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from shared import catalog, errors, generations, images
+from shared import catalog, errors, generations, images, prefer_wait
 from shared.api_models import Accepted, documented
 from shared.app import CurrentUser, IdempotencyKey, Svc, counted_in_its_transaction, note
+from shared.prefer_wait import Prefer
 from shared.schemas import ImageToVideoRequest, parse
 
 PATH = "/image-to-video"
@@ -33,11 +34,17 @@ def image_to_video(
                                      json_schema_extra={"pattern": "^[0-9]+$"})] = None,
     aspect_ratio: Annotated[str | None, Form(json_schema_extra={"enum": _RATIOS}, description=(
         "One of the model's own; without it the video follows the image (portrait: 9:16, else 16:9)."))] = None,
-    idempotency_key: IdempotencyKey = None,
-) -> dict:
-    """Start an image-to-video generation from an uploaded first frame."""
+    webhook_url: Annotated[str | None, Form(description=(
+        "Where this generation's events are POSTed, signed (Standard Webhooks): an absolute https URL."))] = None,
+    webhook_events: Annotated[str | None, Form(description=(
+        "Comma-separated: start, progress, completed (default completed)."))] = None,
+    idempotency_key: IdempotencyKey = None, prefer: Prefer = None,
+):
+    """Start an image-to-video generation from an uploaded first frame (`Prefer: wait=N` as text-to-video)."""
+    wait = prefer_wait.requested(prefer)
     fields = {"prompt": prompt, "model": model, "resolution": resolution,
-              "negative_prompt": negative_prompt, "seed": seed or None, "aspect_ratio": aspect_ratio or None}
+              "negative_prompt": negative_prompt, "seed": seed or None, "aspect_ratio": aspect_ratio or None,
+              "webhook_url": webhook_url or None, "webhook_events": webhook_events or None}
     body = parse(ImageToVideoRequest, {k: v for k, v in fields.items() if v is not None})
     data = images.read_limited(image.file)
     extension, content_type, width, height = images.inspect(data)
@@ -49,13 +56,13 @@ def image_to_video(
     answer = generations.create(svc, user, body, idempotency_key=idempotency_key,
                                 request_hash=body.fingerprint(data), upload=upload)
     note(request, generation_id=answer["generation_id"])
-    return answer
+    return prefer_wait.WaitingAnswer(svc, user, answer, wait) if wait else answer
 
 
 def router(path: str = PATH) -> APIRouter:
     r = APIRouter()
-    r.add_api_route(path, image_to_video, methods=["POST"], **documented(
+    r.add_api_route(path, image_to_video, methods=["POST"], **prefer_wait.documented(documented(
         Accepted, errors.InsufficientCredits, errors.IdempotencyKeyReused, errors.ImageTooLarge,
         errors.UnsupportedImageType, errors.InvalidRequest, errors.ContentPolicy, errors.AccountBlocked, errors.TooManyActiveGenerations,
-        errors.ProviderUnavailable, errors.ServiceUnavailable, status=202))
+        errors.ProviderUnavailable, errors.ServiceUnavailable, status=202)))
     return r

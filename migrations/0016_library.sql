@@ -60,7 +60,8 @@ language sql stable set search_path = '' as $$
          and g.video_deleted_at is null and not g.video_lost
 $$;
 
--- _generation_json: 0009's, plus 'favorite' and 'share_id' (the live link, else null).
+-- _generation_json: 0009's, plus 0015's 'webhook_url' and 'webhook_events', plus 'favorite' and 'share_id'
+-- (the live link, else null).
 create or replace function public._generation_json(g public.generations) returns jsonb
 language plpgsql stable security definer set search_path = '' as $$
 begin
@@ -81,7 +82,8 @@ begin
     -- 0016
     'favorite', g.favorite,
     'share_id', case when public._video_kept(g) then
-                  (select s.id from public.shares s where s.generation_id = g.id) end);
+                  (select s.id from public.shares s where s.generation_id = g.id) end,
+    'webhook_url', g.webhook_url, 'webhook_events', g.webhook_events);  -- 0015's keys, kept
 end
 $$;
 

@@ -421,6 +421,69 @@ class WebhookReceived(_Out):
                                      "for logs, not for decisions.")
 
 
+class WebhookSecret(_Out):
+    """The caller's signing secret for their webhooks (Standard Webhooks, `whsec_` + base64)."""
+
+    model_config = _example({"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
+    secret: str
+
+
+class DeliveryStatus(enum.StrEnum):
+    """pending: to be sent (again); delivered: the receiver answered 2xx; failed: given up."""
+
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class DeliveryType(enum.StrEnum):
+    """The event a delivery reports."""
+
+    start = "generation.start"
+    progress = "generation.progress"
+    completed = "generation.completed"
+
+
+_DELIVERY = {"event_id": "msg_5b1f0c7e9a2d4c6b8e0f1a3b5c7d9e1f", "type": "generation.completed",
+             "status": "delivered", "attempts": 1, "last_status_code": 200, "next_attempt_at": None}
+
+
+class Delivery(_Out):
+    """One delivery of one event to the generation's webhook_url."""
+
+    model_config = _example(_DELIVERY)
+    event_id: str = Field(description="The webhook-id header: the same on every attempt; dedupe on it.")
+    type: DeliveryType
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None = Field(description="The receiver's last answer; null if none came.")
+    next_attempt_at: datetime | None = Field(description="When it is tried again (pending only).")
+
+
+class DeliveryList(_Out):
+    """A generation's deliveries in the order they were written (`completed` is always last)."""
+
+    model_config = _example({"items": [_DELIVERY]})
+    items: list[Delivery]
+
+
+class WebhookEvent(_Out):
+    """What a webhook delivery POSTs to your webhook_url, with the headers webhook-id, webhook-timestamp
+    and webhook-signature (Standard Webhooks: verify with your secret from GET /webhooks/secret)."""
+
+    model_config = _example({"type": "generation.completed", "timestamp": EXAMPLE_TIME, "data": _GENERATION})
+    type: DeliveryType
+    timestamp: datetime
+    data: Generation
+
+
+class GenerationAnswered(Generation):
+    """With `Prefer: wait=N`: the create's keys and the generation (200 if it ended, 202 if not)."""
+
+    model_config = _example(_GENERATION | {"credits_remaining": 90})
+    credits_remaining: int = Field(description="The balance after the charge.")
+
+
 class Signup(_Out):
     """A local user and an access token (local stack only)."""
 

@@ -30,6 +30,14 @@ class NewGeneration:
     idempotency_key: str | None = None
     request_hash: str | None = None
     retry_of: UUID | str | None = None
+    webhook_url: str | None = None                # contract section 3 (shared/push.py)
+    webhook_events: list[str] | None = None
+
+    def params(self, *, webhook: bool) -> dict[str, Any]:
+        fields = asdict(self)
+        if not webhook:
+            del fields["webhook_url"], fields["webhook_events"]
+        return {f"p_{name}": value for name, value in fields.items()}
 
 
 class Credits:
@@ -58,15 +66,14 @@ class Credits:
         Returns `generation_id`, `status`, `cost`, `credits_remaining` and `replayed` (false); when the
         Idempotency-Key was seen before with the same request (nothing charged then), the whole first
         generation with `replayed` true."""
-        params = {f"p_{name}": value for name, value in asdict(new).items()}
-        return self.backend.call("create_generation", **params)
+        return self.backend.call("create_generation", **new.params(webhook=False))
 
     def create_generation_limited(self, new: NewGeneration, *, rate_limit: int, global_limit: int,
                                   api_key_id: UUID | None = None) -> dict[str, Any]:
         """create_generation behind the per-user create window and the service-wide one, in the same
-        one transaction (migrations/0010); adds `rate` (the user's window) unless replayed."""
-        params = {f"p_{name}": value for name, value in asdict(new).items()}
-        return self.backend.call("create_generation_limited", **params, p_rate_limit=rate_limit,
+        one transaction (migrations/0010); adds `rate` (the user's window) unless replayed. Called
+        through create_generation_pushed (migrations/0015), which also sets the webhook in it."""
+        return self.backend.call("create_generation_pushed", **new.params(webhook=True), p_rate_limit=rate_limit,
                                  p_global_limit=global_limit, p_api_key_id=api_key_id)
 
     def ledger_discrepancies(self) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared import catalog, costs, errors, moderation, ratelimit
+from shared import catalog, costs, errors, moderation, push, ratelimit
 from shared.credits import NewGeneration
 from shared.output_urls import policy_for
 from shared.shares import share_url
@@ -42,13 +42,17 @@ class Upload:
 
 def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str | None,
            request_hash: str, image_path: str | None = None, retry_of: str | None = None,
-           upload: Upload | None = None) -> dict:
+           upload: Upload | None = None, webhook: push.Webhook | None = None) -> dict:
     """Charge and create (one transaction), store the upload, start the job at Replicate, record its id.
 
+    `webhook`: where its events go (by default the request's own webhook_url / webhook_events; retry
+    and extend pass the source's), checked before the charge and stored in the charge's transaction.
     Returns the 202 body. A storage or Replicate failure fails and refunds the generation, then raises 503.
     The content policy checks the request first, before any money moves (422 content_policy)."""
     moderation.screen(svc, user_id, request, image=upload.data if upload else None, image_path=image_path)
     image_path = upload.path if upload else image_path
+    webhook = webhook or getattr(request, "webhook", None)
+    push.check(webhook, svc.settings)
     caller = ratelimit.current()
     created = svc.credits.create_generation_limited(NewGeneration(
         user_id=user_id, kind=request.KIND, model=request.model, resolution=request.resolution,
@@ -56,6 +60,7 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
         max_active=svc.settings.max_active_generations,
         negative_prompt=request.negative_prompt, seed=request.seed, aspect_ratio=request.aspect_ratio,
         image_path=image_path, idempotency_key=idempotency_key, request_hash=request_hash, retry_of=retry_of,
+        webhook_url=webhook.url if webhook else None, webhook_events=list(webhook.events) if webhook else None,
     ), rate_limit=svc.settings.create_rate_per_minute, global_limit=svc.settings.max_creates_per_minute,
         api_key_id=caller.api_key_id if caller else None)
     ratelimit.note_create(created.get("rate"))
@@ -69,6 +74,7 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
             log.exception("could not store the image of generation %s", gen_id)
             svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=STORAGE_DOWN,
                              p_error_code="storage_unavailable", p_settled_by="create")
+            _pushed(svc, gen_id, webhook)
             raise errors.ServiceUnavailable(STORAGE_DOWN) from None
     try:
         prediction = start_prediction(svc, {
@@ -79,12 +85,14 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
         log.warning("replicate create failed for %s: %s", gen_id, exc)
         svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=PROVIDER_DOWN,
                          p_error_code="provider_unavailable", p_settled_by="create")
+        _pushed(svc, gen_id, webhook)
         raise errors.ProviderUnavailable(retry_after=exc.retry_after) from None
     except Exception:
         # Nothing was started (a bug or a misconfiguration): give the credits back before failing.
         log.exception("could not start generation %s", gen_id)
         svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=NOT_STARTED, p_error_code="internal_error",
                          p_settled_by="create")
+        _pushed(svc, gen_id, webhook)
         raise errors.ApiError(NOT_STARTED) from None
     status = "processing"
     try:
@@ -94,7 +102,15 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
         log.exception("could not record job %s for generation %s", prediction.id, gen_id)
     if status in ("failed", "canceled"):
         _stop_quietly(svc, prediction.id)  # canceled (or swept) while Replicate was starting it
+    _pushed(svc, gen_id, webhook)
     return accepted(gen_id, status, created["cost"], created["credits_remaining"])
+
+
+def _pushed(svc: Services, generation_id: str, webhook) -> None:
+    """A state change of a generation with a webhook was committed: its deliveries (written in that
+    transaction) go out now, in the background. If this never runs (a crash), the sweep sends them."""
+    if webhook:
+        svc.deliver_later(str(generation_id))
 
 
 def _stop_quietly(svc: Services, prediction_id: str) -> None:
@@ -109,6 +125,7 @@ def cancel(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
     racing webhook or sweep), then stop the job at Replicate. If Replicate cannot be reached the
     cancel and refund stand: a late result cannot undo a terminal state."""
     gen = svc.backend.call("cancel_generation", p_user_id=user_id, p_gen_id=generation_id)
+    _pushed(svc, generation_id, gen.get("webhook_url"))
     if gen["replicate_id"]:
         _stop_quietly(svc, gen["replicate_id"])
     return view(svc, gen)
@@ -128,7 +145,7 @@ def retry(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID, *, idempo
     request = parse(request_type, {k: v for k, v in fields.items() if v is not None})
     answer = create(svc, user_id, request, idempotency_key=idempotency_key,
                     request_hash=request.fingerprint(f"retry:{generation_id}".encode()),
-                    image_path=old["image_path"], retry_of=str(generation_id))
+                    image_path=old["image_path"], retry_of=str(generation_id), webhook=push.webhook_of(old))
     return answer | {"retry_of": str(generation_id)}
 
 
@@ -172,8 +189,10 @@ def apply_prediction(svc: Services, generation_id: str, prediction: Prediction,
         p_error=prediction.error, p_event_id=event_id, p_source=source,
         p_started_at=prediction.started_at, p_completed_at=prediction.completed_at)
     gen = result.get("generation")
-    if result["outcome"] == "applied" and gen["status"] == "succeeded":
-        svc.copy_video_later(generation_id)
+    if result["outcome"] == "applied":
+        _pushed(svc, generation_id, gen.get("webhook_url"))
+        if gen["status"] == "succeeded":
+            svc.copy_video_later(generation_id)
     return result
 
 
@@ -181,12 +200,26 @@ def status(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
     """One of the user's generations. If Replicate has been quiet about an unfinished one, ask it
     (the database lets one caller do so per 10 s) and apply the answer: the lost-webhook fallback.
     The read is counted in the caller's request window in the same transaction (one round trip)."""
+    return view(svc, status_row(svc, user_id, generation_id))
+
+
+def status_row(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
+    """As `status`, before it is shaped (GET /status's ETag is computed from it, shared/caching.py)."""
     caller = ratelimit.current()
     answer = svc.backend.call("get_generation_counted", p_user_id=user_id, p_gen_id=generation_id,
                               p_rate_limit=svc.settings.request_rate_per_minute,
                               p_api_key_id=caller.api_key_id if caller else None)
     ratelimit.note_request(answer["rate"])
-    gen = answer["generation"]
+    return _fresh(svc, generation_id, answer["generation"])
+
+
+def current(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
+    """One of the user's generations as stored (not counted in a request window: Prefer: wait and the
+    status stream read it), asking Replicate as `status` does when it went quiet."""
+    return _fresh(svc, generation_id, svc.backend.call("get_generation", p_user_id=user_id, p_gen_id=generation_id))
+
+
+def _fresh(svc: Services, generation_id: uuid.UUID, gen: dict | None) -> dict:
     if gen is None or gen["deleted"]:
         raise errors.NotFound()
     if gen.pop("should_poll"):
@@ -200,7 +233,7 @@ def status(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID) -> dict:
         else:
             result = apply_prediction(svc, str(generation_id), prediction, source="status_poll")
             gen = result.get("generation", gen)
-    return view(svc, gen)
+    return gen
 
 
 def fail_lost(svc: Services, generation_id: str, prediction_id: str, *, settled_by: str) -> dict:
@@ -209,8 +242,10 @@ def fail_lost(svc: Services, generation_id: str, prediction_id: str, *, settled_
     locks the row and changes only an unfinished generation, so a racing poll, sweep or webhook
     cannot refund it twice."""
     log.warning("Replicate does not know prediction %s of generation %s: failing it", prediction_id, generation_id)
-    return svc.backend.call("fail_generation", p_gen_id=generation_id, p_error=PROVIDER_LOST,
+    gen = svc.backend.call("fail_generation", p_gen_id=generation_id, p_error=PROVIDER_LOST,
                             p_error_code="provider_lost", p_settled_by=settled_by)
+    _pushed(svc, generation_id, gen.get("webhook_url"))
+    return gen
 
 
 def view(svc: Services, gen: dict) -> dict:

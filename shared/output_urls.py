@@ -68,14 +68,28 @@ class OutputPolicy:
         scheme, host, port = _endpoint(url)
         if self._is_named(scheme, host, port):
             return
-        try:
-            addresses = {info[4][0] for info in resolve(host, port, type=socket.SOCK_STREAM)}
-        except OSError as exc:
-            raise UnsafeOutputUrl(f"cannot resolve {host}: {exc}") from None
-        for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if not ip.is_global or ip.is_multicast:
-                raise UnsafeOutputUrl(f"{host} resolves to a non-public address ({address})")
+        check_public_host(host, port, resolve)
+
+
+def check_public_host(host: str, port: int, resolve=socket.getaddrinfo, *, allow_loopback: bool = False) -> None:
+    """Raise UnsafeOutputUrl unless every address `host` resolves to is public (global unicast);
+    loopback too when `allow_loopback`. The one SSRF guard of the service: the video copy's fetches
+    and the deliveries of users' webhooks (shared/push.py) both go through it."""
+    try:
+        addresses = {info[4][0] for info in resolve(host, port, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError) as exc:
+        raise UnsafeOutputUrl(f"cannot resolve {host}: {exc}") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if allow_loopback and ip.is_loopback:
+            continue
+        if not ip.is_global or ip.is_multicast:
+            raise UnsafeOutputUrl(f"{host} resolves to a non-public address ({address})")
+
+
+def endpoint(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an http(s) URL without credentials, or None for anything else."""
+    return _endpoint(url)
 
 
 @lru_cache(maxsize=8)

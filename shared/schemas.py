@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from shared import catalog
+from shared import catalog, push
 from shared.api_models import request_enums
 from shared.errors import InvalidRequest
 
@@ -28,6 +28,10 @@ class _GenerationRequest(BaseModel):
     aspect_ratio: str | None = None
     negative_prompt: str | None = Field(None, max_length=2000)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    # Contract section 3: where this generation's events are POSTed (checked, DNS included, by
+    # shared/push.check before the charge), and which events.
+    webhook_url: str | None = Field(None, max_length=push.MAX_URL_LENGTH)
+    webhook_events: list[Literal["start", "progress", "completed"]] | None = Field(None, min_length=1)
 
     KIND: ClassVar[str] = ""
 
@@ -74,13 +78,28 @@ class _GenerationRequest(BaseModel):
             raise ValueError(problem)
         return value
 
+    @field_validator("webhook_events", mode="before")
+    @classmethod
+    def _events(cls, value):
+        events = push.parse_events(value)  # a form sends them comma-separated
+        return list(events) if events else None
+
+    @property
+    def webhook(self) -> push.Webhook | None:
+        if not self.webhook_url:
+            return None
+        return push.Webhook(self.webhook_url, tuple(self.webhook_events or push.DEFAULT_EVENTS))
+
     @property
     def variant(self) -> catalog.Variant:
         return catalog.variant(self.model, self.resolution)
 
     def fingerprint(self, *extra: bytes) -> str:
         """A hash of the request, to tell a retried request from another one under the same key."""
-        h = hashlib.sha256(json.dumps(self.model_dump(), sort_keys=True).encode())
+        data = self.model_dump()
+        if data["webhook_url"] is None and data["webhook_events"] is None:
+            del data["webhook_url"], data["webhook_events"]  # the hash requests had before webhooks
+        h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
         for part in extra:
             h.update(hashlib.sha256(part).digest())
         return h.hexdigest()

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # Starts copying a finished video into our storage without waiting for it: a spawned Modal
 # function in production, a thread locally. Takes the generation id.
 StartVideoCopy = Callable[[str], None]
+# Sends a generation's due webhook deliveries (shared/deliveries.py) without waiting: a spawned Modal
+# function in production, a thread locally. Takes the generation id.
+StartDeliveries = Callable[[str], None]
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Services:
     provider: ReplicateProvider
     storage: Storage
     start_video_copy: StartVideoCopy | None = None
+    start_deliveries: StartDeliveries | None = None
 
     @cached_property
     def credits(self) -> Credits:
@@ -77,6 +81,15 @@ class Services:
 
         threading.Thread(target=copy_video, args=(self, generation_id), daemon=True).start()
 
+    def deliver_later(self, generation_id: str) -> None:
+        if self.start_deliveries is not None:
+            self.start_deliveries(generation_id)
+            return
+        from shared.deliveries import send_due
+
+        threading.Thread(target=send_due, args=(self,), kwargs={"generation_id": generation_id},
+                         daemon=True).start()
+
     def close(self) -> None:
         self.backend.close()
 
@@ -103,6 +116,7 @@ def build_services(settings: Settings) -> Services:
 _lock = threading.Lock()
 _services: Services | None = None
 _video_copy_starter: StartVideoCopy | None = None
+_delivery_starter: StartDeliveries | None = None
 
 
 def use_video_copy_starter(starter: StartVideoCopy) -> None:
@@ -111,10 +125,17 @@ def use_video_copy_starter(starter: StartVideoCopy) -> None:
     _video_copy_starter = starter
 
 
+def use_delivery_starter(starter: StartDeliveries) -> None:
+    """Modal sets how deliveries are started (its spawn) before the container serves anything."""
+    global _delivery_starter
+    _delivery_starter = starter
+
+
 def get_services() -> Services:
     global _services
     with _lock:
         if _services is None:
             _services = build_services(get_settings())
             _services.start_video_copy = _video_copy_starter
+            _services.start_deliveries = _delivery_starter
         return _services

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     # The most POST /generations/download streams in one zip: what a client at ~4 MB/s receives
     # within Modal's 150 s request limit (README "Bulk download"); a larger one is a 422.
     download_max_bytes: int = Field(600 * 1024 * 1024, ge=1)
+    # Users' webhooks (contract section 3): `http` and loopback hosts allowed (`wan-api dev` turns it
+    # on; unset counts as off), and how many deliveries of one user may be in flight at once.
+    webhook_allow_loopback: bool | None = None
+    webhook_max_in_flight: int = Field(4, ge=1, le=100)
     # Bearer token for GET /metrics; unset: /metrics answers 404.
     metrics_token: str | None = None
     # How long a create may wait on Replicate before it is failed and refunded.

@@ -12,7 +12,7 @@ import logging
 import time
 from collections import Counter
 
-from shared import generations, logs, metrics, retention
+from shared import deliveries, generations, logs, metrics, retention
 from shared.replicate_provider import ProviderError
 from shared.services import Services
 from shared.video_copy import copy_video
@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 BATCH = 100
 # A succeeded generation's copy is first tried by the spawned function; the sweep steps in after this.
 COPY_GRACE_SECONDS = 120
+# The most one sweep spends sending due webhook deliveries (the rest wait for the next sweep).
+WEBHOOK_BUDGET_SECONDS = 60
 # Every key of the sweep's result and log line, always present (zeros included), in this order,
 # then "duration_ms". The README's Deploying section lists the same keys: add a new count here and there.
 COUNTS = (
@@ -45,6 +47,9 @@ COUNTS = (
     "retention_files_deleted",  # files removed from storage (expired, or of deleted generations)
     "retention_failed",       # files the storage would not remove (tried again next sweep)
     "analytics_days",         # daily analytics rollups (re)computed for the admin console
+    "webhooks_delivered",     # users' webhook deliveries that were due (retries, or never sent) and got a 2xx
+    "webhooks_retry",         # ... that failed and are tried again later
+    "webhooks_failed",        # ... that failed for the last time
     "errors",                 # a generation the sweep could not handle (logged with its traceback)
 )
 # A day's rollup is final this long after DEADLINE_SECONDS past its end (every generation of it ended).
@@ -65,6 +70,7 @@ def sweep(svc: Services, *, batch: int = BATCH) -> dict[str, int]:
         _each(counts, gen, lambda g: _settle(svc, g, counts))
     for gen in _claim(svc, "video_copy", COPY_GRACE_SECONDS, batch):
         _each(counts, gen, lambda g: counts.update([f"video_{copy_video(svc, g['generation_id'])}"]))
+    _send_webhooks(svc, counts)
     # Stored files past RETENTION_DAYS, and those of deleted generations whose removal failed.
     retention.expire(svc, counts, batch=batch)
     try:  # the figures GET /metrics serves: computed here, so that a scrape stays cheap
@@ -84,6 +90,18 @@ def sweep(svc: Services, *, batch: int = BATCH) -> dict[str, int]:
     result["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
     logs.event(log, "sweep", **result)
     return result
+
+
+def _send_webhooks(svc: Services, counts: Counter) -> None:
+    """Users' webhook deliveries that are due: retries, and any a crash kept from being sent."""
+    try:
+        sent = deliveries.send_due(svc, budget_seconds=WEBHOOK_BUDGET_SECONDS)
+    except Exception:  # noqa: BLE001 - the money work is done; the next sweep tries again
+        counts["errors"] += 1
+        log.exception("sweep could not send webhook deliveries")
+        return
+    for outcome in ("delivered", "retry", "failed"):
+        counts[f"webhooks_{outcome}"] += sent.get(outcome, 0)
 
 
 def _claim(svc: Services, rule: str, age_seconds: int, batch: int) -> list[dict]:

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.browser_support import WAIT_MS
-from tests.support import Api, assert_error
+from tests.support import Api, assert_error, wait_for
 from wan_local.dev_routes import WEB_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -557,3 +557,37 @@ def test_a_balance_below_the_cheapest_video_warns_even_above_low_balance(stack, 
     expect(page.locator("#low-balance")).to_be_visible()
     expect(page.locator("#low-balance")).to_contain_text(f"{cheapest - 1} credits left, and the cheapest video costs {cheapest}")
     shoot(page, "cannot_pay_the_cheapest")
+
+
+def test_a_card_follows_the_status_stream_and_the_webhooks_panel_shows_the_secret_and_log(running, page):
+    from playwright.sync_api import expect
+
+    from tests.test_push_webhooks import Receiver
+
+    open_client(page, f"{running.url}/")
+    sign_up(page)
+    streamed, polled = [], []
+    page.on("request", lambda r: streamed.append(r.url) if "/status/stream" in r.url
+            else polled.append(r.url) if "/status?" in r.url else None)
+    card, _ = generate(page, "a red fox running through fresh snow")
+    expect(card).to_have_attribute("data-status", "succeeded")
+    assert streamed and not polled  # one stream instead of polling
+
+    token = page.evaluate("() => JSON.parse(localStorage.getItem(Object.keys(localStorage)"
+                          ".find((k) => k.startsWith('wan.token:')))).token")
+    auth = {"Authorization": f"Bearer {token}"}
+    receiver = Receiver()
+    try:
+        created = httpx.post(f"{running.url}/text-to-video", headers=auth, json={
+            "prompt": "a fox", "model": "t2v-14B", "resolution": "480p", "webhook_url": receiver.url})
+        gen_id = created.json()["generation_id"]
+        secret = httpx.get(f"{running.url}/webhooks/secret", headers=auth).json()["secret"]
+        page.click("#webhooks button:has-text('Show')")
+        expect(page.locator("[data-testid=webhook-secret]")).to_have_text(secret)
+        wait_for(lambda: receiver.received)  # the run ends by itself in about a second
+        page.fill("#webhooks input[name=generation_id]", gen_id)
+        page.click("#webhooks button:has-text('Show deliveries')")
+        expect(page.locator("#webhooks tbody tr")).to_have_count(1)
+        expect(page.locator("#webhooks tbody tr").first).to_have_attribute("data-status", "delivered")
+    finally:
+        receiver.close()

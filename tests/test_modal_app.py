@@ -14,7 +14,7 @@ from shared.errors import ApiError
 CONTRACT = {
     "text_to_video": {"/": {"post"}},
     "image_to_video": {"/": {"post"}},
-    "generation_status": {"/": {"get"}},
+    "generation_status": {"/": {"get"}, "/stream": {"get"}},
     "replicate_webhook": {"/": {"post"}},
     "account": {"/credits": {"get"}, "/generations": {"get"}, "/cancel": {"post"}, "/retry": {"post"},
                 "/pricing": {"get"}, "/checkout": {"post"}, "/checkout/status": {"get"},
@@ -31,7 +31,10 @@ CONTRACT = {
                 # the library (issue 25): its user routes and the public share pages
                 "/generations/{generation_id}/favorite": {"put", "delete"},
                 "/generations/{generation_id}/share": {"post", "delete"}, "/generations/download": {"post"},
-                "/s/{share_id}": {"get"}, "/s/{share_id}.json": {"get"}},
+                "/s/{share_id}": {"get"}, "/s/{share_id}.json": {"get"},
+                "/webhooks/secret": {"get"}, "/webhooks/secret/rotate": {"post"},
+                "/generations/{generation_id}/deliveries": {"get"},
+                "/generations/{generation_id}/deliveries/{event_id}/retry": {"post"}},
     "stripe_webhook": {"/": {"post"}},
 }
 

@@ -380,6 +380,7 @@ def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tm
     postgrest.answers[("POST", "/rest/v1/rpc/claim_for_retention")] = (200, [])  # KEEP_FAVORITES' retention rule
     postgrest.answers[("POST", "/rest/v1/rpc/take_metrics_snapshot")] = (200, {"taken": False})
     postgrest.answers[("POST", "/rest/v1/rpc/refresh_analytics")] = (200, {"refreshed": 0, "took_ms": 0, "skipped": False})
+    postgrest.answers[("POST", "/rest/v1/rpc/claim_webhook_deliveries")] = (200, [])  # no webhook is due
     try:
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
         env |= {"SUPABASE_URL": postgrest.url, "SUPABASE_SERVICE_ROLE_KEY": "sb_secret_test_key",

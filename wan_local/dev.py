@@ -250,6 +250,8 @@ class DevStack:
             "replicate_webhook_secret": webhook_secret,
             "webhook_url": settings.webhook_url or f"{base}/webhooks/replicate",
             "public_base_url": settings.public_base_url or base,
+            # Receivers on this machine (a developer's local server) may get webhooks here.
+            "webhook_allow_loopback": True if settings.webhook_allow_loopback is None else settings.webhook_allow_loopback,
         })
 
     @property

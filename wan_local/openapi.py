@@ -23,6 +23,7 @@ from functions import (account, generation_status, image_to_video, replicate_web
                        text_to_video)
 from shared.api_models import refine
 from shared.app import DESCRIPTION, VERSION
+from shared.webhook_docs import with_webhooks
 
 PATH = "docs/openapi.json"
 REGENERATE = "scripts/regenerate"
@@ -82,10 +83,11 @@ def serve_with_functions(app) -> None:
 
 
 def document(title: str = "Wan Video API") -> dict[str, Any]:
-    """The document, as the local stack serves it at /openapi.json (less its /dev/ routes)."""
+    """The document, as the local stack serves it at /openapi.json (less its /dev/ routes), plus the
+    webhooks we send (which no app serves)."""
     routes = [route for router in production_routers() for route in router.routes]
-    return with_functions(refine(get_openapi(title=title, version=VERSION, description=DESCRIPTION,
-                                             routes=routes)))
+    return with_functions(with_webhooks(refine(get_openapi(title=title, version=VERSION, description=DESCRIPTION,
+                                                          routes=routes))))
 
 
 def dumps(doc: dict[str, Any]) -> str:

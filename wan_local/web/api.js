@@ -36,6 +36,7 @@ export function endpointUrl(settings, path) {
   if (config.endpoints?.[path]) return config.endpoints[path];
   if (settings.modal) {
     const m = strip(settings.modal);
+    if (path === "/status/stream") return `${m}-generation-status.modal.run/stream`;
     const own = { "/text-to-video": "text-to-video", "/image-to-video": "image-to-video", "/status": "generation-status" };
     return own[path] ? `${m}-${own[path]}.modal.run/` : `${m}-account.modal.run${path}`;
   }

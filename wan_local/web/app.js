@@ -6,6 +6,8 @@ import { checkImage } from "./images.js";
 import { mountKeys } from "./keys.js";
 import { formatPrice, readPricing } from "./pricing.js";
 import { decorateCard, historyQuery, initLibrary } from "./library.js";
+import { followStatus } from "./stream.js";
+import { mountWebhooks } from "./webhooks.js";
 
 const HISTORY_PAGE = 10;
 const POLL_FIRST_MS = 1000;     // then ×1.5 per answer, up to POLL_MAX_MS
@@ -75,10 +77,11 @@ function signIn(token, email) {
   api.token = token;
   localStorage.setItem(tokenKey, JSON.stringify({ token, email }));
   $("#signup").hidden = true;
-  for (const id of ["#studio", "#history-section", "#account"]) $(id).hidden = false;
+  for (const id of ["#studio", "#history-section", "#account", "#webhooks"]) $(id).hidden = false;
   $("#email").textContent = email ?? "";
   $("#buy").hidden = !state.pricing.packs.length;
   keys.show();
+  mountWebhooks($("#webhooks"), api); // the developer's webhook secret and delivery log (webhooks.js)
   refreshCredits();
   loadHistory(true);
 }
@@ -88,7 +91,7 @@ function signOut() {
   localStorage.removeItem(tokenKey);
   state.cards.clear(); // watchers stop when their card is gone
   $("#history").replaceChildren();
-  for (const id of ["#studio", "#history-section", "#account", "#buy", "#low-balance"]) $(id).hidden = true;
+  for (const id of ["#studio", "#history-section", "#account", "#buy", "#low-balance", "#webhooks"]) $(id).hidden = true;
   keys.hide();
   $("#signup").hidden = false;
 }
@@ -350,6 +353,9 @@ async function watch(id) {
   state.watching.add(id);
   let delay = POLL_FIRST_MS;
   try {
+    // The status stream first (an event per change); polling below when it is not available.
+    const alive = () => Boolean(api.token && state.cards.has(id));
+    if (await followStatus(api, id, { onGeneration: showCard, alive })) return refreshCredits();
     while (api.token && state.cards.has(id)) {
       await sleep(delay);
       if (!state.cards.has(id)) return;

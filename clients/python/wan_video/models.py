@@ -501,6 +501,17 @@ class Seed(RootModel[int]):
     root: Annotated[int, Field(ge=0, le=4294967295, title='Seed')]
 
 
+class WebhookUrl(RootModel[str]):
+    root: Annotated[str, Field(max_length=2048, title='Webhook Url')]
+
+
+class WebhookEvents(RootModel[list[Literal['start', 'progress', 'completed']]]):
+    root: Annotated[
+        list[Literal['start', 'progress', 'completed']],
+        Field(min_length=1, title='Webhook Events'),
+    ]
+
+
 class TextToVideoRequest(BaseModel):
     """
     A text-to-video request (POST /text-to-video).
@@ -534,6 +545,10 @@ class TextToVideoRequest(BaseModel):
         NegativePrompt | None, Field(title='Negative Prompt')
     ] = None
     seed: Annotated[Seed | None, Field(title='Seed')] = None
+    webhook_url: Annotated[WebhookUrl | None, Field(title='Webhook Url')] = None
+    webhook_events: Annotated[WebhookEvents | None, Field(title='Webhook Events')] = (
+        None
+    )
 
 
 class WebhookReceived(BaseModel):
@@ -552,6 +567,17 @@ class WebhookReceived(BaseModel):
             title='Outcome',
         ),
     ]
+
+
+class WebhookSecret(BaseModel):
+    """
+    The caller's signing secret for their webhooks (Standard Webhooks, `whsec_` + base64).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    secret: Annotated[str, Field(title='Secret')]
 
 
 class Seed1(RootModel[str]):
@@ -602,6 +628,20 @@ class ImageToVideoForm(BaseModel):
         Field(
             description="One of the model's own; without it the video follows the image (portrait: 9:16, else 16:9).",
             title='Aspect Ratio',
+        ),
+    ] = None
+    webhook_url: Annotated[
+        str | None,
+        Field(
+            description="Where this generation's events are POSTed, signed (Standard Webhooks): an absolute https URL.",
+            title='Webhook Url',
+        ),
+    ] = None
+    webhook_events: Annotated[
+        str | None,
+        Field(
+            description='Comma-separated: start, progress, completed (default completed).',
+            title='Webhook Events',
         ),
     ] = None
 
@@ -963,6 +1003,60 @@ class ContentPolicyError(Error):
     ]
 
 
+class Delivery(BaseModel):
+    """
+    One delivery of one event to the generation's webhook_url.
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    event_id: Annotated[
+        str,
+        Field(
+            description='The webhook-id header: the same on every attempt; dedupe on it.',
+            title='Event Id',
+        ),
+    ]
+    type: Annotated[
+        Literal['generation.start', 'generation.progress', 'generation.completed'],
+        Field(description='The event a delivery reports.', title='DeliveryType'),
+    ]
+    status: Annotated[
+        Literal['pending', 'delivered', 'failed'],
+        Field(
+            description='pending: to be sent (again); delivered: the receiver answered 2xx; failed: given up.',
+            title='DeliveryStatus',
+        ),
+    ]
+    attempts: Annotated[int, Field(title='Attempts')]
+    last_status_code: Annotated[
+        int | None,
+        Field(
+            description="The receiver's last answer; null if none came.",
+            title='Last Status Code',
+        ),
+    ]
+    next_attempt_at: Annotated[
+        AwareDatetime | None,
+        Field(
+            description='When it is tried again (pending only).',
+            title='Next Attempt At',
+        ),
+    ]
+
+
+class DeliveryList(BaseModel):
+    """
+    A generation's deliveries in the order they were written (`completed` is always last).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    items: Annotated[list[Delivery], Field(title='Items')]
+
+
 class ForbiddenError(Error):
     """
     403 forbidden
@@ -1073,6 +1167,103 @@ class Generation(BaseModel):
             description='Its live public link (POST /generations/{id}/share), else null.',
             title='Share Url',
         ),
+    ]
+
+
+class GenerationAnswered(BaseModel):
+    """
+    With `Prefer: wait=N`: the create's keys and the generation (200 if it ended, 202 if not).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    generation_id: Annotated[UUID, Field(title='Generation Id')]
+    kind: Annotated[
+        Literal['text-to-video', 'image-to-video'],
+        Field(description='What a generation starts from.', title='GenerationKind'),
+    ]
+    model: Annotated[
+        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B'],
+        Field(
+            description='A model on sale (GET /pricing lists each with its resolutions and costs).',
+            title='ModelName',
+        ),
+    ]
+    resolution: Annotated[
+        Literal['480p', '720p'],
+        Field(
+            description='480p costs 10 credits, 720p 20, whatever the model.',
+            title='Resolution',
+        ),
+    ]
+    prompt: Annotated[str, Field(title='Prompt')]
+    status: Annotated[
+        Literal['queued', 'processing', 'succeeded', 'failed', 'canceled'],
+        Field(
+            description='queued -> processing -> succeeded | failed | canceled (the last three are terminal).',
+            title='GenerationStatus',
+        ),
+    ]
+    terminal: Annotated[
+        bool,
+        Field(
+            description='True once the status is succeeded, failed or canceled.',
+            title='Terminal',
+        ),
+    ]
+    progress: Annotated[int, Field(ge=0, le=100, title='Progress')]
+    video_url: Annotated[
+        str | None,
+        Field(
+            description='A URL the browser can fetch, once succeeded; else null.',
+            title='Video Url',
+        ),
+    ]
+    expired: Annotated[
+        bool,
+        Field(
+            description='Retention deleted the stored video (video_url is then null).',
+            title='Expired',
+        ),
+    ]
+    error: Annotated[
+        str | None,
+        Field(description='Why it failed, for a person; else null.', title='Error'),
+    ]
+    error_code: Annotated[
+        str | None,
+        Field(
+            description="Why it failed, for a program; null unless it failed or was canceled. One of provider_unavailable, provider_failed, provider_aborted, provider_lost, content_policy (the provider's safety checker refused it), timeout, queued_timeout, storage_unavailable, internal_error, canceled (at the provider), canceled_by_user.",
+            title='Error Code',
+        ),
+    ]
+    cost: Annotated[int, Field(title='Cost')]
+    refunded: Annotated[bool, Field(title='Refunded')]
+    retry_of: Annotated[
+        UUID | None,
+        Field(description='The generation this one retries, if any.', title='Retry Of'),
+    ]
+    created_at: Annotated[AwareDatetime, Field(title='Created At')]
+    updated_at: Annotated[AwareDatetime, Field(title='Updated At')]
+    completed_at: Annotated[AwareDatetime | None, Field(title='Completed At')]
+    favorite: Annotated[
+        bool,
+        Field(
+            description='Marked a favorite (PUT /generations/{id}/favorite).',
+            title='Favorite',
+        ),
+    ]
+    share_url: Annotated[
+        str | None,
+        Field(
+            description='Its live public link (POST /generations/{id}/share), else null.',
+            title='Share Url',
+        ),
+    ]
+    credits_remaining: Annotated[
+        int,
+        Field(description='The balance after the charge.', title='Credits Remaining'),
     ]
 
 
@@ -1556,6 +1747,23 @@ class UnsupportedImageTypeError(Error):
             description='Every machine code an error answer can carry.', title='Code'
         ),
     ]
+
+
+class WebhookEvent(BaseModel):
+    """
+    What a webhook delivery POSTs to your webhook_url, with the headers webhook-id, webhook-timestamp
+    and webhook-signature (Standard Webhooks: verify with your secret from GET /webhooks/secret).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    type: Annotated[
+        Literal['generation.start', 'generation.progress', 'generation.completed'],
+        Field(description='The event a delivery reports.', title='DeliveryType'),
+    ]
+    timestamp: Annotated[AwareDatetime, Field(title='Timestamp')]
+    data: Generation
 
 
 class AdminUserDetail(BaseModel):

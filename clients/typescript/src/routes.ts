@@ -14,6 +14,10 @@ export const ROUTES: Record<string, readonly [string, string]> = {
     "generation_status",
     "/"
   ],
+  "/status/stream": [
+    "generation_status",
+    "/stream"
+  ],
   "/webhooks/replicate": [
     "replicate_webhook",
     "/"
@@ -69,6 +73,22 @@ export const ROUTES: Record<string, readonly [string, string]> = {
   "/api-keys/{key_id}": [
     "account",
     "/api-keys/{key_id}"
+  ],
+  "/webhooks/secret": [
+    "account",
+    "/webhooks/secret"
+  ],
+  "/webhooks/secret/rotate": [
+    "account",
+    "/webhooks/secret/rotate"
+  ],
+  "/generations/{generation_id}/deliveries": [
+    "account",
+    "/generations/{generation_id}/deliveries"
+  ],
+  "/generations/{generation_id}/deliveries/{event_id}/retry": [
+    "account",
+    "/generations/{generation_id}/deliveries/{event_id}/retry"
   ],
   "/admin/stats": [
     "account",

@@ -16,6 +16,7 @@ export interface paths {
         /**
          * Text To Video
          * @description Start a text-to-video generation; the same Idempotency-Key and body answer the first answer again.
+         *     With `Prefer: wait=N` the answer waits up to N s for the end (200 if it ended, 202 if not).
          */
         post: operations["text_to_video_text_to_video_post"];
         delete?: never;
@@ -35,7 +36,7 @@ export interface paths {
         put?: never;
         /**
          * Image To Video
-         * @description Start an image-to-video generation from an uploaded first frame.
+         * @description Start an image-to-video generation from an uploaded first frame (`Prefer: wait=N` as text-to-video).
          */
         post: operations["image_to_video_image_to_video_post"];
         delete?: never;
@@ -54,8 +55,29 @@ export interface paths {
         /**
          * Generation Status
          * @description The generation's status, progress and, once it succeeded, a video URL the browser can play.
+         *     Answers an ETag: the same one in If-None-Match gets a 304 without a body.
          */
         get: operations["generation_status_status_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/status/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream
+         * @description Server-sent events of one of the caller's generations (see the module's docstring).
+         */
+        get: operations["stream_status_stream_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -346,6 +368,86 @@ export interface paths {
          * @description Revoke one of the caller's API keys (it stops working within API_KEY_CACHE_SECONDS).
          */
         delete: operations["revoke_api_key_api_keys__key_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Webhook Secret
+         * @description The caller's webhook signing secret (made on first use); only its owner sees it.
+         */
+        get: operations["webhook_secret_webhooks_secret_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/secret/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Webhook Secret
+         * @description A new signing secret; deliveries carry a signature with the old one too for 24 hours.
+         */
+        post: operations["rotate_webhook_secret_webhooks_secret_rotate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generations/{generation_id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Deliveries
+         * @description The webhook deliveries of one of the caller's generations, in the order they were written.
+         */
+        get: operations["list_deliveries_generations__generation_id__deliveries_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generations/{generation_id}/deliveries/{event_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry Delivery
+         * @description Send one delivery again now, with the same webhook-id.
+         */
+        post: operations["retry_delivery_generations__generation_id__deliveries__event_id__retry_post"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -724,7 +826,30 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "generation-event": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generation Event
+         * @description A generation started, progressed or completed (as its webhook_events asked). Answer 2xx within
+         *     10 s; anything else is retried with growing delays for about a day. Verify it with the
+         *     `standardwebhooks` library before trusting it.
+         */
+        post: operations["generation_eventgeneration_event_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /**
@@ -1893,6 +2018,71 @@ export interface components {
             deleted: true;
         };
         /**
+         * Delivery
+         * @description One delivery of one event to the generation's webhook_url.
+         * @example {
+         *       "attempts": 1,
+         *       "event_id": "msg_5b1f0c7e9a2d4c6b8e0f1a3b5c7d9e1f",
+         *       "last_status_code": 200,
+         *       "next_attempt_at": null,
+         *       "status": "delivered",
+         *       "type": "generation.completed"
+         *     }
+         */
+        Delivery: {
+            /**
+             * Event Id
+             * @description The webhook-id header: the same on every attempt; dedupe on it.
+             */
+            event_id: string;
+            type: components["schemas"]["DeliveryType"];
+            status: components["schemas"]["DeliveryStatus"];
+            /** Attempts */
+            attempts: number;
+            /**
+             * Last Status Code
+             * @description The receiver's last answer; null if none came.
+             */
+            last_status_code: number | null;
+            /**
+             * Next Attempt At
+             * @description When it is tried again (pending only).
+             */
+            next_attempt_at: string | null;
+        };
+        /**
+         * DeliveryList
+         * @description A generation's deliveries in the order they were written (`completed` is always last).
+         * @example {
+         *       "items": [
+         *         {
+         *           "attempts": 1,
+         *           "event_id": "msg_5b1f0c7e9a2d4c6b8e0f1a3b5c7d9e1f",
+         *           "last_status_code": 200,
+         *           "next_attempt_at": null,
+         *           "status": "delivered",
+         *           "type": "generation.completed"
+         *         }
+         *       ]
+         *     }
+         */
+        DeliveryList: {
+            /** Items */
+            items: components["schemas"]["Delivery"][];
+        };
+        /**
+         * DeliveryStatus
+         * @description pending: to be sent (again); delivered: the receiver answered 2xx; failed: given up.
+         * @enum {string}
+         */
+        DeliveryStatus: "pending" | "delivered" | "failed";
+        /**
+         * DeliveryType
+         * @description The event a delivery reports.
+         * @enum {string}
+         */
+        DeliveryType: "generation.start" | "generation.progress" | "generation.completed";
+        /**
          * DownloadRequest
          * @example {
          *       "generation_ids": [
@@ -1970,8 +2160,6 @@ export interface components {
          *       "completed_at": "2026-11-24T09:30:11.004211Z",
          *       "cost": 10,
          *       "created_at": "2026-11-24T09:30:05.123456Z",
-         *       "error": null,
-         *       "error_code": null,
          *       "expired": false,
          *       "favorite": false,
          *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
@@ -1981,8 +2169,6 @@ export interface components {
          *       "prompt": "a red fox running through fresh snow",
          *       "refunded": false,
          *       "resolution": "480p",
-         *       "retry_of": null,
-         *       "share_url": null,
          *       "status": "succeeded",
          *       "terminal": true,
          *       "updated_at": "2026-11-24T09:30:11.004211Z",
@@ -2059,6 +2245,109 @@ export interface components {
              * @description Its live public link (POST /generations/{id}/share), else null.
              */
             share_url: string | null;
+        };
+        /**
+         * GenerationAnswered
+         * @description With `Prefer: wait=N`: the create's keys and the generation (200 if it ended, 202 if not).
+         * @example {
+         *       "completed_at": "2026-11-24T09:30:11.004211Z",
+         *       "cost": 10,
+         *       "created_at": "2026-11-24T09:30:05.123456Z",
+         *       "credits_remaining": 90,
+         *       "error": null,
+         *       "error_code": null,
+         *       "expired": false,
+         *       "favorite": false,
+         *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
+         *       "kind": "text-to-video",
+         *       "model": "t2v-14B",
+         *       "progress": 100,
+         *       "prompt": "a red fox running through fresh snow",
+         *       "refunded": false,
+         *       "resolution": "480p",
+         *       "retry_of": null,
+         *       "share_url": null,
+         *       "status": "succeeded",
+         *       "terminal": true,
+         *       "updated_at": "2026-11-24T09:30:11.004211Z",
+         *       "video_url": "http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=…"
+         *     }
+         */
+        GenerationAnswered: {
+            /**
+             * Generation Id
+             * Format: uuid
+             */
+            generation_id: string;
+            kind: components["schemas"]["GenerationKind"];
+            model: components["schemas"]["ModelName"];
+            resolution: components["schemas"]["Resolution"];
+            /** Prompt */
+            prompt: string;
+            status: components["schemas"]["GenerationStatus"];
+            /**
+             * Terminal
+             * @description True once the status is succeeded, failed or canceled.
+             */
+            terminal: boolean;
+            /** Progress */
+            progress: number;
+            /**
+             * Video Url
+             * @description A URL the browser can fetch, once succeeded; else null.
+             */
+            video_url: string | null;
+            /**
+             * Expired
+             * @description Retention deleted the stored video (video_url is then null).
+             */
+            expired: boolean;
+            /**
+             * Error
+             * @description Why it failed, for a person; else null.
+             */
+            error: string | null;
+            /**
+             * Error Code
+             * @description Why it failed, for a program; null unless it failed or was canceled. One of provider_unavailable, provider_failed, provider_aborted, provider_lost, content_policy (the provider's safety checker refused it), timeout, queued_timeout, storage_unavailable, internal_error, canceled (at the provider), canceled_by_user.
+             */
+            error_code: string | null;
+            /** Cost */
+            cost: number;
+            /** Refunded */
+            refunded: boolean;
+            /**
+             * Retry Of
+             * @description The generation this one retries, if any.
+             */
+            retry_of: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Completed At */
+            completed_at: string | null;
+            /**
+             * Favorite
+             * @description Marked a favorite (PUT /generations/{id}/favorite).
+             */
+            favorite: boolean;
+            /**
+             * Share Url
+             * @description Its live public link (POST /generations/{id}/share), else null.
+             */
+            share_url: string | null;
+            /**
+             * Credits Remaining
+             * @description The balance after the charge.
+             */
+            credits_remaining: number;
         };
         /**
          * GenerationKind
@@ -2864,6 +3153,10 @@ export interface components {
             negative_prompt?: string | null;
             /** Seed */
             seed?: number | null;
+            /** Webhook Url */
+            webhook_url?: string | null;
+            /** Webhook Events */
+            webhook_events?: ("start" | "progress" | "completed")[] | null;
         };
         /**
          * TooManyActiveGenerationsError
@@ -2979,6 +3272,17 @@ export interface components {
             outcome: string;
         };
         /**
+         * WebhookSecret
+         * @description The caller's signing secret for their webhooks (Standard Webhooks, `whsec_` + base64).
+         * @example {
+         *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+         *     }
+         */
+        WebhookSecret: {
+            /** Secret */
+            secret: string;
+        };
+        /**
          * ImageToVideoForm
          * @example {
          *       "image": "(a PNG, JPEG or WebP file)",
@@ -3027,6 +3331,16 @@ export interface components {
              * @description One of the model's own; without it the video follows the image (portrait: 9:16, else 16:9).
              */
             aspect_ratio?: ("16:9" | "9:16") | null;
+            /**
+             * Webhook Url
+             * @description Where this generation's events are POSTed, signed (Standard Webhooks): an absolute https URL.
+             */
+            webhook_url?: string | null;
+            /**
+             * Webhook Events
+             * @description Comma-separated: start, progress, completed (default completed).
+             */
+            webhook_events?: string | null;
         };
         /**
          * ErrorCode
@@ -3043,6 +3357,42 @@ export interface components {
             detail: string;
             code: components["schemas"]["ErrorCode"];
         };
+        /**
+         * WebhookEvent
+         * @description What a webhook delivery POSTs to your webhook_url, with the headers webhook-id, webhook-timestamp
+         *     and webhook-signature (Standard Webhooks: verify with your secret from GET /webhooks/secret).
+         * @example {
+         *       "data": {
+         *         "completed_at": "2026-11-24T09:30:11.004211Z",
+         *         "cost": 10,
+         *         "created_at": "2026-11-24T09:30:05.123456Z",
+         *         "expired": false,
+         *         "favorite": false,
+         *         "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
+         *         "kind": "text-to-video",
+         *         "model": "t2v-14B",
+         *         "progress": 100,
+         *         "prompt": "a red fox running through fresh snow",
+         *         "refunded": false,
+         *         "resolution": "480p",
+         *         "status": "succeeded",
+         *         "terminal": true,
+         *         "updated_at": "2026-11-24T09:30:11.004211Z",
+         *         "video_url": "http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=…"
+         *       },
+         *       "timestamp": "2026-11-24T09:30:05.123456Z",
+         *       "type": "generation.completed"
+         *     }
+         */
+        WebhookEvent: {
+            type: components["schemas"]["DeliveryType"];
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["Generation"];
+        };
     };
     responses: never;
     parameters: never;
@@ -3057,6 +3407,8 @@ export interface operations {
             query?: never;
             header?: {
                 "Idempotency-Key"?: string | null;
+                /** @description `wait=N` (1-60): answer when the generation ends or after N seconds (200 if it ended, 202 if not). */
+                prefer?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -3067,6 +3419,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description With `Prefer: wait=N`: the create's keys and the generation (200 if it ended, 202 if not). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GenerationAnswered"];
+                };
+            };
             /** @description A generation was charged and started (202); poll GET /status with its id. */
             202: {
                 headers: {
@@ -3168,6 +3529,8 @@ export interface operations {
             query?: never;
             header?: {
                 "Idempotency-Key"?: string | null;
+                /** @description `wait=N` (1-60): answer when the generation ends or after N seconds (200 if it ended, 202 if not). */
+                prefer?: string | null;
             };
             path?: never;
             cookie?: never;
@@ -3178,6 +3541,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description With `Prefer: wait=N`: the create's keys and the generation (200 if it ended, 202 if not). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GenerationAnswered"];
+                };
+            };
             /** @description A generation was charged and started (202); poll GET /status with its id. */
             202: {
                 headers: {
@@ -3288,7 +3660,9 @@ export interface operations {
             query: {
                 generation_id: string;
             };
-            header?: never;
+            header?: {
+                "if-none-match"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -3302,6 +3676,102 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Generation"];
                 };
+            };
+            /** @description Not modified: If-None-Match holds the current ETag. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    stream_status_stream_get: {
+        parameters: {
+            query: {
+                generation_id: string;
+            };
+            header?: {
+                "last-event-id"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description `text/event-stream`: `event: generation` with the generation object as `data` (as GET /status answers it) and an `id:`, at once and on every change of status or progress. Ends after the terminal event, or after 120 s with a `retry:` line; send `Last-Event-ID` to resume. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Last-Event-ID names the terminal event: nothing more will come. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description `unauthorized` */
             401: {
@@ -4545,6 +5015,305 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    webhook_secret_webhooks_secret_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's signing secret for their webhooks (Standard Webhooks, `whsec_` + base64). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecret"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    rotate_webhook_secret_webhooks_secret_rotate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's signing secret for their webhooks (Standard Webhooks, `whsec_` + base64). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecret"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    list_deliveries_generations__generation_id__deliveries_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                generation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A generation's deliveries in the order they were written (`completed` is always last). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryList"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    retry_delivery_generations__generation_id__deliveries__event_id__retry_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                generation_id: string;
+                event_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One delivery of one event to the generation's webhook_url. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
             /** @description `invalid_request` */
@@ -6379,6 +7148,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    generation_eventgeneration_event_post: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description One per event, the same on every retry: dedupe on it. */
+                "webhook-id": string;
+                /** @description Unix seconds of this attempt. */
+                "webhook-timestamp": string;
+                /** @description `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">` keyed with your secret (GET /webhooks/secret); two space-separated values for 24 h after a rotation. */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookEvent"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx: delivered. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
                 };
             };
         };
