@@ -187,6 +187,9 @@ _GENERATION = {
 }
 
 
+GENERATION_EXAMPLE = _GENERATION
+
+
 class Generation(_Out):
     """One generation, as GET /status and each item of GET /generations answer it."""
 

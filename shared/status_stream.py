@@ -36,12 +36,16 @@ MAX_IDS_PER_READ = 500
 _log = logging.getLogger("wan.stream")
 
 def documented() -> dict:
+    from shared.api_models import GENERATION_EXAMPLE
     from shared.api_models import documented as typed
+
+    example = _event(GENERATION_EXAMPLE, version(GENERATION_EXAMPLE)).decode()  # a terminal event, as sent
 
     route = typed("`text/event-stream`: `event: generation` with the generation object as `data` (as GET "
                   "/status answers it) and an `id:`, at once and on every change of status or progress. Ends "
                   "after the terminal event, or after 120 s with a `retry:` line; send `Last-Event-ID` to resume.",
-                  errors.NotFound, errors.InvalidRequest, errors.ServiceUnavailable, media_type="text/event-stream")
+                  errors.NotFound, errors.InvalidRequest, errors.ServiceUnavailable, media_type="text/event-stream",
+                  example=example)
     route["responses"][204] = {"description": "Last-Event-ID names the terminal event: nothing more will come."}
     return route
 

@@ -394,6 +394,6 @@ def test_wan_api_sweep_works_through_the_supabase_client_without_database_url(tm
     assert (counts["examined"], counts["errors"]) == (0, 0)
     rules = [json.loads(r["body"]).get("p_rule") or r["path"].rsplit("/", 1)[1] for r in postgrest.requests]
     # Retention is claim_for_retention while KEEP_FAVORITES is on (the default; issue 25).
-    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy", "claim_for_retention", "deleted_files",
-                     "take_metrics_snapshot", "refresh_analytics"]
+    assert rules == ["deadline", "queued_timeout", "stuck", "video_copy", "claim_webhook_deliveries",
+                     "claim_for_retention", "deleted_files", "take_metrics_snapshot", "refresh_analytics"]
     assert {r["headers"]["apikey"] for r in postgrest.requests} == {"sb_secret_test_key"}

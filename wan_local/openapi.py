@@ -86,7 +86,7 @@ def document(title: str = "Wan Video API") -> dict[str, Any]:
     """The document, as the local stack serves it at /openapi.json (less its /dev/ routes), plus the
     webhooks we send (which no app serves)."""
     routes = [route for router in production_routers() for route in router.routes]
-    return with_functions(with_webhooks(refine(get_openapi(title=title, version=VERSION, description=DESCRIPTION,
+    return with_functions(refine(with_webhooks(get_openapi(title=title, version=VERSION, description=DESCRIPTION,
                                                           routes=routes))))
 
 

@@ -2160,6 +2160,8 @@ export interface components {
          *       "completed_at": "2026-11-24T09:30:11.004211Z",
          *       "cost": 10,
          *       "created_at": "2026-11-24T09:30:05.123456Z",
+         *       "error": null,
+         *       "error_code": null,
          *       "expired": false,
          *       "favorite": false,
          *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
@@ -2169,6 +2171,8 @@ export interface components {
          *       "prompt": "a red fox running through fresh snow",
          *       "refunded": false,
          *       "resolution": "480p",
+         *       "retry_of": null,
+         *       "share_url": null,
          *       "status": "succeeded",
          *       "terminal": true,
          *       "updated_at": "2026-11-24T09:30:11.004211Z",
@@ -3283,6 +3287,46 @@ export interface components {
             secret: string;
         };
         /**
+         * WebhookEvent
+         * @description What a webhook delivery POSTs to your webhook_url, with the headers webhook-id, webhook-timestamp
+         *     and webhook-signature (Standard Webhooks: verify with your secret from GET /webhooks/secret).
+         * @example {
+         *       "data": {
+         *         "completed_at": "2026-11-24T09:30:11.004211Z",
+         *         "cost": 10,
+         *         "created_at": "2026-11-24T09:30:05.123456Z",
+         *         "error": null,
+         *         "error_code": null,
+         *         "expired": false,
+         *         "favorite": false,
+         *         "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
+         *         "kind": "text-to-video",
+         *         "model": "t2v-14B",
+         *         "progress": 100,
+         *         "prompt": "a red fox running through fresh snow",
+         *         "refunded": false,
+         *         "resolution": "480p",
+         *         "retry_of": null,
+         *         "share_url": null,
+         *         "status": "succeeded",
+         *         "terminal": true,
+         *         "updated_at": "2026-11-24T09:30:11.004211Z",
+         *         "video_url": "http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=…"
+         *       },
+         *       "timestamp": "2026-11-24T09:30:05.123456Z",
+         *       "type": "generation.completed"
+         *     }
+         */
+        WebhookEvent: {
+            type: components["schemas"]["DeliveryType"];
+            /**
+             * Timestamp
+             * Format: date-time
+             */
+            timestamp: string;
+            data: components["schemas"]["Generation"];
+        };
+        /**
          * ImageToVideoForm
          * @example {
          *       "image": "(a PNG, JPEG or WebP file)",
@@ -3356,42 +3400,6 @@ export interface components {
             /** @description One sentence for a person; show it as is. */
             detail: string;
             code: components["schemas"]["ErrorCode"];
-        };
-        /**
-         * WebhookEvent
-         * @description What a webhook delivery POSTs to your webhook_url, with the headers webhook-id, webhook-timestamp
-         *     and webhook-signature (Standard Webhooks: verify with your secret from GET /webhooks/secret).
-         * @example {
-         *       "data": {
-         *         "completed_at": "2026-11-24T09:30:11.004211Z",
-         *         "cost": 10,
-         *         "created_at": "2026-11-24T09:30:05.123456Z",
-         *         "expired": false,
-         *         "favorite": false,
-         *         "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
-         *         "kind": "text-to-video",
-         *         "model": "t2v-14B",
-         *         "progress": 100,
-         *         "prompt": "a red fox running through fresh snow",
-         *         "refunded": false,
-         *         "resolution": "480p",
-         *         "status": "succeeded",
-         *         "terminal": true,
-         *         "updated_at": "2026-11-24T09:30:11.004211Z",
-         *         "video_url": "http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=…"
-         *       },
-         *       "timestamp": "2026-11-24T09:30:05.123456Z",
-         *       "type": "generation.completed"
-         *     }
-         */
-        WebhookEvent: {
-            type: components["schemas"]["DeliveryType"];
-            /**
-             * Timestamp
-             * Format: date-time
-             */
-            timestamp: string;
-            data: components["schemas"]["Generation"];
         };
     };
     responses: never;
@@ -3763,6 +3771,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example id: succeeded.100
+                     *     event: generation
+                     *     data: {"generation_id":"3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1","kind":"text-to-video","model":"t2v-14B","resolution":"480p","prompt":"a red fox running through fresh snow","status":"succeeded","terminal":true,"progress":100,"video_url":"http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=\u2026","expired":false,"error":null,"error_code":null,"cost":10,"refunded":false,"retry_of":null,"created_at":"2026-11-24T09:30:05.123456Z","updated_at":"2026-11-24T09:30:11.004211Z","completed_at":"2026-11-24T09:30:11.004211Z","favorite":false,"share_url":null}
+                     */
                     "text/event-stream": string;
                 };
             };
