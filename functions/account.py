@@ -13,6 +13,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
+from functions import editing
 from shared import api_keys, catalog, errors, generations, metrics, packs, purchases, retention
 from shared.api_models import (GEN_ID, ApiKeyCreated, ApiKeyList, ApiKey, CheckoutSession, CheckoutStatus, Credits, Deleted, DeleteResult, Generation,
                                GenerationPage, Health, Pricing, RetryAccepted, documented)
@@ -195,4 +196,5 @@ def router() -> APIRouter:
     r.add_api_route("/api-keys", list_api_keys, methods=["GET"], **documented(ApiKeyList, errors.Forbidden, unavailable))
     r.add_api_route("/api-keys/{key_id}", revoke_api_key, methods=["DELETE"], **documented(
         ApiKey, errors.Forbidden, errors.NotFound, invalid, unavailable))
+    r.include_router(editing.router())  # POST /generations/{id}/extend (functions/editing.py)
     return r

@@ -30,6 +30,13 @@ class NewGeneration:
     idempotency_key: str | None = None
     request_hash: str | None = None
     retry_of: UUID | str | None = None
+    # Editing (migrations/0019): sent only when one is set, through create_generation_edit.
+    extends: UUID | str | None = None
+    last_image_path: str | None = None
+    duration: int | None = None
+
+
+_EDIT_FIELDS = ("extends", "last_image_path", "duration")
 
 
 class Credits:
@@ -58,15 +65,23 @@ class Credits:
         Returns `generation_id`, `status`, `cost`, `credits_remaining` and `replayed` (false); when the
         Idempotency-Key was seen before with the same request (nothing charged then), the whole first
         generation with `replayed` true."""
-        params = {f"p_{name}": value for name, value in asdict(new).items()}
+        params = {f"p_{name}": value for name, value in asdict(new).items() if name not in _EDIT_FIELDS}
         return self.backend.call("create_generation", **params)
 
     def create_generation_limited(self, new: NewGeneration, *, rate_limit: int, global_limit: int,
                                   api_key_id: UUID | None = None) -> dict[str, Any]:
         """create_generation behind the per-user create window and the service-wide one, in the same
-        one transaction (migrations/0010); adds `rate` (the user's window) unless replayed."""
-        params = {f"p_{name}": value for name, value in asdict(new).items()}
-        return self.backend.call("create_generation_limited", **params, p_rate_limit=rate_limit,
+        one transaction (migrations/0010); adds `rate` (the user's window) unless replayed. A generation
+        with editing fields (extends, last_image_path, duration) goes through create_generation_edit
+        (migrations/0019), the same function plus those columns, in the same one transaction."""
+        fields = asdict(new)
+        edits = {name: fields.pop(name) for name in _EDIT_FIELDS}
+        params = {f"p_{name}": value for name, value in fields.items()}
+        function = "create_generation_limited"
+        if any(value is not None for value in edits.values()):
+            function = "create_generation_edit"
+            params |= {f"p_{name}": value for name, value in edits.items()}
+        return self.backend.call(function, **params, p_rate_limit=rate_limit,
                                  p_global_limit=global_limit, p_api_key_id=api_key_id)
 
     def ledger_discrepancies(self) -> list[dict[str, Any]]:

@@ -28,6 +28,19 @@ class Undecodable(Exception):
     """The stored video cannot give a last frame (say why in one sentence)."""
 
 
+def probe(path: Path) -> tuple[int, int] | None:
+    """(width, height) of the first video stream from the container's header (nothing is decoded),
+    or None when the file cannot be read as a video."""
+    import av
+
+    try:
+        with av.open(str(path), mode="r") as container:
+            stream = next((s for s in container.streams if s.type == "video"), None)
+            return (stream.codec_context.width, stream.codec_context.height) if stream else None
+    except (av.FFmpegError, ValueError, OSError, IndexError):
+        return None
+
+
 def last_frame_png(path: Path, *, deadline_seconds: float = DECODE_SECONDS) -> tuple[bytes, int, int]:
     """(PNG bytes, width, height) of the video's last frame."""
     return _decoder.submit(_last_frame_png, Path(path), deadline_seconds).result()

@@ -22,7 +22,8 @@ CHECKED_IN = ROOT / openapi.PATH
 USER_ROUTES = {("post", "/text-to-video"), ("post", "/image-to-video"), ("get", "/status"), ("get", "/credits"),
                ("get", "/generations"), ("post", "/cancel"), ("post", "/retry"), ("post", "/checkout"),
                ("get", "/checkout/status"), ("post", "/generations/delete"), ("delete", "/generations/{generation_id}"),
-               ("post", "/api-keys"), ("get", "/api-keys"), ("delete", "/api-keys/{key_id}")}
+               ("post", "/api-keys"), ("get", "/api-keys"), ("delete", "/api-keys/{key_id}"),
+               ("post", "/generations/{generation_id}/extend")}
 OPEN_ROUTES = {("get", "/pricing"), ("get", "/health"), ("post", "/webhooks/replicate"), ("post", "/webhooks/stripe")}
 OPERATOR_ROUTES = {("get", "/metrics")}  # METRICS_TOKEN, its own security scheme
 METRICS_TOKEN = "m3tr1cs-token"
@@ -133,7 +134,7 @@ def test_the_contracts_fields_are_all_required(doc):
 def test_enums_follow_the_catalog_and_the_packs(doc):
     schemas = doc["components"]["schemas"]
     assert set(schemas["ModelName"]["enum"]) == {v.model for v in catalog.VARIANTS}
-    assert set(schemas["Resolution"]["enum"]) == set(catalog.COST_BY_RESOLUTION)
+    assert set(schemas["Resolution"]["enum"]) == set(catalog.RESOLUTIONS) == {v.resolution for v in catalog.VARIANTS}
     assert set(schemas["AspectRatio"]["enum"]) == {r for v in catalog.VARIANTS for r in v.aspect_ratios}
     assert schemas["PackId"]["enum"] == [p.pack_id for p in packs.PACKS]
     text = schemas["TextToVideoRequest"]["properties"]
