@@ -3,6 +3,7 @@
 // Everything it knows about the API is in api.js; everything it shows comes from the API's answers.
 import { Api, ApiError, describeApi, loadSettings, sleep } from "./api.js";
 import { checkImage } from "./images.js";
+import { extendControl, formExtras } from "./editing.js";
 import { formatPrice, readPricing } from "./pricing.js";
 
 const HISTORY_PAGE = 10;
@@ -18,6 +19,7 @@ const state = { pricing: { models: [], packs: [] }, credits: null, cursor: null,
 
 const $ = (selector) => document.querySelector(selector);
 const form = $("#generate-form");
+const extras = formExtras(form, { getModel: () => selectedModel(), onChange: () => updateCost() }); // last frame, duration
 
 // --- small helpers -------------------------------------------------------------------------------
 function h(tag, attrs = {}, ...children) {
@@ -141,6 +143,7 @@ function renderResolutions() {
   options(form.resolution, model.resolutions.map((r) => [r, model.costs[r] != null ? `${r} · ${plural(model.costs[r], "credit")}` : r]));
   const automatic = model.kind === "image-to-video" ? "Automatic (follows the image)" : "Automatic";
   options(form.aspect_ratio, [["", automatic], ...model.aspectRatios(form.resolution.value).map((a) => [a])]);
+  extras.render();
   updateCost();
 }
 
@@ -150,7 +153,7 @@ form.prompt.addEventListener("input", updateCost);
 
 function updateCost() {
   const model = selectedModel();
-  const cost = model?.costs[form.resolution.value];
+  const cost = extras.cost(model, form.resolution.value);
   const balance = state.credits?.balance;
   const line = $("#cost");
   line.classList.toggle("warning", cost != null && balance != null && balance < cost);
@@ -204,11 +207,12 @@ form.addEventListener("submit", async (event) => {
   if (form.aspect_ratio.value) fields.aspect_ratio = form.aspect_ratio.value;
   if (form.negative_prompt.value.trim()) fields.negative_prompt = form.negative_prompt.value.trim();
   if (form.seed.value !== "") fields.seed = Number(form.seed.value);
+  Object.assign(fields, extras.fields());
   const button = $("#generate");
   button.disabled = true;
   button.textContent = "Sending…";
   try {
-    const answer = kind === "image-to-video" ? await api.imageToVideo(fields, state.image) : await api.textToVideo(fields);
+    const answer = kind === "image-to-video" ? await api.imageToVideo(fields, state.image, extras.files()) : await api.textToVideo(fields);
     started(answer, { kind, ...fields });
   } catch (error) {
     report(error);
@@ -252,16 +256,18 @@ function buildCard(gen) {
     link: h("a", { class: "open", target: "_blank", rel: "noopener", hidden: true }, "Open video"),
   };
   els.video.muted = true; // the attribute alone does not mute; a muted video may start without a click
+  const extend = extendControl(gen, { api, started, report, findCard: (id) => state.cards.get(id)?.root });
   const root = h("article", { class: "card", "data-id": gen.generation_id },
     h("div", { class: "card-head" }, els.status,
       h("span", { class: "meta" }, `${kindLabel(gen.kind)} · ${gen.model} · ${gen.resolution}`),
       h("time", { datetime: gen.created_at }, new Date(gen.created_at).toLocaleString())),
-    h("p", { class: "prompt" }, gen.prompt),
+    h("p", { class: "prompt" }, gen.prompt), extend.chain,
     h("div", { class: "progress-row" }, els.progress, els.percent),
     els.video, els.error,
-    h("div", { class: "actions" }, els.cancel, els.retry, els.link));
+    h("div", { class: "actions" }, els.cancel, els.retry, els.link, ...extend.elements));
   const update = (g) => {
     root.dataset.status = g.status;
+    extend.update(g);
     const refund = g.refunded ? ` · ${plural(g.cost, "credit")} refunded` : "";
     els.status.textContent = g.status + refund;
     els.status.className = `status ${g.status}`;
