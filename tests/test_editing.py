@@ -80,7 +80,7 @@ def test_extend_starts_a_charged_generation_from_the_last_frame_of_our_copy(api,
     # The pixel check: the first image sent is exactly the last frame of the emulator's video.
     first_image = Image.open(io.BytesIO(fetched(create["input"]["image"])))
     frames = frames_of(output)
-    assert first_image.size == frames[-1].size == (90, 160)
+    assert first_image.size == frames[-1].size == (180, 320)
     assert first_image.convert("RGB").tobytes() == frames[-1].tobytes()
     assert frames[0].tobytes() != frames[-1].tobytes()
     status = api.status(token, body["generation_id"]).json()

@@ -13,7 +13,7 @@ import io
 from functools import lru_cache
 
 FPS = 16                      # Wan 2.1/2.2 on Replicate write 16 fps by default
-SIZES = {"16:9": (160, 90), "9:16": (90, 160), "1:1": (96, 96)}  # even sides: yuv420p needs them
+SIZES = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (240, 240)}  # even sides: yuv420p needs them
 
 
 def frames_for(model_input: dict) -> int:
