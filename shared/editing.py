@@ -5,7 +5,7 @@ as every other create (generations.create).
 The frame comes from OUR stored copy of the video (Replicate deletes its own after an hour). It is
 decoded after the charge, as uploads are stored after the charge: a request that cannot be charged
 decodes nothing, and the decode (shared/video_frames.py: one at a time per process, bounded in bytes,
-sides and seconds; about 0.1 s for a 10 s 1080p file, `scripts/bench --only last-frame`) fits well
+sides and seconds; `scripts/bench --only last-frame` measures a 10 s 1080p file) fits well
 inside a web request, so no spawned step is needed. A video that cannot be decoded fails the new
 generation and refunds it (a 409 saying why).
 """
