@@ -219,6 +219,12 @@ class ReplicateEmulator:
                 threading.Thread(target=self._deliver, args=(pred, "completed"), daemon=True).start()
             return pred.data
 
+        @app.get("/v1/models/{owner}/{name}")
+        def model(owner: str, name: str):
+            found = catalog.REPLICATE_MODELS.get(f"{owner}/{name}")
+            return _model_object(found) if found else _problem(404, "The requested resource could not be found.",
+                                                                  title="Not found")
+
         @app.get("/v1/webhooks/default/secret")
         def webhook_secret():
             return {"key": self.webhook_secret}
@@ -411,6 +417,37 @@ def _duration_seconds(text: str) -> float | None:
         return None
     unit = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
     return sum(float(n) * unit[u] for n, u in parts) or None
+
+
+def _model_object(model: catalog.ReplicateModel) -> dict:
+    """The model as `GET /v1/models/{owner}/{name}` answers it, with its latest version's input schema
+    built from the catalog the way Replicate writes one (an enum is its own component, referenced
+    through allOf), so a schema check (the doctor's) reads it as it reads Replicate's."""
+    owner, name = model.name.split("/")
+    properties, components, required = {}, {}, []
+    for order, (input_name, spec) in enumerate(model.inputs.items()):
+        if spec.choices is not None:
+            components[input_name] = {"title": input_name, "description": "An enumeration.",
+                                      "type": "integer" if spec.type == "integer" else "string", "enum": list(spec.choices)}
+            prop = {"allOf": [{"$ref": f"#/components/schemas/{input_name}"}]}
+        else:
+            prop = {"type": "integer" if spec.type == "integer" else "string"}
+            if spec.type == "uri":
+                prop["format"] = "uri"
+            if spec.minimum is not None:
+                prop["minimum"] = spec.minimum
+            if spec.maximum is not None:
+                prop["maximum"] = spec.maximum
+        properties[input_name] = {"title": input_name.replace("_", " ").title(), "x-order": order, **prop}
+        if spec.required:
+            required.append(input_name)
+    version = uuid.uuid5(uuid.NAMESPACE_URL, model.source).hex + uuid.uuid5(uuid.NAMESPACE_DNS, model.name).hex
+    schema = {"openapi": "3.0.2", "info": {"title": "Cog", "version": "0.1.0"}, "paths": {}, "components": {
+        "schemas": {"Input": {"type": "object", "title": "Input", "required": required, "properties": properties},
+                    "Output": {"type": "string", "title": "Output", "format": "uri"}, **components}}}
+    return {"url": f"https://replicate.com/{model.name}", "owner": owner, "name": name, "description": model.title,
+            "visibility": "public", "run_count": 0, "latest_version": {
+                "id": version, "created_at": "2026-11-24T00:00:00Z", "cog_version": "0.16.0", "openapi_schema": schema}}
 
 
 def _ratio_of(image: bytes) -> str | None:
