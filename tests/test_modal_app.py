@@ -20,7 +20,8 @@ CONTRACT = {
                 "/pricing": {"get"}, "/checkout": {"post"}, "/checkout/status": {"get"},
                 "/health": {"get"},
                 "/generations/{generation_id}": {"delete"}, "/generations/delete": {"post"}, "/metrics": {"get"},
-                "/api-keys": {"post", "get"}, "/api-keys/{key_id}": {"delete"}},
+                "/api-keys": {"post", "get"}, "/api-keys/{key_id}": {"delete"},
+                "/generations/{generation_id}/extend": {"post"}},
     "stripe_webhook": {"/": {"post"}},
 }
 
