@@ -143,6 +143,9 @@ def retry(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID, *, idempo
         raise errors.InvalidState(f"Only a failed or canceled generation can be retried; this one is {old['status']}.")
     if old["image_expired"]:
         raise errors.InvalidState("This generation's uploaded image has expired; start a new one instead.")
+    if old["error_code"] == "source_undecodable":  # its first image was never made: nothing to retry with
+        raise errors.InvalidState("This extension never got its first frame (the source video could not be "
+                                  "decoded); there is nothing to retry.")
     request_type = ImageToVideoRequest if old["kind"] == "image-to-video" else TextToVideoRequest
     fields = {k: old.get(k) for k in ("prompt", "model", "resolution", "negative_prompt", "seed", "aspect_ratio",
                                       "duration")}

@@ -161,6 +161,10 @@ def test_an_undecodable_video_fails_the_extension_and_refunds_it(api, db):
     # The same key answers the same again, charging nothing more.
     assert_error(extend(api, token, source, key="ext-1"), 409, "invalid_state")
     assert api.balance(token) == 90
+    # Its first image was never made: a retry has nothing to start from (and charges nothing).
+    retried = api.http.post("/retry", json={"generation_id": str(gen_id)}, headers=api.auth(token))
+    assert "never got its first frame" in assert_error(retried, 409, "invalid_state")["detail"]
+    assert api.balance(token) == 90
     assert_books_balance(api.stack.settings.database_url)
 
 
