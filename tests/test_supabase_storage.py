@@ -62,3 +62,23 @@ def test_delete_removes_objects_through_the_storage_api_in_batches(storage_api, 
     assert storage_api.json(0) == {"prefixes": ["videos/u1/g1.mp4", "images/u1/a.png"]}
     assert storage_api.json(1) == {"prefixes": ["videos/u1/g2.mp4"]}
     assert storage_api.requests[0]["headers"]["authorization"] == f"Bearer {KEY}"
+
+
+def test_download_streams_an_object_through_a_signed_url_within_a_limit(storage_api, storage):
+    import io
+
+    from shared.storage import TooLarge
+
+    storage_api.answers[("POST", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (
+        200, {"signedURL": "/object/sign/wan-media/videos/u1/g1.mp4?token=t1"})
+    storage_api.answers[("GET", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (200, ["the", "bytes"])
+    into = io.BytesIO()
+    storage.download_to("videos/u1/g1.mp4", into, limit=1000)
+    assert into.getvalue() == b'["the", "bytes"]'  # what Storage sent, unchanged
+    assert storage_api.requests[-1]["method"] == "GET" and storage_api.json(0) == {"expiresIn": "60"}
+    with pytest.raises(TooLarge):
+        storage.download_to("videos/u1/g1.mp4", io.BytesIO(), limit=5)
+    storage_api.answers[("GET", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (
+        400, {"statusCode": "404", "error": "not_found", "message": "Object not found"})
+    with pytest.raises(FileNotFoundError):
+        storage.download_to("videos/u1/g1.mp4", io.BytesIO(), limit=1000)
