@@ -83,3 +83,30 @@ begin
     'created_at', g.created_at, 'updated_at', g.updated_at, 'completed_at', g.completed_at);
 end
 $$;
+
+-- REDEFINED (additive): 0009's files of generations for retention and delete, plus the uploaded
+-- last frame (`last_image_path`, released with the image), and sharing that looks at both columns:
+-- uploads are content-addressed, so one object can be one generation's image and another's last
+-- image. The lines marked 0019 are the change.
+create or replace function public._files_json(p_ids uuid[]) returns jsonb
+language plpgsql stable security definer set search_path = '' as $$
+begin
+  return coalesce((
+    select jsonb_agg(jsonb_build_object(
+             'generation_id', g.id,
+             'video_path', case when g.video_deleted_at is null then g.video_path end,
+             'image_path', case when g.image_deleted_at is null then g.image_path end,
+             'image_shared', g.image_path is not null and exists (
+               select from public.generations o
+                where (o.image_path = g.image_path or o.last_image_path = g.image_path)      -- 0019
+                  and o.image_deleted_at is null
+                  and not (o.id = any (p_ids))),
+             'last_image_path', case when g.image_deleted_at is null then g.last_image_path end,  -- 0019
+             'last_image_shared', g.last_image_path is not null and exists (                      -- 0019
+               select from public.generations o
+                where (o.image_path = g.last_image_path or o.last_image_path = g.last_image_path)
+                  and o.image_deleted_at is null
+                  and not (o.id = any (p_ids)))) order by g.id)
+    from public.generations g where g.id = any (p_ids)), '[]'::jsonb);
+end
+$$;

@@ -322,3 +322,47 @@ def test_the_cost_of_a_duration_needs_the_credits(api):
     r = api.image_to_video(token, png(), model="i2v-2.5", resolution="1080p", duration="10")
     body = assert_error(r, 402, "insufficient_credits")
     assert (body["required"], body["balance"]) == (120, 100)
+
+
+# --- the last frame's file goes with its generation --------------------------------------------------
+
+def test_retention_deletes_an_uploaded_last_frame_unless_another_generation_holds_it(api, db):
+    from shared.sweep import sweep
+
+    token = api.token()
+    first, last = png(320, 240, (1, 2, 3)), png(320, 240, (4, 5, 6))
+
+    def make(image: bytes, last_image: bytes | None) -> str:
+        files = {"image": ("a.png", image, "image/png")}
+        if last_image:
+            files["last_image"] = ("b.png", last_image, "image/png")
+        r = api.http.post("/image-to-video", headers=api.auth(token), files=files,
+                          data={"prompt": "p", "model": "i2v-2.2-fast", "resolution": "480p"})
+        assert r.status_code == 202, r.text
+        api.stack.emulator.finish(api.prediction_of(r.json()["generation_id"]), "failed", error="boom")
+        return r.json()["generation_id"]
+
+    def age(gen_id: str) -> None:
+        db.execute("update public.generations set completed_at = now() - interval '40 days' where id = %s", (gen_id,))
+
+    def last_of(gen_id: str) -> str:
+        return db.execute("select last_image_path from public.generations where id = %s", (gen_id,)).fetchone()[0]
+
+    storage = api.stack.services.storage
+    old = make(first, last)
+    wait_for(lambda: api.status(token, old).json()["terminal"])
+    assert storage.exists(last_of(old))
+    age(old)
+    sweep(api.stack.services, batch=10)
+    assert not storage.exists(last_of(old))  # its last frame went with it
+
+    shared = png(320, 240, (7, 8, 9))
+    holder = make(png(320, 240, (10, 11, 12)), shared)  # `shared` is its last frame...
+    other = make(shared, None)                           # ...and this one's first image: one object
+    wait_for(lambda: all(api.status(token, g).json()["terminal"] for g in (holder, other)))
+    age(other)
+    sweep(api.stack.services, batch=10)
+    assert storage.exists(last_of(holder))  # still `holder`'s (which may still be retried)
+    age(holder)
+    sweep(api.stack.services, batch=10)
+    assert not storage.exists(last_of(holder))
