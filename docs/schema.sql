@@ -286,7 +286,14 @@ begin
              'image_path', case when g.image_deleted_at is null then g.image_path end,
              'image_shared', g.image_path is not null and exists (
                select from public.generations o
-                where o.image_path = g.image_path and o.image_deleted_at is null
+                where (o.image_path = g.image_path or o.last_image_path = g.image_path)      -- 0019
+                  and o.image_deleted_at is null
+                  and not (o.id = any (p_ids))),
+             'last_image_path', case when g.image_deleted_at is null then g.last_image_path end,  -- 0019
+             'last_image_shared', g.last_image_path is not null and exists (                      -- 0019
+               select from public.generations o
+                where (o.image_path = g.last_image_path or o.last_image_path = g.last_image_path)
+                  and o.image_deleted_at is null
                   and not (o.id = any (p_ids)))) order by g.id)
     from public.generations g where g.id = any (p_ids)), '[]'::jsonb);
 end
@@ -336,7 +343,11 @@ CREATE TABLE public.generations (
     webhook_url text,
     webhook_events jsonb,
     favorite boolean DEFAULT false NOT NULL,
+    extends uuid,
+    last_image_path text,
+    duration smallint,
     CONSTRAINT generations_cost_check CHECK ((cost > 0)),
+    CONSTRAINT generations_duration_check CHECK ((duration > 0)),
     CONSTRAINT generations_kind_check CHECK ((kind = ANY (ARRAY['text-to-video'::text, 'image-to-video'::text]))),
     CONSTRAINT generations_progress_check CHECK (((progress >= 0) AND (progress <= 100))),
     CONSTRAINT generations_seed_check CHECK ((seed >= 0)),
@@ -399,12 +410,14 @@ begin
     'settled_by', g.settled_by, 'started_at', g.started_at,
     'expired', g.video_deleted_at is not null, 'image_expired', g.image_deleted_at is not null,
     'deleted', g.deleted_at is not null,
+    'extends', g.extends,                  -- 0019
+    'last_image_path', g.last_image_path,  -- 0019
+    'duration', g.duration,                -- 0019
     'created_at', g.created_at, 'updated_at', g.updated_at, 'completed_at', g.completed_at,
-    -- 0016
-    'favorite', g.favorite,
+    'webhook_url', g.webhook_url, 'webhook_events', g.webhook_events,   -- 0015's
+    'favorite', g.favorite,                                              -- 0016's, and its live link:
     'share_id', case when public._video_kept(g) then
-                  (select s.id from public.shares s where s.generation_id = g.id) end,
-    'webhook_url', g.webhook_url, 'webhook_events', g.webhook_events);  -- 0015's keys, kept
+                  (select s.id from public.shares s where s.generation_id = g.id) end);
 end
 $$;
 
@@ -1488,6 +1501,40 @@ begin
     values (p_user_id, -p_cost, 'deduction', v_gen.id, 'charge for generation ' || v_gen.id, v_balance);
   return jsonb_build_object('generation_id', v_gen.id, 'status', v_gen.status, 'cost', v_gen.cost,
                             'replayed', false, 'credits_remaining', v_balance);
+end
+$$;
+
+--
+-- Name: create_generation_edit(uuid, text, text, text, text, integer, integer, integer, integer, text, bigint, text, text, text, text, uuid, uuid, text, jsonb, uuid, text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.create_generation_edit(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text DEFAULT NULL::text, p_seed bigint DEFAULT NULL::bigint, p_aspect_ratio text DEFAULT NULL::text, p_image_path text DEFAULT NULL::text, p_idempotency_key text DEFAULT NULL::text, p_request_hash text DEFAULT NULL::text, p_retry_of uuid DEFAULT NULL::uuid, p_api_key_id uuid DEFAULT NULL::uuid, p_webhook_url text DEFAULT NULL::text, p_webhook_events jsonb DEFAULT NULL::jsonb, p_extends uuid DEFAULT NULL::uuid, p_last_image_path text DEFAULT NULL::text, p_duration integer DEFAULT NULL::integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+  v_created jsonb;
+begin
+  -- The source must be the caller's own (a second guard: the service checked it before charging).
+  if p_extends is not null and not exists (
+      select from public.generations where id = p_extends and user_id = p_user_id) then
+    raise exception 'no generation % for user %', p_extends, p_user_id using errcode = 'PT404';
+  end if;
+  -- 0015's create with its webhook, then the editing columns, all in this one transaction.
+  v_created := public.create_generation_pushed(
+    p_user_id => p_user_id, p_kind => p_kind, p_model => p_model, p_resolution => p_resolution,
+    p_prompt => p_prompt, p_cost => p_cost, p_max_active => p_max_active, p_rate_limit => p_rate_limit,
+    p_global_limit => p_global_limit, p_negative_prompt => p_negative_prompt, p_seed => p_seed,
+    p_aspect_ratio => p_aspect_ratio, p_image_path => p_image_path, p_idempotency_key => p_idempotency_key,
+    p_request_hash => p_request_hash, p_retry_of => p_retry_of, p_api_key_id => p_api_key_id,
+    p_webhook_url => p_webhook_url, p_webhook_events => p_webhook_events);
+  if (v_created ->> 'replayed')::boolean then
+    return v_created;
+  end if;
+  update public.generations
+     set extends = p_extends, last_image_path = p_last_image_path, duration = p_duration
+   where id = (v_created ->> 'generation_id')::uuid;
+  return v_created;
 end
 $$;
 
@@ -3559,6 +3606,12 @@ CREATE INDEX generations_created_at ON public.generations USING btree (created_a
 CREATE INDEX generations_deleted_files ON public.generations USING btree (deleted_at) WHERE ((deleted_at IS NOT NULL) AND (((video_path IS NOT NULL) AND (video_deleted_at IS NULL)) OR ((image_path IS NOT NULL) AND (image_deleted_at IS NULL))));
 
 --
+-- Name: generations_extends; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX generations_extends ON public.generations USING btree (extends) WHERE (extends IS NOT NULL);
+
+--
 -- Name: generations_failed_recent; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -3808,6 +3861,13 @@ ALTER TABLE ONLY public.credit_transactions
 
 ALTER TABLE ONLY public.credit_transactions
     ADD CONSTRAINT credit_transactions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.profiles(id) ON DELETE CASCADE;
+
+--
+-- Name: generations generations_extends_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.generations
+    ADD CONSTRAINT generations_extends_fkey FOREIGN KEY (extends) REFERENCES public.generations(id) ON DELETE SET NULL;
 
 --
 -- Name: generations generations_retry_of_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
@@ -4397,6 +4457,13 @@ GRANT ALL ON FUNCTION public.create_block_reason(p_user_id uuid) TO service_role
 
 REVOKE ALL ON FUNCTION public.create_generation(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_generation(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid) TO service_role;
+
+--
+-- Name: FUNCTION create_generation_edit(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid, p_webhook_url text, p_webhook_events jsonb, p_extends uuid, p_last_image_path text, p_duration integer); Type: ACL; Schema: public; Owner: -
+--
+
+REVOKE ALL ON FUNCTION public.create_generation_edit(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid, p_webhook_url text, p_webhook_events jsonb, p_extends uuid, p_last_image_path text, p_duration integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.create_generation_edit(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid, p_webhook_url text, p_webhook_events jsonb, p_extends uuid, p_last_image_path text, p_duration integer) TO service_role;
 
 --
 -- Name: FUNCTION create_generation_limited(p_user_id uuid, p_kind text, p_model text, p_resolution text, p_prompt text, p_cost integer, p_max_active integer, p_rate_limit integer, p_global_limit integer, p_negative_prompt text, p_seed bigint, p_aspect_ratio text, p_image_path text, p_idempotency_key text, p_request_hash text, p_retry_of uuid, p_api_key_id uuid); Type: ACL; Schema: public; Owner: -

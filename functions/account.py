@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from functions import admin as admin_routes
+from functions import editing
 from functions import library as library_routes
 from shared import (api_keys, catalog, costs, deliveries, errors, generations, library, metrics, packs,
                     purchases, push, retention)
@@ -251,4 +252,5 @@ def router() -> APIRouter:
     # The library (favorites, share links and their public pages, the bulk download): functions/library.py.
     # Its routes themselves, not include_router (whose wrapper the request guard would not see).
     r.routes.extend(library_routes.router().routes)
+    r.routes.extend(editing.router().routes)  # POST /generations/{id}/extend (functions/editing.py)
     return r

@@ -34,29 +34,50 @@ def image_to_video(
                                      json_schema_extra={"pattern": "^[0-9]+$"})] = None,
     aspect_ratio: Annotated[str | None, Form(json_schema_extra={"enum": _RATIOS}, description=(
         "One of the model's own; without it the video follows the image (portrait: 9:16, else 16:9)."))] = None,
+    duration: Annotated[str | None, Form(description="Seconds, for the models that take one (GET /pricing "
+                                         "`durations`); without it, the shortest.",
+                                         json_schema_extra={"pattern": "^[0-9]+$"})] = None,
+    last_image: Annotated[UploadFile | None, File(description=(
+        "Optional last frame (PNG, JPEG or WebP, at most 10 MB), for the models whose GET /pricing "
+        "`inputs` list last_image; elsewhere a 422."))] = None,
     webhook_url: Annotated[str | None, Form(description=(
         "Where this generation's events are POSTed, signed (Standard Webhooks): an absolute https URL."))] = None,
     webhook_events: Annotated[str | None, Form(description=(
         "Comma-separated: start, progress, completed (default completed)."))] = None,
     idempotency_key: IdempotencyKey = None, prefer: Prefer = None,
 ):
-    """Start an image-to-video generation from an uploaded first frame (`Prefer: wait=N` as text-to-video)."""
+    """Start an image-to-video generation from an uploaded first frame (and, where the model takes one, a
+    last); `Prefer: wait=N` as text-to-video."""
     wait = prefer_wait.requested(prefer)
-    fields = {"prompt": prompt, "model": model, "resolution": resolution,
+    fields = {"prompt": prompt, "model": model, "resolution": resolution, "duration": duration or None,
               "negative_prompt": negative_prompt, "seed": seed or None, "aspect_ratio": aspect_ratio or None,
               "webhook_url": webhook_url or None, "webhook_events": webhook_events or None}
     body = parse(ImageToVideoRequest, {k: v for k, v in fields.items() if v is not None})
+    if last_image is not None and "last_image" not in catalog.optional_inputs(body.model):
+        raise errors.InvalidRequest(errors=[{"field": "last_image", "message": (
+            f"last_image: {body.model} does not take a last image; the models that do are "
+            f"{', '.join(m for m in _MODELS if 'last_image' in catalog.optional_inputs(m))}")}])
     data = images.read_limited(image.file)
     extension, content_type, width, height = images.inspect(data)
     if body.aspect_ratio is None:  # the video follows the image: portrait -> 9:16, else 16:9
         body = body.model_copy(update={"aspect_ratio": catalog.default_aspect_ratio(body.variant, width, height)})
-    digest = hashlib.sha256(data).hexdigest()
-    # Content-addressed: a retried upload lands on the same object instead of a new one.
-    upload = generations.Upload(f"uploads/{user}/{digest[:40]}.{extension}", data, content_type)
+    upload = _upload(user, data, extension, content_type)
+    last_upload, last_data = None, b""
+    if last_image is not None:  # checked exactly as `image`, its errors named last_image
+        last_data = images.read_limited(last_image.file)
+        last_extension, last_type, _, _ = images.inspect(last_data, field="last_image")
+        last_upload = _upload(user, last_data, last_extension, last_type)
     answer = generations.create(svc, user, body, idempotency_key=idempotency_key,
-                                request_hash=body.fingerprint(data), upload=upload)
+                                request_hash=body.fingerprint(data, *([last_data] if last_upload else [])),
+                                upload=upload, last_upload=last_upload)
     note(request, generation_id=answer["generation_id"])
     return prefer_wait.WaitingAnswer(svc, user, answer, wait) if wait else answer
+
+
+def _upload(user, data: bytes, extension: str, content_type: str) -> generations.Upload:
+    # Content-addressed: a retried upload lands on the same object instead of a new one.
+    digest = hashlib.sha256(data).hexdigest()
+    return generations.Upload(f"uploads/{user}/{digest[:40]}.{extension}", data, content_type)
 
 
 def router(path: str = PATH) -> APIRouter:

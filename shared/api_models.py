@@ -31,8 +31,9 @@ EXAMPLE_TIME = "2026-11-24T09:30:05.123456Z"
 
 ModelName = enum.StrEnum("ModelName", {m: m for m in dict.fromkeys(v.model for v in catalog.VARIANTS)})
 ModelName.__doc__ = "A model on sale (GET /pricing lists each with its resolutions and costs)."
-Resolution = enum.StrEnum("Resolution", {r: r for r in catalog.COST_BY_RESOLUTION})
-Resolution.__doc__ = "480p costs 10 credits, 720p 20, whatever the model."
+Resolution = enum.StrEnum("Resolution", {r: r for r in catalog.RESOLUTIONS})
+Resolution.__doc__ = ("480p costs 10 credits and 720p 20 on the seed's models; a model with durations costs by "
+                      "resolution and duration (GET /pricing lists each model's own).")
 AspectRatio = enum.StrEnum("AspectRatio", {r: r for r in dict.fromkeys(
     ratio for v in catalog.VARIANTS for ratio in v.aspect_ratios)})
 AspectRatio.__doc__ = "A video's aspect ratio (each model's own are listed by GET /pricing)."
@@ -176,12 +177,19 @@ class RetryAccepted(Accepted):
     retry_of: uuid.UUID = Field(description="The failed or canceled generation whose inputs it reuses.")
 
 
+class ExtendAccepted(Accepted):
+    """The extension was charged and started as a new image-to-video generation (202)."""
+
+    model_config = _example(_ACCEPTED | {"extends": "9c2d7e10-5b4a-4f3e-8d21-0c6b1a7f3e55"})
+    extends: uuid.UUID = Field(description="The succeeded generation whose last frame is the new one's first image.")
+
+
 _GENERATION = {
     "generation_id": GEN_ID, "kind": "text-to-video", "model": "t2v-14B", "resolution": "480p",
     "prompt": "a red fox running through fresh snow", "status": "succeeded", "terminal": True,
     "progress": 100, "video_url": "http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=…",
     "expired": False, "error": None, "error_code": None, "cost": _EXAMPLE_COST, "refunded": False, "retry_of": None,
-    "created_at": EXAMPLE_TIME,
+    "extends": None, "duration": None, "created_at": EXAMPLE_TIME,
     "updated_at": "2026-11-24T09:30:11.004211Z", "completed_at": "2026-11-24T09:30:11.004211Z",
     "favorite": False, "share_url": None,
 }
@@ -213,6 +221,9 @@ class Generation(_Out):
     cost: int
     refunded: bool
     retry_of: uuid.UUID | None = Field(description="The generation this one retries, if any.")
+    extends: uuid.UUID | None = Field(description="The generation whose last frame this one starts from "
+                                      "(POST /generations/{id}/extend), if any.")
+    duration: int | None = Field(description="Seconds, for the models that take a duration; else null.")
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
@@ -299,9 +310,15 @@ class ModelPricing(_Out):
     model: ModelName
     kind: GenerationKind
     resolutions: list[Resolution]
-    costs: dict[str, int] = Field(description="Credits per resolution, e.g. {\"480p\": 10, \"720p\": 20} (the defaults; "
-                                              "the operator's CREDIT_COSTS changes them).")
+    costs: dict[str, int] = Field(description="Credits per resolution, e.g. {\"480p\": 10, \"720p\": 20} (for a "
+                                              "model with durations: at its shortest; the operator's CREDIT_COSTS "
+                                              "changes them).")
     aspect_ratios: list[AspectRatio]
+    inputs: list[Literal[catalog.OPTIONAL_UPLOADS]] = Field(
+        description="Optional uploads the model takes besides `image` (e.g. last_image); others are a 422.")
+    durations: list[int] = Field(description="Seconds the model can make (`duration`); empty: its own fixed length.")
+    duration_costs: dict[str, dict[str, int]] = Field(
+        description="Credits per resolution and duration, e.g. {\"720p\": {\"5\": 40, \"10\": 80}}; empty without durations.")
 
 
 class Pack(_Out):

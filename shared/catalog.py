@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 COST_BY_RESOLUTION = {"480p": 10, "720p": 20}  # the seed's credits; CREDIT_COSTS changes them (shared/costs.py)
+RESOLUTIONS = ("480p", "720p", "1080p")  # every resolution any model sells, in order (1080p: Wan 2.5 only)
 CHECKED = "2026-11-24"  # when the inputs below were last compared with the published schemas
 
 PORTRAIT, LANDSCAPE = "9:16", "16:9"
@@ -27,7 +28,7 @@ class Input:
     """One input of a Replicate model, as its published schema declares it."""
 
     type: str                          # "string" | "integer" | "uri"
-    choices: tuple[str, ...] | None = None   # the schema's enum, when it has one
+    choices: tuple[str | int, ...] | None = None   # the schema's enum, when it has one
     minimum: int | None = None
     maximum: int | None = None
     required: bool = False
@@ -42,6 +43,11 @@ class ReplicateModel:
 
     def accepts(self, name: str) -> bool:
         return name in self.inputs
+
+
+# Optional uploads a model may take besides its first image (contract section 8): GET /pricing lists
+# them per model as `inputs`, and /image-to-video refuses each where the model has none.
+OPTIONAL_UPLOADS = ("last_image",)
 
 
 _PROMPT = Input("string", required=True)
@@ -83,6 +89,32 @@ REPLICATE_MODELS: dict[str, ReplicateModel] = {m.name: m for m in (
                    {"prompt": _PROMPT, "aspect_ratio": _RATIO, "resolution": Input("string", choices=("480p", "720p")),
                     "seed": _SEED},
                    _schema("wan-video/wan-2.2-t2v-fast")),
+    # First and last frame. Read 2026-12-02 from nodetool-ai/nodetool-replicate (commit d21aa025,
+    # src/nodetool/nodes/replicate/video/generate.py, class Wan_2_2_I2V_Fast), which is generated from
+    # this model's published openapi_schema (version 4eaf2b01d3bf70d8a2e00b219efeb7cb415855ad18b7dacdc4cae664a73a6eea):
+    # image, last_image ("Optional last image to condition the video generation"), prompt, resolution
+    # enum 480p/720p, num_frames 81-121 (default 81), seed; NO aspect_ratio: the video follows the image.
+    ReplicateModel("wan-video/wan-2.2-i2v-fast", "Wan 2.2 A14B image-to-video, fast, first and last frame",
+                   {"image": Input("uri", required=True), "last_image": Input("uri"), "prompt": Input("string"),
+                    "resolution": Input("string", choices=("480p", "720p")),
+                    "num_frames": Input("integer", minimum=81, maximum=121), "seed": _SEED},
+                   _schema("wan-video/wan-2.2-i2v-fast", "nodetool-ai/nodetool-replicate@d21aa025 "
+                           "src/nodetool/nodes/replicate/video/generate.py Wan_2_2_I2V_Fast (generated from "
+                           "version 4eaf2b01d3bf70d8a2e00b219efeb7cb415855ad18b7dacdc4cae664a73a6eea), 2026-12-02")),
+    # Wan 2.5 with audio. Read 2026-12-02: replicate.com/wan-video/wan-2.5-i2v/versions/
+    # b4ebd9b0f1d222dca88ccb225e8e282c3d9311cbd19845f37cff6e4c30117d21/api (the fields: resolution (enum,
+    # default 720p), duration (enum, default 5), seed, audio, image, prompt, negative_prompt,
+    # enable_prompt_expansion (default true)) and api.core.today/v1/models/wan-video/wan-2.5-i2v/llms.txt,
+    # a copy of the same schema (resolution 480p, 720p, 1080p; duration default 5, at most 10). We sell
+    # 720p and 1080p for 5 or 10 s, the values every source names; audio is made by the model itself
+    # (we send no `audio` file) and prompt expansion stays at the model's default.
+    ReplicateModel("wan-video/wan-2.5-i2v", "Wan 2.5 image-to-video with audio, 5 or 10 s",
+                   {"image": Input("uri", required=True), "prompt": _PROMPT, "negative_prompt": Input("string"),
+                    "resolution": Input("string", choices=("480p", "720p", "1080p")),
+                    "duration": Input("integer", choices=(5, 10)), "seed": _SEED},
+                   _schema("wan-video/wan-2.5-i2v", "replicate.com/wan-video/wan-2.5-i2v/versions/"
+                           "b4ebd9b0f1d222dca88ccb225e8e282c3d9311cbd19845f37cff6e4c30117d21/api and "
+                           "api.core.today/v1/models/wan-video/wan-2.5-i2v/llms.txt, 2026-12-02")),
 )}
 
 
@@ -131,7 +163,9 @@ _FAST = "third-party: $0.12 per video (resolution not stated)"
 
 @dataclass(frozen=True)
 class Variant:
-    """One (model, resolution) we sell, and the Replicate model that runs it."""
+    """One (model, resolution, duration) we sell, and the Replicate model that runs it. `duration` is
+    None for the models that have none (their length is the model's own, about 5 s); for the others
+    it is sent as the `duration` input and the cost is per resolution AND duration."""
 
     model: str
     kind: str              # "text-to-video" | "image-to-video"
@@ -139,6 +173,14 @@ class Variant:
     replicate_model: str   # a key of REPLICATE_MODELS
     fixed_input: tuple[tuple[str, object], ...] = ()
     price: ProviderPrice | None = None   # what Replicate charges us for one run (None: never recorded)
+    # The catalog's own credits where they are not the seed's by resolution (the models sold by
+    # duration); shared/costs.py reads it, and CREDIT_COSTS overrides it like any other.
+    default_cost: int | None = None
+    duration: int | None = None   # seconds
+
+    def __post_init__(self):
+        if self.duration is not None:
+            object.__setattr__(self, "fixed_input", (*self.fixed_input, ("duration", self.duration)))
 
     @property
     def replicate(self) -> ReplicateModel:
@@ -162,9 +204,25 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("i2v-14B", "image-to-video", "480p", "wavespeedai/wan-2.1-i2v-480p",
             price=_unknown("wavespeedai/wan-2.1-i2v-480p")),
     Variant("i2v-14B", "image-to-video", "720p", "wavespeedai/wan-2.1-i2v-720p", price=_I2V_720),
+    # First and last frame (optional `last_image`); the seed's prices (480p 10, 720p 20).
+    Variant("i2v-2.2-fast", "image-to-video", "480p", "wan-video/wan-2.2-i2v-fast", (("resolution", "480p"),),
+            price=_unknown("wan-video/wan-2.2-i2v-fast")),
+    Variant("i2v-2.2-fast", "image-to-video", "720p", "wan-video/wan-2.2-i2v-fast", (("resolution", "720p"),),
+            price=_unknown("wan-video/wan-2.2-i2v-fast")),
+    # Wan 2.5: cost by resolution and duration (credits). The provider's price is per second of output;
+    # these keep the margin of the seed's models at twice the length; CREDIT_COSTS overrides them
+    # (`i2v-2.5:720p:10s=90`).
+    Variant("i2v-2.5", "image-to-video", "720p", "wan-video/wan-2.5-i2v", (("resolution", "720p"),),
+            default_cost=40, duration=5, price=_unknown("wan-video/wan-2.5-i2v")),
+    Variant("i2v-2.5", "image-to-video", "720p", "wan-video/wan-2.5-i2v", (("resolution", "720p"),),
+            default_cost=80, duration=10, price=_unknown("wan-video/wan-2.5-i2v")),
+    Variant("i2v-2.5", "image-to-video", "1080p", "wan-video/wan-2.5-i2v", (("resolution", "1080p"),),
+            default_cost=60, duration=5, price=_unknown("wan-video/wan-2.5-i2v")),
+    Variant("i2v-2.5", "image-to-video", "1080p", "wan-video/wan-2.5-i2v", (("resolution", "1080p"),),
+            default_cost=120, duration=10, price=_unknown("wan-video/wan-2.5-i2v")),
 )
 
-_BY_KEY = {(v.model, v.resolution): v for v in VARIANTS}
+_BY_KEY = {(v.model, v.resolution, v.duration): v for v in VARIANTS}
 
 
 def models_of_kind(kind: str) -> list[str]:
@@ -172,11 +230,29 @@ def models_of_kind(kind: str) -> list[str]:
 
 
 def resolutions_of(model: str) -> list[str]:
-    return [v.resolution for v in VARIANTS if v.model == model]
+    return list(dict.fromkeys(v.resolution for v in VARIANTS if v.model == model))
 
 
-def variant(model: str, resolution: str) -> Variant | None:
-    return _BY_KEY.get((model, resolution))
+def durations_of(model: str) -> list[int]:
+    """The durations (seconds) a model sells; empty for a model without a duration input."""
+    return sorted({v.duration for v in VARIANTS if v.model == model and v.duration is not None})
+
+
+def default_duration(model: str) -> int | None:
+    """What a request without `duration` gets: the shortest (each schema's default, 5 s)."""
+    durations = durations_of(model)
+    return durations[0] if durations else None
+
+
+def variant(model: str, resolution: str, duration: int | None = None) -> Variant | None:
+    """The variant sold for these; `duration` None means the model's default one."""
+    return _BY_KEY.get((model, resolution, duration if duration is not None else default_duration(model)))
+
+
+def optional_inputs(model: str) -> list[str]:
+    """The optional uploads (OPTIONAL_UPLOADS) every variant of `model` takes (GET /pricing `inputs`)."""
+    variants = [v for v in VARIANTS if v.model == model]
+    return [name for name in OPTIONAL_UPLOADS if variants and all(v.replicate.accepts(name) for v in variants)]
 
 
 def aspect_ratios_of(model: str) -> list[str]:
@@ -203,7 +279,7 @@ def problems(v: Variant, values: dict[str, object]) -> dict[str, str]:
         if spec is None:
             found[name] = f"{v.model} ({v.replicate.title}) does not take a {name}; leave it out"
         elif spec.choices is not None and value not in spec.choices:
-            found[name] = f"{v.model} takes {' or '.join(spec.choices)}"
+            found[name] = f"{v.model} takes {' or '.join(map(str, spec.choices))}"
     return found
 
 
@@ -216,16 +292,23 @@ def pricing(cost_of=None) -> dict:
     models = {}
     for v in VARIANTS:
         entry = models.setdefault(v.model, {"model": v.model, "kind": v.kind, "resolutions": [], "costs": {},
-                                            "aspect_ratios": aspect_ratios_of(v.model)})
-        entry["resolutions"].append(v.resolution)
-        entry["costs"][v.resolution] = cost_of(v)
+                                            "aspect_ratios": aspect_ratios_of(v.model),
+                                            "inputs": optional_inputs(v.model),
+                                            "durations": durations_of(v.model), "duration_costs": {}})
+        if v.resolution not in entry["resolutions"]:
+            entry["resolutions"].append(v.resolution)
+        if v.duration is None or v.duration == default_duration(v.model):
+            entry["costs"][v.resolution] = cost_of(v)  # the default length's cost (what a request without duration pays)
+        if v.duration is not None:
+            entry["duration_costs"].setdefault(v.resolution, {})[str(v.duration)] = cost_of(v)
     return {"currency": "credits", "models": list(models.values())}
 
 
 def replicate_input(v: Variant, *, prompt: str, negative_prompt: str | None, seed: int | None,
-                    aspect_ratio: str | None, image_url: str | None) -> dict:
+                    aspect_ratio: str | None, image_url: str | None, last_image_url: str | None = None) -> dict:
     """The prediction input Replicate's model takes for one request; refuses what the model lacks."""
-    optional = {"negative_prompt": negative_prompt, "seed": seed, "aspect_ratio": aspect_ratio, "image": image_url}
+    optional = {"negative_prompt": negative_prompt, "seed": seed, "aspect_ratio": aspect_ratio, "image": image_url,
+                "last_image": last_image_url}
     wrong = problems(v, optional)
     if wrong:  # validation stops these before the charge; this guards stored rows (retries) too
         raise ValueError("; ".join(wrong.values()))

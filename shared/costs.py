@@ -30,16 +30,22 @@ _ENTRY = re.compile(r"^(?:(?P<model>[^:=\s]+):)?(?P<resolution>\d+p)(?::(?P<dura
 class CostTable:
     overrides: dict[Key, int] = field(default_factory=dict)
 
-    def credits(self, model: str, resolution: str, duration: int | None = None) -> int:
-        """The credits one generation of (model, resolution[, duration]) costs now."""
-        for key in ((model, resolution, duration), (model, resolution, None),
-                    (None, resolution, duration), (None, resolution, None)):
+    def credits(self, model: str, resolution: str, duration: int | None = None,
+                default: int | None = None) -> int:
+        """The credits one generation of (model, resolution[, duration]) costs now: the most specific
+        CREDIT_COSTS entry, else `default` (the catalog's own for a variant sold by duration), else the
+        seed's by resolution. A model sold by duration is priced by its own entries only, never by a
+        resolution-wide one meant for the ~5 s models."""
+        keys = [(model, resolution, duration), (model, resolution, None), (None, resolution, duration)]
+        if duration is None:
+            keys += [(None, resolution, None)]
+        for key in keys:
             if key in self.overrides:
                 return self.overrides[key]
-        return catalog.COST_BY_RESOLUTION[resolution]
+        return default if default is not None else catalog.COST_BY_RESOLUTION[resolution]
 
     def of(self, v: catalog.Variant) -> int:
-        return self.credits(v.model, v.resolution)
+        return self.credits(v.model, v.resolution, v.duration, v.default_cost)
 
 
 @lru_cache
@@ -47,13 +53,14 @@ def parse(text: str) -> CostTable:
     """CREDIT_COSTS as a CostTable; ValueError (one sentence) for an entry that is not a sold variant."""
     overrides: dict[Key, int] = {}
     sold = {(v.model, v.resolution) for v in catalog.VARIANTS}
+    resolutions = {v.resolution for v in catalog.VARIANTS}
     for raw in filter(None, (e.strip() for e in text.split(","))):
         match = _ENTRY.match(raw)
         if not match:
             raise ValueError(f"{raw!r} is not RESOLUTION=CREDITS, MODEL:RESOLUTION=CREDITS or "
                              f"MODEL:RESOLUTION:SECONDSs=CREDITS (e.g. 720p=25)")
         model, resolution = match["model"], match["resolution"]
-        if resolution not in catalog.COST_BY_RESOLUTION or (model and (model, resolution) not in sold):
+        if resolution not in resolutions or (model and (model, resolution) not in sold):
             what = f"{model} at {resolution}" if model else resolution
             raise ValueError(f"{raw!r}: {what} is not sold (see GET /pricing)")
         if not match["credits"].isdigit() or int(match["credits"]) <= 0:

@@ -32,12 +32,25 @@ class NewGeneration:
     retry_of: UUID | str | None = None
     webhook_url: str | None = None                # contract section 3 (shared/push.py)
     webhook_events: list[str] | None = None
+    # Editing (migrations/0019): sent only when one is set, through create_generation_edit.
+    extends: UUID | str | None = None
+    last_image_path: str | None = None
+    duration: int | None = None
 
-    def params(self, *, webhook: bool) -> dict[str, Any]:
+    def editing(self) -> bool:
+        return any(getattr(self, name) is not None for name in _EDIT_FIELDS)
+
+    def params(self, *, webhook: bool, edits: bool = False) -> dict[str, Any]:
         fields = asdict(self)
         if not webhook:
             del fields["webhook_url"], fields["webhook_events"]
+        if not edits:
+            for name in _EDIT_FIELDS:
+                del fields[name]
         return {f"p_{name}": value for name, value in fields.items()}
+
+
+_EDIT_FIELDS = ("extends", "last_image_path", "duration")
 
 
 class Credits:
@@ -72,8 +85,11 @@ class Credits:
                                   api_key_id: UUID | None = None) -> dict[str, Any]:
         """create_generation behind the per-user create window and the service-wide one, in the same
         one transaction (migrations/0010); adds `rate` (the user's window) unless replayed. Called
-        through create_generation_pushed (migrations/0015), which also sets the webhook in it."""
-        return self.backend.call("create_generation_pushed", **new.params(webhook=True), p_rate_limit=rate_limit,
+        through create_generation_pushed (migrations/0015), which also sets the webhook in it, or, for a
+        generation with editing fields (extends, last_image_path, duration), create_generation_edit
+        (migrations/0019): the same plus those columns, in the same one transaction."""
+        function = "create_generation_edit" if new.editing() else "create_generation_pushed"
+        return self.backend.call(function, **new.params(webhook=True, edits=new.editing()), p_rate_limit=rate_limit,
                                  p_global_limit=global_limit, p_api_key_id=api_key_id)
 
     def ledger_discrepancies(self) -> list[dict[str, Any]]:

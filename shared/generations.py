@@ -11,7 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from shared import catalog, costs, errors, moderation, push, ratelimit
 from shared.credits import NewGeneration
@@ -27,30 +27,39 @@ PROVIDER_DOWN = "The video provider is unavailable right now; your credits were 
 STORAGE_DOWN = "The image could not be stored; your credits were refunded."
 NOT_STARTED = "The generation could not be started; your credits were refunded."
 PROVIDER_LOST = "The video provider no longer knows this generation; your credits were refunded."
+SOURCE_UNDECODABLE = "The video being extended could not be decoded ({why}); your credits were refunded."
 SIGNED_URL_SECONDS = 3600
 STATUS_PROGRESS = {"starting": 0, "processing": 10}  # when the logs print no percentage
 
 
 @dataclass(frozen=True)
 class Upload:
-    """An uploaded image, checked but not yet stored: it is stored only once its generation is charged."""
+    """An uploaded image, checked but not yet stored: it is stored only once its generation is charged.
+    `make` instead of `data`: an image made only after the charge (extend's last frame), which may
+    raise `video_frames.Undecodable`."""
 
     path: str
-    data: bytes
+    data: bytes | None
     content_type: str
+    make: Callable[[], bytes] | None = None
 
 
 def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str | None,
            request_hash: str, image_path: str | None = None, retry_of: str | None = None,
-           upload: Upload | None = None, webhook: push.Webhook | None = None) -> dict:
-    """Charge and create (one transaction), store the upload, start the job at Replicate, record its id.
+           upload: Upload | None = None, last_upload: Upload | None = None,
+           last_image_path: str | None = None, extends: str | None = None,
+           webhook: push.Webhook | None = None) -> dict:
+    """Charge and create (one transaction), store the uploads, start the job at Replicate, record its id.
 
     `webhook`: where its events go (by default the request's own webhook_url / webhook_events; retry
     and extend pass the source's), checked before the charge and stored in the charge's transaction.
-    Returns the 202 body. A storage or Replicate failure fails and refunds the generation, then raises 503.
+    Returns the 202 body. A storage or Replicate failure fails and refunds the generation, then raises
+    503; an extend whose source cannot be decoded fails and refunds it, then raises 409.
     The content policy checks the request first, before any money moves (422 content_policy)."""
     moderation.screen(svc, user_id, request, image=upload.data if upload else None, image_path=image_path)
     image_path = upload.path if upload else image_path
+    last_image_path = last_upload.path if last_upload else last_image_path
+    duration = getattr(request, "duration", None)
     webhook = webhook or getattr(request, "webhook", None)
     push.check(webhook, svc.settings)
     caller = ratelimit.current()
@@ -61,26 +70,22 @@ def create(svc: Services, user_id: uuid.UUID, request, *, idempotency_key: str |
         negative_prompt=request.negative_prompt, seed=request.seed, aspect_ratio=request.aspect_ratio,
         image_path=image_path, idempotency_key=idempotency_key, request_hash=request_hash, retry_of=retry_of,
         webhook_url=webhook.url if webhook else None, webhook_events=list(webhook.events) if webhook else None,
+        extends=extends, last_image_path=last_image_path, duration=duration,
     ), rate_limit=svc.settings.create_rate_per_minute, global_limit=svc.settings.max_creates_per_minute,
         api_key_id=caller.api_key_id if caller else None)
     ratelimit.note_create(created.get("rate"))
     if created["replayed"]:
         return _replay(created)
     gen_id = created["generation_id"]
-    if upload:
-        try:
-            svc.storage.put(upload.path, upload.data, upload.content_type)
-        except Exception:  # noqa: BLE001 - whatever storage raised, the charge must not stand
-            log.exception("could not store the image of generation %s", gen_id)
-            svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=STORAGE_DOWN,
-                             p_error_code="storage_unavailable", p_settled_by="create")
-            _pushed(svc, gen_id, webhook)
-            raise errors.ServiceUnavailable(STORAGE_DOWN) from None
+    for item in (upload, last_upload):
+        if item:
+            _store(svc, gen_id, item, webhook)
     try:
         prediction = start_prediction(svc, {
             "generation_id": gen_id, "model": request.model, "resolution": request.resolution,
             "prompt": request.prompt, "negative_prompt": request.negative_prompt, "seed": request.seed,
-            "aspect_ratio": request.aspect_ratio, "image_path": image_path})
+            "aspect_ratio": request.aspect_ratio, "image_path": image_path,
+            "last_image_path": last_image_path, "duration": duration})
     except ProviderError as exc:
         log.warning("replicate create failed for %s: %s", gen_id, exc)
         svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=PROVIDER_DOWN,
@@ -113,6 +118,27 @@ def _pushed(svc: Services, generation_id: str, webhook) -> None:
         svc.deliver_later(str(generation_id))
 
 
+def _store(svc: Services, gen_id: str, upload: Upload, webhook) -> None:
+    """Store one upload of a charged generation; on failure fail and refund it, then raise."""
+    from shared.video_frames import Undecodable
+
+    try:
+        data = upload.data if upload.make is None else upload.make()
+        svc.storage.put(upload.path, data, upload.content_type)
+    except Undecodable as exc:
+        detail = SOURCE_UNDECODABLE.format(why=exc)
+        svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=detail,
+                         p_error_code="source_undecodable", p_settled_by="create")
+        _pushed(svc, gen_id, webhook)
+        raise errors.InvalidState(detail) from None
+    except Exception:  # noqa: BLE001 - whatever storage raised, the charge must not stand
+        log.exception("could not store the image of generation %s", gen_id)
+        svc.backend.call("fail_generation", p_gen_id=gen_id, p_error=STORAGE_DOWN,
+                         p_error_code="storage_unavailable", p_settled_by="create")
+        _pushed(svc, gen_id, webhook)
+        raise errors.ServiceUnavailable(STORAGE_DOWN) from None
+
+
 def _stop_quietly(svc: Services, prediction_id: str) -> None:
     try:
         svc.provider.cancel(prediction_id)
@@ -140,21 +166,28 @@ def retry(svc: Services, user_id: uuid.UUID, generation_id: uuid.UUID, *, idempo
         raise errors.InvalidState(f"Only a failed or canceled generation can be retried; this one is {old['status']}.")
     if old["image_expired"]:
         raise errors.InvalidState("This generation's uploaded image has expired; start a new one instead.")
+    if old["error_code"] == "source_undecodable":  # its first image was never made: nothing to retry with
+        raise errors.InvalidState("This extension never got its first frame (the source video could not be "
+                                  "decoded); there is nothing to retry.")
     request_type = ImageToVideoRequest if old["kind"] == "image-to-video" else TextToVideoRequest
-    fields = {k: old[k] for k in ("prompt", "model", "resolution", "negative_prompt", "seed", "aspect_ratio")}
+    fields = {k: old.get(k) for k in ("prompt", "model", "resolution", "negative_prompt", "seed", "aspect_ratio",
+                                      "duration")}
     request = parse(request_type, {k: v for k, v in fields.items() if v is not None})
     answer = create(svc, user_id, request, idempotency_key=idempotency_key,
                     request_hash=request.fingerprint(f"retry:{generation_id}".encode()),
-                    image_path=old["image_path"], retry_of=str(generation_id), webhook=push.webhook_of(old))
+                    image_path=old["image_path"], retry_of=str(generation_id), webhook=push.webhook_of(old),
+                    last_image_path=old.get("last_image_path"), extends=old.get("extends"))
     return answer | {"retry_of": str(generation_id)}
 
 
 def start_prediction(svc: Services, gen: dict) -> Prediction:
-    variant = catalog.variant(gen["model"], gen["resolution"])
+    variant = catalog.variant(gen["model"], gen["resolution"], gen.get("duration"))
     image_url = svc.storage.signed_url(gen["image_path"], SIGNED_URL_SECONDS) if gen["image_path"] else None
+    last = gen.get("last_image_path")
     prediction_input = catalog.replicate_input(
         variant, prompt=gen["prompt"], negative_prompt=gen["negative_prompt"], seed=gen["seed"],
-        aspect_ratio=gen["aspect_ratio"], image_url=image_url)
+        aspect_ratio=gen["aspect_ratio"], image_url=image_url,
+        last_image_url=svc.storage.signed_url(last, SIGNED_URL_SECONDS) if last else None)
     # Created a moment ago: Replicate stops the job itself at our deadline (we also sweep it then).
     return svc.provider.create(variant, prediction_input, svc.webhook_url(gen["generation_id"]),
                                cancel_after_seconds=svc.settings.deadline_seconds)
@@ -173,6 +206,8 @@ def _replay(gen: dict) -> dict:
         raise errors.ApiError(NOT_STARTED)
     if gen["error_code"] == "storage_unavailable":
         raise errors.ServiceUnavailable(STORAGE_DOWN)
+    if gen["error_code"] == "source_undecodable":
+        raise errors.InvalidState(gen["error"])
     return accepted(gen["generation_id"], gen["status"], gen["cost"], gen["credits_remaining"])
 
 

@@ -31,27 +31,28 @@ def read_limited(stream, limit: int = MAX_BYTES) -> bytes:
     return data
 
 
-def inspect(data: bytes) -> tuple[str, str, int, int]:
-    """(file extension, content type, width, height) of a valid image; the contract's error otherwise."""
+def inspect(data: bytes, field: str = "image") -> tuple[str, str, int, int]:
+    """(file extension, content type, width, height) of a valid image; the contract's error otherwise,
+    naming `field` (image, or last_image)."""
     from PIL import Image, UnidentifiedImageError
 
     if not data:
-        raise InvalidRequest(errors=[{"field": "image", "message": "image: the file is empty"}])
+        raise InvalidRequest(errors=[{"field": field, "message": f"{field}: the file is empty"}])
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             with Image.open(io.BytesIO(data), formats=list(FORMATS)) as img:  # reads the header only
                 fmt, (width, height) = img.format, img.size
-                _check_dimensions(width, height)
+                _check_dimensions(width, height, field)
                 if fmt == "JPEG":  # decode at 1/8 scale: every byte is still parsed, an 8th of the pixels kept
                     img.draft("RGB", (max(1, width // 8), max(1, height // 8)))
                 _decoder.submit(_decode, img, data).result()  # a truncated or corrupt file fails here
         except UnidentifiedImageError:
             raise UnsupportedImageType("The image must be a PNG, JPEG or WebP file (judged by its content).") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise _invalid("the image has too many pixels to be decoded safely") from None
+            raise _invalid("the image has too many pixels to be decoded safely", field) from None
         except (OSError, SyntaxError, ValueError):
-            raise _invalid("the image is damaged or truncated and cannot be decoded") from None
+            raise _invalid("the image is damaged or truncated and cannot be decoded", field) from None
     return (*FORMATS[fmt], width, height)
 
 
@@ -93,12 +94,12 @@ def _png_has_every_row(data: bytes, width: int, height: int) -> bool:
     return total >= expected
 
 
-def _check_dimensions(width: int, height: int) -> None:
+def _check_dimensions(width: int, height: int, field: str = "image") -> None:
     if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-        raise _invalid(f"the image is {width}x{height}; at most {MAX_SIDE} pixels a side")
+        raise _invalid(f"the image is {width}x{height}; at most {MAX_SIDE} pixels a side", field)
     if min(width, height) < MIN_SIDE:
-        raise _invalid(f"the image is {width}x{height}; at least {MIN_SIDE} pixels a side")
+        raise _invalid(f"the image is {width}x{height}; at least {MIN_SIDE} pixels a side", field)
 
 
-def _invalid(message: str) -> InvalidRequest:
-    return InvalidRequest(errors=[{"field": "image", "message": f"image: {message}"}])
+def _invalid(message: str, field: str = "image") -> InvalidRequest:
+    return InvalidRequest(errors=[{"field": field, "message": f"{field}: {message}"}])

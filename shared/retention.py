@@ -47,7 +47,9 @@ def expire(svc: Services, counts: Counter, *, batch: int) -> None:
 def _remove(svc: Services, files: list[dict], counts: Counter) -> None:
     """Delete these generations' files from storage, then record it (see the module's order)."""
     paths = [f["video_path"] for f in files if f["video_path"]]
-    paths += sorted({f["image_path"] for f in files if f["image_path"] and not f["image_shared"]})
+    paths += sorted({f["image_path"] for f in files if f["image_path"] and not f["image_shared"]}
+                    | {f["last_image_path"] for f in files  # first-and-last-frame's second upload (0019)
+                       if f.get("last_image_path") and not f.get("last_image_shared")})
     try:
         links = shares.copies_of(svc, [f["generation_id"] for f in files if f["video_path"]])
         paths += [shares.copy_path(link) for link in links]  # share links' copies go with the video

@@ -13,7 +13,7 @@ from shared import catalog, push
 from shared.api_models import request_enums
 from shared.errors import InvalidRequest
 
-Resolution = Literal["480p", "720p"]
+Resolution = Literal[catalog.RESOLUTIONS]  # which ones a model sells is its validator's check
 
 
 class _GenerationRequest(BaseModel):
@@ -25,6 +25,8 @@ class _GenerationRequest(BaseModel):
     prompt: str = Field(min_length=1, max_length=2000)
     model: str
     resolution: Resolution
+    duration: int | None = Field(None, description="Seconds, for the models that take one (GET /pricing "
+                                 "`durations`); without it, the shortest.")
     aspect_ratio: str | None = None
     negative_prompt: str | None = Field(None, max_length=2000)
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
@@ -67,7 +69,7 @@ class _GenerationRequest(BaseModel):
             raise ValueError(f"{model} is only available in {', '.join(catalog.resolutions_of(model))}")
         return value
 
-    @field_validator("aspect_ratio", "negative_prompt", "seed")
+    @field_validator("aspect_ratio", "negative_prompt", "seed", "duration")
     @classmethod
     def _model_takes_it(cls, value, info: ValidationInfo):
         if isinstance(value, str) and not value:
@@ -92,13 +94,15 @@ class _GenerationRequest(BaseModel):
 
     @property
     def variant(self) -> catalog.Variant:
-        return catalog.variant(self.model, self.resolution)
+        return catalog.variant(self.model, self.resolution, self.duration)
 
     def fingerprint(self, *extra: bytes) -> str:
         """A hash of the request, to tell a retried request from another one under the same key."""
         data = self.model_dump()
         if data["webhook_url"] is None and data["webhook_events"] is None:
             del data["webhook_url"], data["webhook_events"]  # the hash requests had before webhooks
+        if data.get("duration") is None:  # absent: the same hash as before durations existed
+            data.pop("duration", None)
         h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
         for part in extra:
             h.update(hashlib.sha256(part).digest())
@@ -182,6 +186,8 @@ def generation_out(row: dict, video_url: str | None, share_url: str | None = Non
         "cost": row["cost"],
         "refunded": row["refunded"],
         "retry_of": row.get("retry_of"),
+        "extends": row.get("extends"),      # the generation whose last frame this one starts from
+        "duration": row.get("duration"),    # seconds, for the models that take one; else null
         "created_at": iso(row["created_at"]),
         "updated_at": iso(row["updated_at"]),
         "completed_at": iso(row["completed_at"]),

@@ -11,7 +11,7 @@ import hmac
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Iterator, Protocol
+from typing import Any, BinaryIO, Iterator, Protocol
 from urllib.parse import quote, urlencode
 
 
@@ -31,6 +31,11 @@ class Storage(Protocol):
     def size(self, path: str) -> int | None: ...
     def read(self, path: str) -> Iterator[bytes]: ...
     def copy(self, source: str, target: str) -> None: ...
+    def download_to(self, path: str, into: BinaryIO, limit: int) -> None: ...
+
+
+class TooLarge(Exception):
+    """A stored object is larger than the caller's limit."""
 
 
 class LocalStorage:
@@ -61,6 +66,14 @@ class LocalStorage:
 
     def exists(self, path: str) -> bool:
         return self._file(path).is_file()
+
+    def download_to(self, path: str, into: BinaryIO, limit: int) -> None:
+        """Copy one stored file into `into` (FileNotFoundError when it is gone, TooLarge past `limit`)."""
+        source = self._file(path)
+        if source.stat().st_size > limit:
+            raise TooLarge(path)
+        with source.open("rb") as f:
+            shutil.copyfileobj(f, into)
 
     def _signature(self, path: str, expires: int) -> str:
         return hmac.new(self.secret, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
@@ -146,6 +159,22 @@ class SupabaseStorage:
 
     def exists(self, path: str) -> bool:
         return bool(self.bucket.exists(path))
+
+    def download_to(self, path: str, into: BinaryIO, limit: int) -> None:
+        """Stream one object into `into` through a short-lived signed URL (storage3's `download` would
+        hold the whole video in memory); FileNotFoundError when it is gone, TooLarge past `limit`."""
+        import httpx
+
+        with httpx.stream("GET", self.signed_url(path, 60), timeout=30) as answer:
+            if answer.status_code in (400, 404):  # Storage answers 400 "Object not found" for a missing object
+                raise FileNotFoundError(path)
+            answer.raise_for_status()
+            written = 0
+            for chunk in answer.iter_bytes():
+                written += len(chunk)
+                if written > limit:
+                    raise TooLarge(path)
+                into.write(chunk)
 
     def signed_url(self, path: str, expires_in: int) -> str:
         return self.bucket.create_signed_url(path, expires_in)["signedURL"]

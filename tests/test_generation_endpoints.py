@@ -359,7 +359,8 @@ def test_pricing_needs_no_sign_in_and_lists_every_model(api):
     assert by_model["t2v-1.3B"]["resolutions"] == ["480p"]
     assert by_model["i2v-14B"]["kind"] == "image-to-video"
     assert {m["model"]: m["aspect_ratios"] for m in body["models"]} == {
-        m: ["16:9", "9:16"] for m in ("t2v-14B", "t2v-1.3B", "t2v-2.2-fast", "i2v-14B")}
+        m: ["16:9", "9:16"] for m in ("t2v-14B", "t2v-1.3B", "t2v-2.2-fast", "i2v-14B")} | {
+        m: [] for m in ("i2v-2.2-fast", "i2v-2.5")}  # these have no aspect_ratio input: they follow the image
     assert by_model["t2v-2.2-fast"]["costs"] == {"480p": 10, "720p": 20}
 
 

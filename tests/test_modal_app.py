@@ -34,7 +34,8 @@ CONTRACT = {
                 "/s/{share_id}": {"get"}, "/s/{share_id}.json": {"get"},
                 "/webhooks/secret": {"get"}, "/webhooks/secret/rotate": {"post"},
                 "/generations/{generation_id}/deliveries": {"get"},
-                "/generations/{generation_id}/deliveries/{event_id}/retry": {"post"}},
+                "/generations/{generation_id}/deliveries/{event_id}/retry": {"post"},
+                "/generations/{generation_id}/extend": {"post"}},
     "stripe_webhook": {"/": {"post"}},
 }
 

@@ -31,7 +31,8 @@ USER_ROUTES = {("post", "/text-to-video"), ("post", "/image-to-video"), ("get", 
                # push (issue 23)
                ("get", "/status/stream"), ("get", "/webhooks/secret"), ("post", "/webhooks/secret/rotate"),
                ("get", "/generations/{generation_id}/deliveries"),
-               ("post", "/generations/{generation_id}/deliveries/{event_id}/retry")}
+               ("post", "/generations/{generation_id}/deliveries/{event_id}/retry"),
+               ("post", "/generations/{generation_id}/extend")}
 STREAMS = {("get", "/status/stream")}  # text/event-stream
 OPEN_ROUTES = {("get", "/pricing"), ("get", "/health"), ("post", "/webhooks/replicate"), ("post", "/webhooks/stripe"),
                ("get", "/s/{share_id}"), ("get", "/s/{share_id}.json")}
@@ -166,7 +167,7 @@ def test_the_contracts_fields_are_all_required(doc):
 def test_enums_follow_the_catalog_and_the_packs(doc):
     schemas = doc["components"]["schemas"]
     assert set(schemas["ModelName"]["enum"]) == {v.model for v in catalog.VARIANTS}
-    assert set(schemas["Resolution"]["enum"]) == set(catalog.COST_BY_RESOLUTION)
+    assert set(schemas["Resolution"]["enum"]) == set(catalog.RESOLUTIONS) == {v.resolution for v in catalog.VARIANTS}
     assert set(schemas["AspectRatio"]["enum"]) == {r for v in catalog.VARIANTS for r in v.aspect_ratios}
     assert schemas["PackId"]["enum"] == [p.pack_id for p in packs.PACKS]
     text = schemas["TextToVideoRequest"]["properties"]

@@ -83,3 +83,23 @@ def test_the_librarys_calls_copy_size_and_a_streamed_read(storage_api, storage):
     storage_api.answers[("GET", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (200, {"bytes": "of the video"})
     assert b"".join(storage.read("videos/u1/g1.mp4")) == b'{"bytes": "of the video"}'
     assert storage_api.requests[-1]["method"] == "GET" and storage_api.requests[-2]["method"] == "POST"
+
+
+def test_download_streams_an_object_through_a_signed_url_within_a_limit(storage_api, storage):
+    import io
+
+    from shared.storage import TooLarge
+
+    storage_api.answers[("POST", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (
+        200, {"signedURL": "/object/sign/wan-media/videos/u1/g1.mp4?token=t1"})
+    storage_api.answers[("GET", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (200, ["the", "bytes"])
+    into = io.BytesIO()
+    storage.download_to("videos/u1/g1.mp4", into, limit=1000)
+    assert into.getvalue() == b'["the", "bytes"]'  # what Storage sent, unchanged
+    assert storage_api.requests[-1]["method"] == "GET" and storage_api.json(0) == {"expiresIn": "60"}
+    with pytest.raises(TooLarge):
+        storage.download_to("videos/u1/g1.mp4", io.BytesIO(), limit=5)
+    storage_api.answers[("GET", "/storage/v1/object/sign/wan-media/videos/u1/g1.mp4")] = (
+        400, {"statusCode": "404", "error": "not_found", "message": "Object not found"})
+    with pytest.raises(FileNotFoundError):
+        storage.download_to("videos/u1/g1.mp4", io.BytesIO(), limit=1000)

@@ -9,7 +9,9 @@
   input an enum component referenced through `allOf`; replicate-python 1.0.7's Account, Model and
   Version; replicate.com/docs/reference/http#models.get). Tests make a model drift by changing
   `models[...]` (see `input_schema`), or remove it.
-- GET /files/{id}/output.mp4: the output, a small real H.264 MP4 shaped as the input's aspect ratio
+- GET /files/{id}/output.mp4: the output, a small real H.264 MP4 (wan_local/sample_video.py) of the
+  input's aspect ratio (or, for the models without one, the input image's shape) and length
+  (`duration` seconds, or `num_frames`, at 16 fps), whose colours change from its first frame to its last
 
 It validates every create as Replicate does, against the input schema it publishes for the model
 (built from the models' input data in shared/catalog.py, unless a test made it drift)
@@ -41,7 +43,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +52,8 @@ from fastapi.responses import JSONResponse, Response
 from standardwebhooks.webhooks import Webhook
 
 from shared import catalog
+from wan_local import sample_video
 
-# The emulated outputs: 1-second H.264 clips (Chromium plays them), one per aspect ratio.
-_ASSETS = resources.files("wan_local").joinpath("assets")
-SAMPLE_MP4 = {"16:9": _ASSETS.joinpath("sample-16x9.mp4").read_bytes(),
-              "9:16": _ASSETS.joinpath("sample-9x16.mp4").read_bytes()}
 STEPS = 20                 # a run prints 5 %, 10 %, … 95 %, then ends at 100 %
 THROTTLE_SECONDS = 0.5     # Replicate sends `logs` and `output` events at most once per 500 ms
 # (https://replicate.com/docs/topics/webhooks/setup-webhook, "Webhook events filter")
@@ -110,11 +108,12 @@ class _Prediction:
     last_sent: dict = field(default_factory=dict)  # event -> time.monotonic() of its last delivery
     outcome: str | None = None           # how this run ends, when a fault decided it (else behaviour.outcome)
     deliver: bool = True                 # False: this prediction's webhooks are lost (a fault)
+    image_shape: str | None = None       # the fetched input image's ratio, for models that follow it
 
     def record(self) -> dict:
         return {"data": self.data, "webhook": self.webhook, "events": self.events,
                 "cancel_after": self.cancel_after, "steps_done": self.steps_done,
-                "outcome": self.outcome, "deliver": self.deliver}
+                "outcome": self.outcome, "deliver": self.deliver, "image_shape": self.image_shape}
 
 
 class ReplicateEmulator:
@@ -280,9 +279,12 @@ class ReplicateEmulator:
             pred = self.predictions.get(prediction_id)
             if not pred:
                 return _problem(404, "Not found")
-            # Replicate's Wan models make 16:9 unless asked for 9:16 (the i2v ones ignore the image's shape).
-            ratio = pred.data["input"].get("aspect_ratio")
-            return Response(SAMPLE_MP4.get(ratio, SAMPLE_MP4["16:9"]), media_type="video/mp4")
+            # Replicate's Wan models make 16:9 unless asked for 9:16 (the wavespeed i2v ones ignore the
+            # image's shape); the models without an aspect_ratio input follow the image.
+            model_input = pred.data["input"]
+            ratio = model_input.get("aspect_ratio") or pred.image_shape or "16:9"
+            return Response(sample_video.make_mp4(ratio, sample_video.frames_for(model_input)),
+                            media_type="video/mp4")
 
         return app
 
@@ -375,11 +377,12 @@ class ReplicateEmulator:
     def _run(self, pred: _Prediction, *, resumed: bool = False) -> None:
         if not resumed:
             self._deliver(pred, "start")
-            image = pred.data["input"].get("image")
-            if image and self.behaviour.fetch_inputs and not self._fetchable(image):
-                self._set(pred, status="failed", error=f"could not fetch input image {image}")
-                self._deliver(pred, "completed")
-                return
+            for name in ("image", "last_image"):
+                url = pred.data["input"].get(name)
+                if url and self.behaviour.fetch_inputs and not self._fetch(pred, name, url):
+                    self._set(pred, status="failed", error=f"could not fetch input {name} {url}")
+                    self._deliver(pred, "completed")
+                    return
         if not self.behaviour.auto_run:
             return
         step = self.behaviour.run_seconds / STEPS
@@ -400,11 +403,17 @@ class ReplicateEmulator:
         pred.cancel_requested.wait(seconds)
         return self._closed.is_set() or self._refresh(pred).data["status"] not in ("starting", "processing")
 
-    def _fetchable(self, url: str) -> bool:
+    def _fetch(self, pred: _Prediction, name: str, url: str) -> bool:
+        """Fetch an input file as Replicate does; the first image's shape is kept for the output."""
         try:
-            return httpx.get(url, timeout=5).status_code == 200
+            answer = httpx.get(url, timeout=5)
         except httpx.HTTPError:
             return False
+        if answer.status_code != 200:
+            return False
+        if name == "image":
+            pred.image_shape = _ratio_of(answer.content)
+        return True
 
     def _set(self, pred: _Prediction, **changes: Any) -> None:
         with self._lock:
@@ -533,6 +542,20 @@ def _duration_seconds(text: str) -> float | None:
         return None
     unit = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
     return sum(float(n) * unit[u] for n, u in parts) or None
+
+
+def _ratio_of(image: bytes) -> str | None:
+    """9:16 for a portrait image, 16:9 for the others (as the Wan models shape a video after it)."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(image)) as img:
+            width, height = img.size
+    except Exception:  # noqa: BLE001 - not an image: the output keeps the default shape
+        return None
+    return "9:16" if height > width else "16:9"
 
 
 def _parse_time(value: str) -> float:

@@ -101,9 +101,10 @@ export class Api {
   cancel(id) { return this.request("POST", "/cancel", { json: { generation_id: id } }); }
   retry(id) { return this.create("/retry", { json: { generation_id: id }, idempotencyKey: newKey() }); }
   textToVideo(fields) { return this.create("/text-to-video", { json: fields, idempotencyKey: newKey() }); }
-  imageToVideo(fields, image) {
+  imageToVideo(fields, image, files = {}) {
     const form = new FormData();
     form.append("image", image, image.name || "image");
+    for (const [name, file] of Object.entries(files)) form.append(name, file, file.name || name); // e.g. last_image
     for (const [name, value] of Object.entries(fields)) form.append(name, String(value));
     return this.create("/image-to-video", { form, idempotencyKey: newKey() });
   }

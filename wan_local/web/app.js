@@ -4,6 +4,7 @@
 import { Api, ApiError, describeApi, loadSettings, sleep } from "./api.js";
 import { checkImage } from "./images.js";
 import { mountKeys } from "./keys.js";
+import { extendControl, formExtras } from "./editing.js";
 import { formatPrice, readPricing } from "./pricing.js";
 import { decorateCard, historyQuery, initLibrary } from "./library.js";
 import { followStatus } from "./stream.js";
@@ -23,6 +24,7 @@ const state = { pricing: { models: [], packs: [] }, credits: null, cursor: null,
 
 const $ = (selector) => document.querySelector(selector);
 const form = $("#generate-form");
+const extras = formExtras(form, { getModel: () => selectedModel(), onChange: () => updateCost() }); // last frame, duration
 
 // --- small helpers -------------------------------------------------------------------------------
 function h(tag, attrs = {}, ...children) {
@@ -170,6 +172,7 @@ function renderResolutions() {
   options(form.resolution, model.resolutions.map((r) => [r, model.costs[r] != null ? `${r} · ${plural(model.costs[r], "credit")}` : r]));
   const automatic = model.kind === "image-to-video" ? "Automatic (follows the image)" : "Automatic";
   options(form.aspect_ratio, [["", automatic], ...model.aspectRatios(form.resolution.value).map((a) => [a])]);
+  extras.render();
   updateCost();
 }
 
@@ -179,7 +182,7 @@ form.prompt.addEventListener("input", updateCost);
 
 function updateCost() {
   const model = selectedModel();
-  const cost = model?.costs[form.resolution.value];
+  const cost = extras.cost(model, form.resolution.value);
   const balance = state.credits?.balance;
   const line = $("#cost");
   line.classList.toggle("warning", cost != null && balance != null && balance < cost);
@@ -241,11 +244,12 @@ form.addEventListener("submit", async (event) => {
   if (form.aspect_ratio.value) fields.aspect_ratio = form.aspect_ratio.value;
   if (form.negative_prompt.value.trim()) fields.negative_prompt = form.negative_prompt.value.trim();
   if (form.seed.value !== "") fields.seed = Number(form.seed.value);
+  Object.assign(fields, extras.fields());
   const button = $("#generate");
   button.disabled = true;
   button.textContent = "Sending…";
   try {
-    const answer = kind === "image-to-video" ? await api.imageToVideo(fields, state.image) : await api.textToVideo(fields);
+    const answer = kind === "image-to-video" ? await api.imageToVideo(fields, state.image, extras.files()) : await api.textToVideo(fields);
     started(answer, { kind, ...fields });
   } catch (error) {
     report(error);
@@ -295,14 +299,15 @@ function buildCard(gen) {
     retried: h("p", { class: "retried-note", hidden: true }),
   };
   els.video.muted = true; // the attribute alone does not mute; a muted video may start without a click
+  const extend = extendControl(gen, { api, started, report, findCard: (id) => state.cards.get(id)?.root });
   const root = h("article", { class: "card", "data-id": gen.generation_id },
     h("div", { class: "card-head" }, els.status,
       h("span", { class: "meta" }, `${kindLabel(gen.kind)} · ${gen.model} · ${gen.resolution}`),
       h("time", { datetime: gen.created_at }, new Date(gen.created_at).toLocaleString())),
-    h("p", { class: "prompt" }, gen.prompt), els.retryOf,
+    h("p", { class: "prompt" }, gen.prompt), els.retryOf, extend.chain,
     h("div", { class: "progress-row" }, els.progress, els.percent),
     els.video, els.error, els.retried,
-    h("div", { class: "actions" }, els.cancel, els.retry, els.link, els.remove,
+    h("div", { class: "actions" }, els.cancel, els.retry, els.link, ...extend.elements, els.remove,
       h("label", { class: "select" }, els.select, " select")));
   const card = { root, terminal: false, retriedAs: null, selected: () => els.select.checked && !els.select.closest("label").hidden };
   const library = decorateCard(root, gen); // star, share, select (library.js)
@@ -310,6 +315,7 @@ function buildCard(gen) {
     library(g);
     card.terminal = g.terminal;
     root.dataset.status = g.status;
+    extend.update(g);
     const refund = g.refunded ? ` · ${plural(g.cost, "credit")} refunded` : "";
     els.status.textContent = g.status + refund;
     els.status.className = `status ${g.status}`;

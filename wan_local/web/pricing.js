@@ -30,6 +30,7 @@ function readModel(m) {
     name: nameOf(m, "model", "name", "id"),
     kind: m.kind,
     label: m.label ?? m.description ?? null,
+    raw: m, // the entry as the API listed it: editing.js reads `inputs`, `durations`, `duration_costs`
     resolutions,
     costs,
     // A list, or one list per resolution ({"480p": [...], ...}).

@@ -45,5 +45,6 @@ ROUTES: dict[str, tuple[str, str]] = {
     '/generations/{generation_id}/share': ('account', '/generations/{generation_id}/share'),
     '/s/{share_id}.json': ('account', '/s/{share_id}.json'),
     '/s/{share_id}': ('account', '/s/{share_id}'),
+    '/generations/{generation_id}/extend': ('account', '/generations/{generation_id}/extend'),
     '/webhooks/stripe': ('stripe_webhook', '/'),
 }

@@ -277,6 +277,36 @@ class DownloadRequest(BaseModel):
     ]
 
 
+class ExtendRequest(BaseModel):
+    """
+    POST /generations/{id}/extend: the new prompt; model and resolution default to the source's
+    (or, for a text-to-video source, i2v-14B at the source's resolution).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    prompt: Annotated[
+        str,
+        Field(
+            description='What happens next (1-2000 characters after trimming).',
+            title='Prompt',
+        ),
+    ]
+    model: Annotated[
+        Literal['i2v-14B', 'i2v-2.2-fast', 'i2v-2.5'] | None, Field(title='Model')
+    ] = None
+    resolution: Annotated[
+        Literal['480p', '720p', '1080p'] | None, Field(title='Resolution')
+    ] = None
+    duration: Annotated[
+        int | None,
+        Field(description='Seconds, for the models that take one.', title='Duration'),
+    ] = None
+    negative_prompt: Annotated[str | None, Field(title='Negative Prompt')] = None
+    seed: Annotated[int | None, Field(title='Seed')] = None
+
+
 class FailureReason(BaseModel):
     """
     A failure reason: its machine code, how many failed so, and one of their messages.
@@ -533,7 +563,14 @@ class TextToVideoRequest(BaseModel):
         Literal['t2v-1.3B', 't2v-14B', 't2v-2.2-fast'],
         Field(description='A model of this kind (see GET /pricing).', title='Model'),
     ]
-    resolution: Annotated[Literal['480p', '720p'], Field(title='Resolution')]
+    resolution: Annotated[Literal['480p', '720p', '1080p'], Field(title='Resolution')]
+    duration: Annotated[
+        int | None,
+        Field(
+            description='Seconds, for the models that take one (GET /pricing `durations`); without it, the shortest.',
+            title='Duration',
+        ),
+    ] = None
     aspect_ratio: Annotated[
         Literal['16:9', '9:16'] | None,
         Field(
@@ -591,6 +628,17 @@ class Seed1(RootModel[str]):
     ]
 
 
+class Duration(RootModel[str]):
+    root: Annotated[
+        str,
+        Field(
+            description='Seconds, for the models that take one (GET /pricing `durations`); without it, the shortest.',
+            pattern='^[0-9]+$',
+            title='Duration',
+        ),
+    ]
+
+
 class ImageToVideoForm(BaseModel):
     model_config = ConfigDict(
         extra='allow',
@@ -611,9 +659,12 @@ class ImageToVideoForm(BaseModel):
             title='Prompt',
         ),
     ]
-    model: Annotated[Literal['i2v-14B'], Field(examples=['i2v-14B'], title='Model')]
+    model: Annotated[
+        Literal['i2v-14B', 'i2v-2.2-fast', 'i2v-2.5'],
+        Field(examples=['i2v-14B', 'i2v-2.2-fast', 'i2v-2.5'], title='Model'),
+    ]
     resolution: Annotated[
-        Literal['480p', '720p'], Field(examples=['480p'], title='Resolution')
+        Literal['1080p', '480p', '720p'], Field(examples=['480p'], title='Resolution')
     ]
     negative_prompt: Annotated[
         str | None,
@@ -628,6 +679,20 @@ class ImageToVideoForm(BaseModel):
         Field(
             description="One of the model's own; without it the video follows the image (portrait: 9:16, else 16:9).",
             title='Aspect Ratio',
+        ),
+    ] = None
+    duration: Annotated[
+        Duration | None,
+        Field(
+            description='Seconds, for the models that take one (GET /pricing `durations`); without it, the shortest.',
+            title='Duration',
+        ),
+    ] = None
+    last_image: Annotated[
+        str | None,
+        Field(
+            description='Optional last frame (PNG, JPEG or WebP, at most 10 MB), for the models whose GET /pricing `inputs` list last_image; elsewhere a 422.',
+            title='Last Image',
         ),
     ] = None
     webhook_url: Annotated[
@@ -1057,6 +1122,42 @@ class DeliveryList(BaseModel):
     items: Annotated[list[Delivery], Field(title='Items')]
 
 
+class ExtendAccepted(BaseModel):
+    """
+    The extension was charged and started as a new image-to-video generation (202).
+    """
+
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    generation_id: Annotated[UUID, Field(title='Generation Id')]
+    status: Annotated[
+        Literal['queued', 'processing', 'succeeded', 'failed', 'canceled'],
+        Field(
+            description='queued -> processing -> succeeded | failed | canceled (the last three are terminal).',
+            title='GenerationStatus',
+        ),
+    ]
+    cost: Annotated[
+        int,
+        Field(
+            description='Credits charged: what GET /pricing lists for the model and resolution.',
+            title='Cost',
+        ),
+    ]
+    credits_remaining: Annotated[
+        int,
+        Field(description='The balance after the charge.', title='Credits Remaining'),
+    ]
+    extends: Annotated[
+        UUID,
+        Field(
+            description="The succeeded generation whose last frame is the new one's first image.",
+            title='Extends',
+        ),
+    ]
+
+
 class ForbiddenError(Error):
     """
     403 forbidden
@@ -1091,16 +1192,16 @@ class Generation(BaseModel):
         Field(description='What a generation starts from.', title='GenerationKind'),
     ]
     model: Annotated[
-        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B'],
+        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B', 'i2v-2.2-fast', 'i2v-2.5'],
         Field(
             description='A model on sale (GET /pricing lists each with its resolutions and costs).',
             title='ModelName',
         ),
     ]
     resolution: Annotated[
-        Literal['480p', '720p'],
+        Literal['480p', '720p', '1080p'],
         Field(
-            description='480p costs 10 credits, 720p 20, whatever the model.',
+            description="480p costs 10 credits and 720p 20 on the seed's models; a model with durations costs by resolution and duration (GET /pricing lists each model's own).",
             title='Resolution',
         ),
     ]
@@ -1150,6 +1251,20 @@ class Generation(BaseModel):
     retry_of: Annotated[
         UUID | None,
         Field(description='The generation this one retries, if any.', title='Retry Of'),
+    ]
+    extends: Annotated[
+        UUID | None,
+        Field(
+            description='The generation whose last frame this one starts from (POST /generations/{id}/extend), if any.',
+            title='Extends',
+        ),
+    ]
+    duration: Annotated[
+        int | None,
+        Field(
+            description='Seconds, for the models that take a duration; else null.',
+            title='Duration',
+        ),
     ]
     created_at: Annotated[AwareDatetime, Field(title='Created At')]
     updated_at: Annotated[AwareDatetime, Field(title='Updated At')]
@@ -1184,16 +1299,16 @@ class GenerationAnswered(BaseModel):
         Field(description='What a generation starts from.', title='GenerationKind'),
     ]
     model: Annotated[
-        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B'],
+        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B', 'i2v-2.2-fast', 'i2v-2.5'],
         Field(
             description='A model on sale (GET /pricing lists each with its resolutions and costs).',
             title='ModelName',
         ),
     ]
     resolution: Annotated[
-        Literal['480p', '720p'],
+        Literal['480p', '720p', '1080p'],
         Field(
-            description='480p costs 10 credits, 720p 20, whatever the model.',
+            description="480p costs 10 credits and 720p 20 on the seed's models; a model with durations costs by resolution and duration (GET /pricing lists each model's own).",
             title='Resolution',
         ),
     ]
@@ -1243,6 +1358,20 @@ class GenerationAnswered(BaseModel):
     retry_of: Annotated[
         UUID | None,
         Field(description='The generation this one retries, if any.', title='Retry Of'),
+    ]
+    extends: Annotated[
+        UUID | None,
+        Field(
+            description='The generation whose last frame this one starts from (POST /generations/{id}/extend), if any.',
+            title='Extends',
+        ),
+    ]
+    duration: Annotated[
+        int | None,
+        Field(
+            description='Seconds, for the models that take a duration; else null.',
+            title='Duration',
+        ),
     ]
     created_at: Annotated[AwareDatetime, Field(title='Created At')]
     updated_at: Annotated[AwareDatetime, Field(title='Updated At')]
@@ -1457,7 +1586,7 @@ class ModelPricing(BaseModel):
         extra='allow',
     )
     model: Annotated[
-        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B'],
+        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B', 'i2v-2.2-fast', 'i2v-2.5'],
         Field(
             description='A model on sale (GET /pricing lists each with its resolutions and costs).',
             title='ModelName',
@@ -1467,16 +1596,39 @@ class ModelPricing(BaseModel):
         Literal['text-to-video', 'image-to-video'],
         Field(description='What a generation starts from.', title='GenerationKind'),
     ]
-    resolutions: Annotated[list[Literal['480p', '720p']], Field(title='Resolutions')]
+    resolutions: Annotated[
+        list[Literal['480p', '720p', '1080p']], Field(title='Resolutions')
+    ]
     costs: Annotated[
         dict[str, int],
         Field(
-            description='Credits per resolution, e.g. {"480p": 10, "720p": 20} (the defaults; the operator\'s CREDIT_COSTS changes them).',
+            description='Credits per resolution, e.g. {"480p": 10, "720p": 20} (for a model with durations: at its shortest; the operator\'s CREDIT_COSTS changes them).',
             title='Costs',
         ),
     ]
     aspect_ratios: Annotated[
         list[Literal['16:9', '9:16']], Field(title='Aspect Ratios')
+    ]
+    inputs: Annotated[
+        list[Literal['last_image']],
+        Field(
+            description='Optional uploads the model takes besides `image` (e.g. last_image); others are a 422.',
+            title='Inputs',
+        ),
+    ]
+    durations: Annotated[
+        list[int],
+        Field(
+            description='Seconds the model can make (`duration`); empty: its own fixed length.',
+            title='Durations',
+        ),
+    ]
+    duration_costs: Annotated[
+        dict[str, dict[str, int]],
+        Field(
+            description='Credits per resolution and duration, e.g. {"720p": {"5": 40, "10": 80}}; empty without durations.',
+            title='Duration Costs',
+        ),
     ]
 
 
@@ -1587,16 +1739,16 @@ class PublicShare(BaseModel):
         Field(description='What a generation starts from.', title='GenerationKind'),
     ]
     model: Annotated[
-        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B'],
+        Literal['t2v-14B', 't2v-1.3B', 't2v-2.2-fast', 'i2v-14B', 'i2v-2.2-fast', 'i2v-2.5'],
         Field(
             description='A model on sale (GET /pricing lists each with its resolutions and costs).',
             title='ModelName',
         ),
     ]
     resolution: Annotated[
-        Literal['480p', '720p'],
+        Literal['480p', '720p', '1080p'],
         Field(
-            description='480p costs 10 credits, 720p 20, whatever the model.',
+            description="480p costs 10 credits and 720p 20 on the seed's models; a model with durations costs by resolution and duration (GET /pricing lists each model's own).",
             title='Resolution',
         ),
     ]

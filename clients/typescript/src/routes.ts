@@ -158,6 +158,10 @@ export const ROUTES: Record<string, readonly [string, string]> = {
     "account",
     "/s/{share_id}"
   ],
+  "/generations/{generation_id}/extend": [
+    "account",
+    "/generations/{generation_id}/extend"
+  ],
   "/webhooks/stripe": [
     "stripe_webhook",
     "/"

@@ -36,7 +36,8 @@ export interface paths {
         put?: never;
         /**
          * Image To Video
-         * @description Start an image-to-video generation from an uploaded first frame (`Prefer: wait=N` as text-to-video).
+         * @description Start an image-to-video generation from an uploaded first frame (and, where the model takes one, a
+         *     last); `Prefer: wait=N` as text-to-video.
          */
         post: operations["image_to_video_image_to_video_post"];
         delete?: never;
@@ -799,6 +800,26 @@ export interface paths {
         get: operations["public_page_s__share_id__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/generations/{generation_id}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Extend
+         * @description Continue a succeeded video: a new image-to-video generation from its last frame, charged as new.
+         */
+        post: operations["extend_generations__generation_id__extend_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2095,6 +2116,71 @@ export interface components {
             generation_ids: string[];
         };
         /**
+         * ExtendAccepted
+         * @description The extension was charged and started as a new image-to-video generation (202).
+         * @example {
+         *       "cost": 10,
+         *       "credits_remaining": 90,
+         *       "extends": "9c2d7e10-5b4a-4f3e-8d21-0c6b1a7f3e55",
+         *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
+         *       "status": "processing"
+         *     }
+         */
+        ExtendAccepted: {
+            /**
+             * Generation Id
+             * Format: uuid
+             */
+            generation_id: string;
+            status: components["schemas"]["GenerationStatus"];
+            /**
+             * Cost
+             * @description Credits charged: what GET /pricing lists for the model and resolution.
+             */
+            cost: number;
+            /**
+             * Credits Remaining
+             * @description The balance after the charge.
+             */
+            credits_remaining: number;
+            /**
+             * Extends
+             * Format: uuid
+             * @description The succeeded generation whose last frame is the new one's first image.
+             */
+            extends: string;
+        };
+        /**
+         * ExtendRequest
+         * @description POST /generations/{id}/extend: the new prompt; model and resolution default to the source's
+         *     (or, for a text-to-video source, i2v-14B at the source's resolution).
+         * @example {
+         *       "model": "i2v-14B",
+         *       "prompt": "the fox leaps over the fallen tree",
+         *       "resolution": "480p"
+         *     }
+         */
+        ExtendRequest: {
+            /**
+             * Prompt
+             * @description What happens next (1-2000 characters after trimming).
+             */
+            prompt: string;
+            /** Model */
+            model?: ("i2v-14B" | "i2v-2.2-fast" | "i2v-2.5") | null;
+            /** Resolution */
+            resolution?: ("480p" | "720p" | "1080p") | null;
+            /**
+             * Duration
+             * @description Seconds, for the models that take one.
+             */
+            duration?: number | null;
+            /** Negative Prompt */
+            negative_prompt?: string | null;
+            /** Seed */
+            seed?: number | null;
+        };
+        /**
          * FailureReason
          * @description A failure reason: its machine code, how many failed so, and one of their messages.
          */
@@ -2160,9 +2246,11 @@ export interface components {
          *       "completed_at": "2026-11-24T09:30:11.004211Z",
          *       "cost": 10,
          *       "created_at": "2026-11-24T09:30:05.123456Z",
+         *       "duration": null,
          *       "error": null,
          *       "error_code": null,
          *       "expired": false,
+         *       "extends": null,
          *       "favorite": false,
          *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
          *       "kind": "text-to-video",
@@ -2228,6 +2316,16 @@ export interface components {
              */
             retry_of: string | null;
             /**
+             * Extends
+             * @description The generation whose last frame this one starts from (POST /generations/{id}/extend), if any.
+             */
+            extends: string | null;
+            /**
+             * Duration
+             * @description Seconds, for the models that take a duration; else null.
+             */
+            duration: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -2258,9 +2356,11 @@ export interface components {
          *       "cost": 10,
          *       "created_at": "2026-11-24T09:30:05.123456Z",
          *       "credits_remaining": 90,
+         *       "duration": null,
          *       "error": null,
          *       "error_code": null,
          *       "expired": false,
+         *       "extends": null,
          *       "favorite": false,
          *       "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
          *       "kind": "text-to-video",
@@ -2326,6 +2426,16 @@ export interface components {
              */
             retry_of: string | null;
             /**
+             * Extends
+             * @description The generation whose last frame this one starts from (POST /generations/{id}/extend), if any.
+             */
+            extends: string | null;
+            /**
+             * Duration
+             * @description Seconds, for the models that take a duration; else null.
+             */
+            duration: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -2368,9 +2478,11 @@ export interface components {
          *           "completed_at": "2026-11-24T09:30:11.004211Z",
          *           "cost": 10,
          *           "created_at": "2026-11-24T09:30:05.123456Z",
+         *           "duration": null,
          *           "error": null,
          *           "error_code": null,
          *           "expired": false,
+         *           "extends": null,
          *           "favorite": false,
          *           "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
          *           "kind": "text-to-video",
@@ -2673,7 +2785,7 @@ export interface components {
          * @description A model on sale (GET /pricing lists each with its resolutions and costs).
          * @enum {string}
          */
-        ModelName: "t2v-14B" | "t2v-1.3B" | "t2v-2.2-fast" | "i2v-14B";
+        ModelName: "t2v-14B" | "t2v-1.3B" | "t2v-2.2-fast" | "i2v-14B" | "i2v-2.2-fast" | "i2v-2.5";
         /**
          * ModelPricing
          * @description One model on sale.
@@ -2685,13 +2797,32 @@ export interface components {
             resolutions: components["schemas"]["Resolution"][];
             /**
              * Costs
-             * @description Credits per resolution, e.g. {"480p": 10, "720p": 20} (the defaults; the operator's CREDIT_COSTS changes them).
+             * @description Credits per resolution, e.g. {"480p": 10, "720p": 20} (for a model with durations: at its shortest; the operator's CREDIT_COSTS changes them).
              */
             costs: {
                 [key: string]: number;
             };
             /** Aspect Ratios */
             aspect_ratios: components["schemas"]["AspectRatio"][];
+            /**
+             * Inputs
+             * @description Optional uploads the model takes besides `image` (e.g. last_image); others are a 422.
+             */
+            inputs: "last_image"[];
+            /**
+             * Durations
+             * @description Seconds the model can make (`duration`); empty: its own fixed length.
+             */
+            durations: number[];
+            /**
+             * Duration Costs
+             * @description Credits per resolution and duration, e.g. {"720p": {"5": 40, "10": 80}}; empty without durations.
+             */
+            duration_costs: {
+                [key: string]: {
+                    [key: string]: number;
+                };
+            };
         };
         /** ModelUsage */
         ModelUsage: {
@@ -2804,6 +2935,9 @@ export interface components {
          *             "480p": 10,
          *             "720p": 20
          *           },
+         *           "duration_costs": {},
+         *           "durations": [],
+         *           "inputs": [],
          *           "kind": "text-to-video",
          *           "model": "t2v-14B",
          *           "resolutions": [
@@ -2819,6 +2953,9 @@ export interface components {
          *           "costs": {
          *             "480p": 10
          *           },
+         *           "duration_costs": {},
+         *           "durations": [],
+         *           "inputs": [],
          *           "kind": "text-to-video",
          *           "model": "t2v-1.3B",
          *           "resolutions": [
@@ -2834,6 +2971,9 @@ export interface components {
          *             "480p": 10,
          *             "720p": 20
          *           },
+         *           "duration_costs": {},
+         *           "durations": [],
+         *           "inputs": [],
          *           "kind": "text-to-video",
          *           "model": "t2v-2.2-fast",
          *           "resolutions": [
@@ -2850,11 +2990,60 @@ export interface components {
          *             "480p": 10,
          *             "720p": 20
          *           },
+         *           "duration_costs": {},
+         *           "durations": [],
+         *           "inputs": [],
          *           "kind": "image-to-video",
          *           "model": "i2v-14B",
          *           "resolutions": [
          *             "480p",
          *             "720p"
+         *           ]
+         *         },
+         *         {
+         *           "aspect_ratios": [],
+         *           "costs": {
+         *             "480p": 10,
+         *             "720p": 20
+         *           },
+         *           "duration_costs": {},
+         *           "durations": [],
+         *           "inputs": [
+         *             "last_image"
+         *           ],
+         *           "kind": "image-to-video",
+         *           "model": "i2v-2.2-fast",
+         *           "resolutions": [
+         *             "480p",
+         *             "720p"
+         *           ]
+         *         },
+         *         {
+         *           "aspect_ratios": [],
+         *           "costs": {
+         *             "1080p": 60,
+         *             "720p": 40
+         *           },
+         *           "duration_costs": {
+         *             "1080p": {
+         *               "5": 60,
+         *               "10": 120
+         *             },
+         *             "720p": {
+         *               "5": 40,
+         *               "10": 80
+         *             }
+         *           },
+         *           "durations": [
+         *             5,
+         *             10
+         *           ],
+         *           "inputs": [],
+         *           "kind": "image-to-video",
+         *           "model": "i2v-2.5",
+         *           "resolutions": [
+         *             "720p",
+         *             "1080p"
          *           ]
          *         }
          *       ],
@@ -2999,10 +3188,10 @@ export interface components {
         };
         /**
          * Resolution
-         * @description 480p costs 10 credits, 720p 20, whatever the model.
+         * @description 480p costs 10 credits and 720p 20 on the seed's models; a model with durations costs by resolution and duration (GET /pricing lists each model's own).
          * @enum {string}
          */
-        Resolution: "480p" | "720p";
+        Resolution: "480p" | "720p" | "1080p";
         /**
          * RetryAccepted
          * @description The retry was charged and started as a new generation (202).
@@ -3147,7 +3336,12 @@ export interface components {
              * Resolution
              * @enum {string}
              */
-            resolution: "480p" | "720p";
+            resolution: "480p" | "720p" | "1080p";
+            /**
+             * Duration
+             * @description Seconds, for the models that take one (GET /pricing `durations`); without it, the shortest.
+             */
+            duration?: number | null;
             /**
              * Aspect Ratio
              * @description One of the model's own ratios; image-to-video without it follows the image (portrait: 9:16, else 16:9).
@@ -3295,9 +3489,11 @@ export interface components {
          *         "completed_at": "2026-11-24T09:30:11.004211Z",
          *         "cost": 10,
          *         "created_at": "2026-11-24T09:30:05.123456Z",
+         *         "duration": null,
          *         "error": null,
          *         "error_code": null,
          *         "expired": false,
+         *         "extends": null,
          *         "favorite": false,
          *         "generation_id": "3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1",
          *         "kind": "text-to-video",
@@ -3351,15 +3547,17 @@ export interface components {
             /**
              * Model
              * @example i2v-14B
+             * @example i2v-2.2-fast
+             * @example i2v-2.5
              * @enum {string}
              */
-            model: "i2v-14B";
+            model: "i2v-14B" | "i2v-2.2-fast" | "i2v-2.5";
             /**
              * Resolution
              * @example 480p
              * @enum {string}
              */
-            resolution: "480p" | "720p";
+            resolution: "1080p" | "480p" | "720p";
             /**
              * Negative Prompt
              * @description At most 2000 characters.
@@ -3375,6 +3573,16 @@ export interface components {
              * @description One of the model's own; without it the video follows the image (portrait: 9:16, else 16:9).
              */
             aspect_ratio?: ("16:9" | "9:16") | null;
+            /**
+             * Duration
+             * @description Seconds, for the models that take one (GET /pricing `durations`); without it, the shortest.
+             */
+            duration?: string | null;
+            /**
+             * Last Image
+             * @description Optional last frame (PNG, JPEG or WebP, at most 10 MB), for the models whose GET /pricing `inputs` list last_image; elsewhere a 422.
+             */
+            last_image?: string | null;
             /**
              * Webhook Url
              * @description Where this generation's events are POSTed, signed (Standard Webhooks): an absolute https URL.
@@ -3774,7 +3982,7 @@ export interface operations {
                     /**
                      * @example id: succeeded.100
                      *     event: generation
-                     *     data: {"generation_id":"3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1","kind":"text-to-video","model":"t2v-14B","resolution":"480p","prompt":"a red fox running through fresh snow","status":"succeeded","terminal":true,"progress":100,"video_url":"http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=\u2026","expired":false,"error":null,"error_code":null,"cost":10,"refunded":false,"retry_of":null,"created_at":"2026-11-24T09:30:05.123456Z","updated_at":"2026-11-24T09:30:11.004211Z","completed_at":"2026-11-24T09:30:11.004211Z","favorite":false,"share_url":null}
+                     *     data: {"generation_id":"3f0b8a52-6c1e-4d2a-9b7e-2a51c4d0e9f1","kind":"text-to-video","model":"t2v-14B","resolution":"480p","prompt":"a red fox running through fresh snow","status":"succeeded","terminal":true,"progress":100,"video_url":"http://127.0.0.1:8000/files/videos/3f0b8a52.mp4?expires=1795000000&sig=\u2026","expired":false,"error":null,"error_code":null,"cost":10,"refunded":false,"retry_of":null,"extends":null,"duration":null,"created_at":"2026-11-24T09:30:05.123456Z","updated_at":"2026-11-24T09:30:11.004211Z","completed_at":"2026-11-24T09:30:11.004211Z","favorite":false,"share_url":null}
                      */
                     "text/event-stream": string;
                 };
@@ -7051,6 +7259,119 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["InternalError"];
+                };
+            };
+        };
+    };
+    extend_generations__generation_id__extend_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Idempotency-Key"?: string | null;
+            };
+            path: {
+                generation_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExtendRequest"];
+            };
+        };
+        responses: {
+            /** @description The extension was charged and started as a new image-to-video generation (202). */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExtendAccepted"];
+                };
+            };
+            /** @description `unauthorized` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description `insufficient_credits` */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InsufficientCreditsError"];
+                };
+            };
+            /** @description `not_found` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description `invalid_state` | `idempotency_key_reused` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidStateError"] | components["schemas"]["IdempotencyKeyReusedError"];
+                };
+            };
+            /** @description `payload_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description `invalid_request` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvalidRequestError"];
+                };
+            };
+            /** @description `rate_limited` | `too_many_active_generations` */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RateLimitedError"] | components["schemas"]["TooManyActiveGenerationsError"];
+                };
+            };
+            /** @description `internal_error` */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InternalError"];
+                };
+            };
+            /** @description `provider_unavailable` | `service_unavailable` */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProviderUnavailableError"] | components["schemas"]["ServiceUnavailableError"];
                 };
             };
         };
