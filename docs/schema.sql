@@ -2112,7 +2112,7 @@ $$;
 --
 
 CREATE FUNCTION public.is_provider_safety_refusal(p_error text) RETURNS boolean
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
   select coalesce(p_error ~* '(flagged as sensitive|\(E005\)|\mnsfw content\M|safety checker|flagged by the safety system)', false)

@@ -124,7 +124,7 @@ $$;
 -- flagged as sensitive. Please try again with different inputs. (E005)", and cog models' "NSFW
 -- content detected. Try running it again, or try a different prompt." / their "safety checker".
 create function public.is_provider_safety_refusal(p_error text) returns boolean
-language sql immutable set search_path = '' as $$
+language sql immutable security definer set search_path = '' as $$
   select coalesce(p_error ~* '(flagged as sensitive|\(E005\)|\mnsfw content\M|safety checker|flagged by the safety system)', false)
 $$;
 

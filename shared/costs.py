@@ -54,6 +54,7 @@ def parse(text: str) -> CostTable:
     overrides: dict[Key, int] = {}
     sold = {(v.model, v.resolution) for v in catalog.VARIANTS}
     resolutions = {v.resolution for v in catalog.VARIANTS}
+    by_resolution = {v.resolution for v in catalog.VARIANTS if v.duration is None}
     for raw in filter(None, (e.strip() for e in text.split(","))):
         match = _ENTRY.match(raw)
         if not match:
@@ -63,6 +64,9 @@ def parse(text: str) -> CostTable:
         if resolution not in resolutions or (model and (model, resolution) not in sold):
             what = f"{model} at {resolution}" if model else resolution
             raise ValueError(f"{raw!r}: {what} is not sold (see GET /pricing)")
+        if not model and not match["duration"] and resolution not in by_resolution:
+            raise ValueError(f"{raw!r}: {resolution} is sold only by duration: name the model and the length "
+                             f"(e.g. i2v-2.5:{resolution}:5s=60)")
         if not match["credits"].isdigit() or int(match["credits"]) <= 0:
             raise ValueError(f"{raw!r}: the cost must be a positive whole number of credits")
         overrides[(model, resolution, int(match["duration"]) if match["duration"] else None)] = int(match["credits"])

@@ -88,9 +88,10 @@ class Credits:
         through create_generation_pushed (migrations/0015), which also sets the webhook in it, or, for a
         generation with editing fields (extends, last_image_path, duration), create_generation_edit
         (migrations/0019): the same plus those columns, in the same one transaction."""
-        function = "create_generation_edit" if new.editing() else "create_generation_pushed"
-        return self.backend.call(function, **new.params(webhook=True, edits=new.editing()), p_rate_limit=rate_limit,
-                                 p_global_limit=global_limit, p_api_key_id=api_key_id)
+        limits = {"p_rate_limit": rate_limit, "p_global_limit": global_limit, "p_api_key_id": api_key_id}
+        if new.editing():
+            return self.backend.call("create_generation_edit", **new.params(webhook=True, edits=True), **limits)
+        return self.backend.call("create_generation_pushed", **new.params(webhook=True), **limits)
 
     def ledger_discrepancies(self) -> list[dict[str, Any]]:
         """Every broken money rule, as rows; empty when the books are right."""

@@ -11,8 +11,9 @@ from shared.settings import Settings, SettingsError, get_settings
 
 def test_the_seed_prices_apply_without_a_setting():
     table = costs.parse("")
-    assert {(v.model, v.resolution): table.of(v) for v in catalog.VARIANTS} == {
-        (v.model, v.resolution): {"480p": 10, "720p": 20}[v.resolution] for v in catalog.VARIANTS}
+    assert {(v.model, v.resolution, v.duration): table.of(v) for v in catalog.VARIANTS} == {
+        (v.model, v.resolution, v.duration): v.default_cost or {"480p": 10, "720p": 20}[v.resolution]
+        for v in catalog.VARIANTS}  # the catalog's own for the models sold by duration (Wan 2.5)
 
 
 @pytest.mark.parametrize("text, model, resolution, duration, expected", [
@@ -29,7 +30,7 @@ def test_the_most_specific_entry_wins(text, model, resolution, duration, expecte
 
 @pytest.mark.parametrize("text, says", [
     ("720p=0", "positive whole number"), ("720p=-3", "positive whole number"), ("720p=abc", "positive whole number"),
-    ("1080p=40", "1080p is not sold"), ("t2v-1.3B:720p=20", "t2v-1.3B at 720p is not sold"),
+    ("2160p=40", "2160p is not sold"), ("1080p=40", "1080p is sold only by duration"), ("t2v-1.3B:720p=20", "t2v-1.3B at 720p is not sold"),
     ("nope", "is not RESOLUTION=CREDITS"),
 ])
 def test_a_bad_entry_stops_with_one_line_naming_it(monkeypatch, text, says):
@@ -71,3 +72,14 @@ def test_the_openapi_example_is_the_default_table():
 
     example = Pricing.model_config["json_schema_extra"]["examples"][0]
     assert example["models"] == catalog.pricing(costs.DEFAULT.of)["models"]
+
+
+def test_a_model_sold_by_duration_keeps_its_own_prices_unless_named():
+    """Wan 2.5 is priced per resolution and length (catalog defaults); a resolution-wide entry meant for
+    the ~5 s models leaves it alone, and only its own entries change it."""
+    five, ten = (catalog.variant("i2v-2.5", "720p", d) for d in (5, 10))
+    assert (costs.parse("").of(five), costs.parse("").of(ten)) == (40, 80)
+    assert (costs.parse("720p=25").of(five), costs.parse("720p=25").of(ten)) == (40, 80)
+    assert costs.parse("720p=25").of(catalog.variant("i2v-14B", "720p")) == 25
+    assert (costs.parse("i2v-2.5:720p:10s=90").of(five), costs.parse("i2v-2.5:720p:10s=90").of(ten)) == (40, 90)
+    assert costs.parse("i2v-2.5:720p=50").of(ten) == 50  # the model at a resolution: every length

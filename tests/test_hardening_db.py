@@ -62,7 +62,9 @@ def test_every_foreign_key_has_an_index(db):
     # index that leads with the key's column, which is all a cascade's lookup needs (see
     # migrations/0007_hardening.sql): generations_history (user_id, created_at, id) and
     # purchases_by_user (user_id, created_at). Nothing else may be left.
-    assert unindexed == [("generations", "generations_user_id_fkey"), ("purchases", "purchases_user_id_fkey")]
+    # content_refusals_by_user (user_id, refused_at) serves content_refusals' the same way (0018).
+    assert unindexed == [("content_refusals", "content_refusals_user_id_fkey"),
+                         ("generations", "generations_user_id_fkey"), ("purchases", "purchases_user_id_fkey")]
     for table, index in (("generations", "generations_history"), ("purchases", "purchases_by_user")):
         (leading,) = db.execute(
             "select indkey[0] = (select attnum from pg_attribute where attrelid = %s::regclass "

@@ -4,6 +4,7 @@ against a real local stack over HTTP, and the TypeScript SDK's own tests (Node's
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import base64
 import io
 import json
@@ -225,7 +226,9 @@ def test_the_async_client_does_the_same(running, api):
                 await wan.status("00000000-0000-4000-8000-000000000000")
             return done, missing.value.code, (await wan.credits()).balance
 
-    done, code, balance = asyncio.run(scenario())
+    # In a thread of its own: the browser tests' Playwright keeps an event loop on this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        done, code, balance = pool.submit(asyncio.run, scenario()).result()
     assert done.status == "succeeded" and code == "not_found" and balance == 90
 
 

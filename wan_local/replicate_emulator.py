@@ -464,7 +464,8 @@ def published_model(m: catalog.ReplicateModel) -> dict:
         prop: dict[str, Any] = {"title": input_name.replace("_", " ").title(), "x-order": order}
         if spec.choices is not None:  # Cog: a `choices` input is an Enum, referenced through allOf
             components[input_name] = {"title": input_name, "description": "An enumeration.",
-                                      "enum": list(spec.choices), "type": "string"}
+                                      "enum": list(spec.choices),
+                                      "type": "integer" if spec.type == "integer" else "string"}
             prop |= {"allOf": [{"$ref": f"#/components/schemas/{input_name}"}], "default": spec.choices[0]}
         else:
             prop["type"] = "integer" if spec.type == "integer" else "string"
