@@ -298,3 +298,26 @@ def test_the_typescript_sdk_passes_its_own_tests_against_the_local_stack(stack, 
         finisher.join()
     assert done.returncode == 0, f"npm test failed:\n{done.stdout}\n{done.stderr}"
     assert re.search(r"^# pass 8$", done.stdout, re.M) and re.search(r"^# fail 0$", done.stdout, re.M), done.stdout
+
+
+def test_the_sdks_verify_a_real_delivery_of_ours(running, api):
+    """A create with webhook_url through the SDK; the delivery our outbox sends to a receiver on
+    loopback verifies with verify_webhook and the secret GET /webhooks/secret shows its owner."""
+    from tests.test_push_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        token = api.token()
+        secret = api.http.get("/webhooks/secret", headers=api.auth(token)).json()["secret"]
+        with wan_video.Client(running.url, token=token) as wan:
+            accepted = wan.text_to_video("a fox", model="t2v-14B", resolution="480p", webhook_url=receiver.url)
+            assert wan.wait(accepted.generation_id, timeout=60).status == "succeeded"
+        delivery = wait_for(lambda: next((r for r in receiver.received if r["answered"] == 200), None), timeout=60)
+        event = wan_video.verify_webhook(delivery["body"], delivery["headers"], secret)
+        assert event["type"] == "generation.completed"
+        assert event["data"]["generation_id"] == str(accepted.generation_id) and event["data"]["terminal"]
+        with pytest.raises(wan_video.WebhookVerificationError):  # another user's secret does not verify it
+            other = api.http.get("/webhooks/secret", headers=api.auth(api.token())).json()["secret"]
+            wan_video.verify_webhook(delivery["body"], delivery["headers"], other)
+    finally:
+        receiver.close()
