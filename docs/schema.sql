@@ -454,7 +454,7 @@ $$;
 --
 
 CREATE FUNCTION public._iso(p_time timestamp with time zone) RETURNS text
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
   select to_char(p_time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
@@ -704,7 +704,7 @@ $$;
 --
 
 CREATE FUNCTION public._search_generations_sql(p_paged boolean, p_favorite boolean, p_status boolean, p_kind boolean, p_q boolean) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE SECURITY DEFINER
     SET search_path TO ''
     AS $_$
 declare
@@ -861,7 +861,7 @@ $$;
 --
 
 CREATE FUNCTION public._video_kept(g public.generations) RETURNS boolean
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
   select g.status = 'succeeded' and g.deleted_at is null and g.video_path is not null
@@ -2483,7 +2483,7 @@ $$;
 --
 
 CREATE FUNCTION public.prompt_words(p_user_id uuid, p_prompt text) RETURNS tsvector
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql IMMUTABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO ''
     AS $$
   select pg_catalog.to_tsvector('simple'::regconfig, p_prompt)

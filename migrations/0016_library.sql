@@ -15,7 +15,7 @@ alter table public.generations add column favorite boolean not null default fals
 -- text), so one GIN index answers "this user's prompts with these words": GIN intersects the user's
 -- posting list with each word's instead of reading every user's matches.
 create function public.prompt_words(p_user_id uuid, p_prompt text) returns tsvector
-language sql immutable parallel safe set search_path = '' as $$
+language sql immutable parallel safe security definer set search_path = '' as $$
   select pg_catalog.to_tsvector('simple'::regconfig, p_prompt)
          || pg_catalog.array_to_tsvector(array['U' || p_user_id::text])
 $$;
@@ -55,7 +55,7 @@ grant select, insert, update, delete on public.shares to service_role;
 
 -- Internal: whether this generation's video can be shown or downloaded (succeeded, kept, not deleted).
 create function public._video_kept(g public.generations) returns boolean
-language sql stable set search_path = '' as $$
+language sql stable security definer set search_path = '' as $$
   select g.status = 'succeeded' and g.deleted_at is null and g.video_path is not null
          and g.video_deleted_at is null and not g.video_lost
 $$;
@@ -112,7 +112,7 @@ $$;
 create function public._search_generations_sql(
   p_paged boolean, p_favorite boolean, p_status boolean, p_kind boolean, p_q boolean
 ) returns text
-language plpgsql immutable set search_path = '' as $$
+language plpgsql immutable security definer set search_path = '' as $$
 declare
   v_where text := 'user_id = $1 and deleted_at is null';
 begin

@@ -44,7 +44,7 @@ language sql stable security definer set search_path = '' as $$
 $$;
 
 create function public._iso(p_time timestamptz) returns text
-language sql immutable set search_path = '' as $$
+language sql immutable security definer set search_path = '' as $$
   select to_char(p_time at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
 $$;
 

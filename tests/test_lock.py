@@ -9,6 +9,7 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -43,13 +44,23 @@ def locked_for(lock: dict, project: str = "wan-video-api") -> set[tuple]:
     return found
 
 
-def lock_versions(lock: dict) -> dict[str, str]:
-    return {canonicalize_name(p["name"]): p["version"] for p in lock["package"] if "version" in p}
+def lock_versions(lock: dict) -> dict[str, set[str]]:
+    """Each package's locked versions: one, or one per Python range (av: 18.1 below 3.12, 19 above)."""
+    versions: dict[str, set[str]] = {}
+    for p in lock["package"]:
+        if "version" in p:
+            versions.setdefault(canonicalize_name(p["name"]), set()).add(p["version"])
+    return versions
 
 
 def exported_versions(text: str) -> dict[str, str]:
-    return {canonicalize_name(m[1]): m[2] for m in re.finditer(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s;\\]+)",
-                                                               text, re.M)}
+    """The export's pins that apply to this interpreter (a pin may carry a marker such as
+    `python_full_version < '3.12'`)."""
+    pins = {}
+    for m in re.finditer(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^\s;\\]+)(?:\s*;\s*([^\\\n]+))?", text, re.M):
+        if m[3] is None or Marker(m[3].strip()).evaluate():
+            pins[canonicalize_name(m[1])] = m[2]
+    return pins
 
 
 def disagreements(pyproject: dict, lock: dict) -> list[str]:
@@ -84,7 +95,7 @@ def test_setup_installs_the_locks_exact_versions():
     exported = exported_versions((ROOT / "requirements-dev.txt").read_text())
     versions = lock_versions(lock)
     assert exported, "requirements-dev.txt pins nothing"
-    wrong = {name: (v, versions.get(name)) for name, v in exported.items() if versions.get(name) != v}
+    wrong = {name: (v, versions.get(name)) for name, v in exported.items() if v not in versions.get(name, set())}
     assert wrong == {}, f"requirements-dev.txt differs from uv.lock {wrong}: {RELOCK}"
     setup = (ROOT / "scripts" / "setup").read_text()
     assert "--require-hashes -r requirements-dev.txt" in setup and "--no-deps -e ." in setup
