@@ -339,12 +339,13 @@ def test_a_receiver_that_hangs_costs_the_timeout_and_is_retried(api, misbehaving
 
     monkeypatch.setattr(sender, "TIMEOUT_SECONDS", 1.0)  # the bound under test, shortened for the test
     token = api.token()
-    gen_id = api.text_to_video(token, webhook_url=misbehaving.base + "/hang").json()["generation_id"]
+    # Background sends off from before the create: the create's own background send (started as it
+    # answers) could otherwise run late, find the completed delivery and claim it before the send
+    # under test (seen in full-suite runs: Counter() == {"retry": 1} failed).
     api.stack.services.start_deliveries = lambda generation_id: None
+    gen_id = api.text_to_video(token, webhook_url=misbehaving.base + "/hang").json()["generation_id"]
     api.stack.emulator.finish(api.prediction_of(gen_id))
     wait_for(lambda: api.status(token, gen_id).json()["terminal"])
-    # Background sends stay off: a late duplicate webhook would otherwise start one that claims the
-    # delivery before the send under test (seen under load: Counter() == {"retry": 1} failed).
     began = __import__("time").monotonic()
     counts = sender.send_due(api.stack.services, generation_id=gen_id)
     assert counts == {"retry": 1}
