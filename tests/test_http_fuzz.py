@@ -19,6 +19,9 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
+# A bound, not a speed: schemathesis' default 10 s read timeout failed once under two CPU hogs.
+CALL_TIMEOUT = 30
+
 EXAMPLES = int(os.environ.get("WAN_FUZZ_EXAMPLES", "15"))
 BAD_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.bm90LWEtc2lnbmF0dXJl"
 
@@ -56,7 +59,7 @@ def test_fuzzed_requests_never_fail_and_always_answer_in_the_contract_shape(api,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy(generation_mode=mode))
         def fuzz(case):
-            check(case.call(base_url=api.stack.url, headers={**(case.headers or {}), **headers}), case)
+            check(case.call(base_url=api.stack.url, headers={**(case.headers or {}), **headers}, timeout=CALL_TIMEOUT), case)
 
         try:
             fuzz()
@@ -111,7 +114,7 @@ def test_nul_and_huge_strings_in_every_field_never_fail(api):
         @given(case=operation.as_strategy(), value=NASTY_STRINGS, which=st.integers(0, 20))
         def fuzz(case, value, which):
             _poison(case, value, which)
-            check(case.call(base_url=api.stack.url, headers={**(case.headers or {}), **headers}), case)
+            check(case.call(base_url=api.stack.url, headers={**(case.headers or {}), **headers}, timeout=CALL_TIMEOUT), case)
 
         fuzz()
 
