@@ -2123,9 +2123,12 @@ $$;
 --
 
 CREATE FUNCTION public.ledger_discrepancies() RETURNS TABLE(problem text, user_id uuid, generation_id uuid, detail text)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO ''
     AS $$
+#variable_conflict use_column
+begin
+  return query
   -- balance differs from the sum of the ledger, or is negative
   select 'balance_mismatch', p.id, null::uuid,
          format('credits %s, ledger sum %s', p.credits, coalesce(s.total, 0))
@@ -2208,7 +2211,8 @@ CREATE FUNCTION public.ledger_discrepancies() RETURNS TABLE(problem text, user_i
   join auth.users u on u.id = p.id
   where not coalesce(u.is_anonymous, false)
     and not exists (select from public.credit_transactions t
-                    where t.user_id = p.id and t.type = 'signup_bonus')
+                    where t.user_id = p.id and t.type = 'signup_bonus');
+end
 $$;
 
 --

@@ -44,7 +44,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 from fastapi import FastAPI, Request
@@ -78,6 +78,9 @@ class Behaviour:
     fetch_inputs: bool = True            # fetch an input `image` URL, as Replicate does
     retry_after: int = 1                 # the Retry-After of a 429 answer
     retention_seconds: float = 3600.0    # API predictions' inputs, outputs and logs go after an hour
+    # Called (in a worker thread) once a create is accepted, before it is answered: what happens to the
+    # caller while Replicate is answering (tests/simulation.py kills its database connections here).
+    on_create: Callable[[], None] | None = None
 
 
 FAULTS = ("fail", "refuse", "hang", "drop_webhooks")
@@ -276,8 +279,8 @@ class ReplicateEmulator:
 
         @app.get("/files/{prediction_id}/output.mp4")
         def output(prediction_id: str):
-            pred = self.predictions.get(prediction_id)
-            if not pred:
+            pred = self._refresh(self.predictions[prediction_id]) if prediction_id in self.predictions else None
+            if not pred or pred.data["data_removed"]:  # gone with the prediction's data, after the retention
                 return _problem(404, "Not found")
             # Replicate's Wan models make 16:9 unless asked for 9:16 (the wavespeed i2v ones ignore the
             # image's shape); the models without an aspect_ratio input follow the image.
@@ -342,6 +345,8 @@ class ReplicateEmulator:
         self.predictions[prediction_id] = pred
         self._save(pred)
         answer = JSONResponse(data, status_code=201)  # the prediction as it was when created
+        if behaviour.on_create is not None:
+            await asyncio.to_thread(behaviour.on_create)
         if behaviour.answer_create_after_run:
             await asyncio.to_thread(self._run, pred)  # its webhooks land before the create's answer
         else:
