@@ -815,7 +815,8 @@ class History:
     def books(self) -> None:
         problems, wrong = self.world.db.execute(BOOKS).fetchone()
         assert problems == [], f"ledger_discrepancies(): {problems}"
-        assert wrong == [], f"generations not charged exactly their cost (and refunded only if failed): {wrong}"
+        assert wrong == [], (f"generations not charged exactly their cost (and refunded only if failed, "
+                             f"without a video): {wrong}")
         if self.sessions:
             self.purchases()
 
@@ -838,10 +839,11 @@ class History:
 
 
 # Every generation's ledger rows are exactly its charge, then its refund if it failed or was canceled,
-# or a goodwill refund (an adjustment) if it succeeded and its video was lost.
+# or a goodwill refund (an adjustment) if it succeeded and its video was lost; and a refunded one never
+# delivered a video (its credits back and the video too is money lost).
 BOOKS = """
 select (select coalesce(jsonb_agg(to_jsonb(d)), '[]'::jsonb) from public.ledger_discrepancies() d),
-       (select coalesce(jsonb_agg(jsonb_build_object('id', g.id, 'status', g.status, 'cost', g.cost, 'rows', r.rows)),
+       (select coalesce(jsonb_agg(jsonb_build_object('id', g.id, 'status', g.status, 'cost', g.cost, 'rows', r.rows, 'video', g.video_path)),
                         '[]'::jsonb)
         from public.generations g
         cross join lateral (select array_agg(t.type || ' ' || t.amount order by t.id) as rows
@@ -849,7 +851,8 @@ select (select coalesce(jsonb_agg(to_jsonb(d)), '[]'::jsonb) from public.ledger_
         where (case when g.status in ('failed', 'canceled') then r.rows = array['deduction ' || -g.cost, 'refund ' || g.cost]
                     else r.rows = array['deduction ' || -g.cost]
                          or (g.status = 'succeeded' and g.video_lost
-                             and r.rows = array['deduction ' || -g.cost, 'adjustment ' || g.cost]) end) is not true)
+                             and r.rows = array['deduction ' || -g.cost, 'adjustment ' || g.cost]) end) is not true
+           or (g.status in ('failed', 'canceled') and (g.video_path is not null or g.output_url is not null)))
 """
 
 

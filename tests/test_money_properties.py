@@ -6,8 +6,8 @@ emulator: payments (card or delayed, succeeding or failing), expiries, refunds a
 events delivered repeatedly, late and out of order, and success pages racing them. After every step the
 books must balance and every answer must have had the contract's shape.
 
-CI runs a bounded number of histories; WAN_PROPERTY_EXAMPLES=2000 scripts/test -k properties runs
-thousands.
+CI runs a bounded number of histories; WAN_PROPERTY_EXAMPLES=1000 scripts/test -k properties -n 0 runs
+more, without a time limit; scripts/simulate (tests/simulation.py) runs tens of thousands.
 """
 
 from __future__ import annotations
@@ -378,7 +378,10 @@ class MoneyMachine(RuleBasedStateMachine):
         check_answer(kind, r)
 
 
-@pytest.mark.timeout(900)
+# CI's 25 histories are bounded; a long run by hand (WAN_PROPERTY_EXAMPLES) is bounded by its size. A
+# 15-minute cap cut such a run in the middle of a query, and hypothesis, replaying the cut history,
+# reported FlakyStrategyDefinition: a failure that said nothing about money (issue 29).
+@pytest.mark.timeout(0 if "WAN_PROPERTY_EXAMPLES" in os.environ else 900)
 def test_random_histories_keep_the_money_rules(api, db):
     emulator = api.stack.emulator
     emulator.behaviour.deliver_webhooks = False  # the machine delivers every webhook itself
