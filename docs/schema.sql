@@ -2211,7 +2211,12 @@ begin
   join auth.users u on u.id = p.id
   where not coalesce(u.is_anonymous, false)
     and not exists (select from public.credit_transactions t
-                    where t.user_id = p.id and t.type = 'signup_bonus');
+                    where t.user_id = p.id and t.type = 'signup_bonus')
+  union all
+  -- a failed or canceled generation (refunded) whose video we copied: the credits back and the video kept
+  select 'refunded_with_video', g.user_id, g.id, format('status %s with the copy %s', g.status, g.video_path)
+  from public.generations g
+  where g.status in ('failed', 'canceled') and g.video_path is not null;
 end
 $$;
 

@@ -1,8 +1,13 @@
--- ledger_discrepancies in plpgsql: the same rules and rows as 0008's SQL function, but its plan is kept.
+-- ledger_discrepancies in plpgsql: 0008's rules and rows, its plan kept, and one rule more.
 -- A `language sql` function that is security definer is never inlined and is planned again on every
 -- call: for this union of eleven rules that was ~1.8 ms of every call on an empty database (issue 29,
 -- where the simulator checks the books after every step; the sweep's metrics snapshot and
 -- `wan-api stats` call it too). plpgsql's RETURN QUERY keeps a generic plan per session.
+-- The rule added: `refunded_with_video`, a failed or canceled (so refunded) generation whose video we
+-- copied (a copy is only ever made of a success). A cancel that accepted a succeeded generation (tried
+-- on a scratch branch) refunded a video the user kept, and every other rule held: the charge and its
+-- refund matched, and the status said canceled. (Not Replicate's output URL: a failed prediction may
+-- carry one, and we never serve it.)
 
 create or replace function public.ledger_discrepancies()
 returns table (problem text, user_id uuid, generation_id uuid, detail text)
@@ -92,6 +97,11 @@ begin
   join auth.users u on u.id = p.id
   where not coalesce(u.is_anonymous, false)
     and not exists (select from public.credit_transactions t
-                    where t.user_id = p.id and t.type = 'signup_bonus');
+                    where t.user_id = p.id and t.type = 'signup_bonus')
+  union all
+  -- a failed or canceled generation (refunded) whose video we copied: the credits back and the video kept
+  select 'refunded_with_video', g.user_id, g.id, format('status %s with the copy %s', g.status, g.video_path)
+  from public.generations g
+  where g.status in ('failed', 'canceled') and g.video_path is not null;
 end
 $$;
