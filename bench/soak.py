@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -133,10 +134,12 @@ class Soak:
     def run(self) -> dict:
         from wan_local.embedded_pg import EmbeddedPostgres, free_port
 
-        # Enterable by the server user when running as root (tests/support.py postgres_tmp_dir says why).
-        with tempfile.TemporaryDirectory(prefix="wan-soak-") as name:
-            tmp = Path(name)
-            tmp.chmod(0o711)
+        # Enterable by the server user when running as root (tests/support.py postgres_tmp_dir says why);
+        # kept, with both servers' logs, when the run fails.
+        tmp = Path(tempfile.mkdtemp(prefix="wan-soak-"))
+        tmp.chmod(0o711)
+        report = None
+        try:
             self.pg = EmbeddedPostgres(tmp / "postgres", durable=True).start()
             self.db_url = self.pg.url()
             self.stack = Stack(tmp, self.db_url, free_port())
@@ -153,6 +156,11 @@ class Soak:
                 self.stop_load.set()
                 self.stack.stop()
                 self.pg.stop()
+        finally:
+            if report is not None and report["passed"]:
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                print(f"soak: kept {tmp} (postgres/postgres.log, wan-api-dev.log)", file=sys.stderr)
         return report
 
     def _user(self) -> str:
